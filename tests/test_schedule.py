@@ -1,0 +1,105 @@
+"""The schedule maths must equal torch's schedulers, epoch by epoch."""
+
+import math
+
+import pytest
+import torch
+
+from trainer.errors import RunwatchError
+from trainer.schedule import (
+    ScheduleSpec,
+    continue_schedule,
+    find_jumps,
+    lr_at,
+    lr_plan,
+    main_schedule_state,
+)
+
+
+def torch_lrs(spec: ScheduleSpec) -> list[float]:
+    """LRs torch produces, stepping once per epoch, for the same spec (offset 0)."""
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=spec.base_lr)
+    w = spec.warmup_epochs
+    if spec.name == "cosine_restarts":
+        main = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
+            opt, T_0=spec.t0, T_mult=spec.t_mult, eta_min=spec.eta_min)
+    elif spec.name == "cosine":
+        main = torch.optim.lr_scheduler.CosineAnnealingLR(
+            opt, T_max=spec.epochs - w, eta_min=spec.eta_min)
+    elif spec.name == "step":
+        main = torch.optim.lr_scheduler.MultiStepLR(
+            opt, milestones=[m - w for m in spec.milestones], gamma=spec.gamma)
+    else:
+        main = torch.optim.lr_scheduler.ConstantLR(opt, factor=1.0, total_iters=0)
+    if w:
+        warm = torch.optim.lr_scheduler.LinearLR(
+            opt, start_factor=spec.warmup_start_factor, total_iters=w)
+        sched = torch.optim.lr_scheduler.SequentialLR(opt, [warm, main], milestones=[w])
+    else:
+        sched = main
+    out = []
+    for _ in range(spec.epochs):
+        out.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return out
+
+
+SPECS = [
+    ScheduleSpec("cosine_restarts", 0.05, 100, t0=30, eta_min=1e-5),
+    ScheduleSpec("cosine_restarts", 0.1, 70, t0=10, t_mult=2, eta_min=0.0),
+    ScheduleSpec("cosine_restarts", 0.1, 40, t0=8, warmup_epochs=3, warmup_start_factor=0.01),
+    ScheduleSpec("cosine", 0.1, 90, warmup_epochs=5, eta_min=1e-6),
+    ScheduleSpec("cosine", 0.2, 30),
+    ScheduleSpec("step", 0.1, 200, milestones=(60, 120, 160), gamma=0.2),
+    ScheduleSpec("step", 0.1, 50, milestones=(20, 40), warmup_epochs=4),
+    ScheduleSpec("constant", 0.01, 12, warmup_epochs=2),
+]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: f"{s.name}-w{s.warmup_epochs}")
+def test_lr_plan_matches_torch(spec):
+    ours = lr_plan(spec)
+    theirs = torch_lrs(spec)
+    assert ours == pytest.approx(theirs, rel=1e-9, abs=1e-12)
+
+
+def test_seed_run_values_from_domain_notes():
+    seed = ScheduleSpec("cosine_restarts", 0.05, 100, t0=30, eta_min=1e-5)
+    assert lr_at(seed, 29) == pytest.approx(0.000556, abs=5e-7)
+    assert lr_at(seed, 30) == pytest.approx(0.000147, abs=5e-7)
+    assert lr_at(seed, 31) == pytest.approx(0.05)
+    jumps = find_jumps(lr_plan(seed), 1)
+    assert [j.epoch for j in jumps] == [31, 61, 91]
+    assert jumps[0].ratio == pytest.approx(0.05 / lr_at(seed, 30))
+    assert main_schedule_state(seed, 30) == {"in_warmup": False, "last_epoch": 30,
+                                             "T_cur": 0, "T_i": 30}
+
+
+def test_continuity_modes_on_the_seed_run():
+    t100 = ScheduleSpec("cosine_restarts", 0.05, 100, t0=100, eta_min=1e-5)
+    last = lr_at(ScheduleSpec("cosine_restarts", 0.05, 100, t0=30, eta_min=1e-5), 30)
+    keep = continue_schedule(t100, 30, last, "keep-phase")
+    assert lr_at(keep, 31) == pytest.approx(0.0397, abs=1e-4)  # the 270x jump of DOMAIN.md
+    assert lr_at(keep, 31) / last > 200
+    anneal = continue_schedule(t100, 30, last, "anneal-from-current")
+    assert lr_at(anneal, 31) == pytest.approx(last)
+    annealed = lr_plan(anneal, 31)
+    assert all(b <= a for a, b in zip(annealed, annealed[1:], strict=False))
+    match = continue_schedule(t100, 30, last, "match-lr")
+    assert lr_at(match, 31) / last < 1.5
+    restart = continue_schedule(t100, 30, last, "restart")
+    assert lr_at(restart, 31) == pytest.approx(0.05)
+
+
+def test_out_of_range_values_name_the_field():
+    with pytest.raises(RunwatchError, match="t0"):
+        ScheduleSpec("cosine_restarts", 0.05, 100, t0=0)
+    with pytest.raises(RunwatchError, match="lr"):
+        ScheduleSpec("cosine", -1.0, 100)
+    with pytest.raises(RunwatchError, match="unknown schedule"):
+        ScheduleSpec("linear", 0.1, 10)
+    with pytest.raises(RunwatchError, match="no epochs left"):
+        continue_schedule(ScheduleSpec("cosine", 0.1, 10), 10, 0.01, "restart")
+    assert math.isfinite(lr_at(ScheduleSpec("cosine", 0.1, 10), 10))

@@ -1,0 +1,1 @@
+"""`runwatch train`: placeholder registration until the trainer lands."""
