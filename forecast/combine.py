@@ -1,0 +1,114 @@
+"""Weigh models by how well each predicted the most recent epochs, and combine them.
+
+Every model is refitted without the last k epochs and scored on them (root mean square error);
+its weight is 1 / (rmse**2 + noise**2), among the models within 3x of the best. A model that
+ignores the learning rate has only been validated under the LR it was fitted at, so it takes
+part at a future epoch only while the plan keeps the LR within LR_BAND of the current one.
+Pure: numpy only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+LR_BAND = 1.5  # factor the LR may move before LR-blind models stop being trusted
+KEEP_WITHIN = 3.0  # models with a holdout error over 3x the best one get no weight
+
+# (epochs fitted = first n of the history, epochs to predict) -> accuracy, or None on failure
+Predictor = Callable[[int, np.ndarray], "np.ndarray | None"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    group: str  # "baseline", "curve" or "schedule"
+    uses_plan: bool
+    predict: Predictor
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A model's holdout error and its forecast of the future epochs (None: fit failed)."""
+
+    spec: ModelSpec
+    holdout_rmse: float | None
+    future: np.ndarray | None
+
+
+def holdout_size(n: int) -> int:
+    """Recent epochs held out to score the models: 20% of the history, 3 to 20 epochs."""
+    k = int(np.clip(round(0.2 * n), 3, 20))
+    return k if n - k >= 4 else 0
+
+
+def score_models(models: list[ModelSpec], epochs: np.ndarray, acc: np.ndarray,
+                 future_epochs: np.ndarray) -> list[Scored]:
+    """Holdout error of every model on the last k epochs, then its forecast from all epochs."""
+    n = len(acc)
+    k = holdout_size(n)
+    out = []
+    for spec in models:
+        rmse = None
+        if k:
+            held = spec.predict(n - k, epochs[n - k:])
+            if held is not None and np.all(np.isfinite(held)):
+                rmse = float(np.sqrt(np.mean((held - acc[n - k:]) ** 2)))
+        future = spec.predict(n, future_epochs) if len(future_epochs) else np.array([])
+        if future is not None and not np.all(np.isfinite(future)):
+            future = None
+        out.append(Scored(spec, rmse, future))
+    return out
+
+
+def lr_blind_ok(lrs: np.ndarray, last_epoch: int, future_epochs: np.ndarray, k: int) -> np.ndarray:
+    """Per future epoch: True while every LR from the holdout window on stays near the last LR."""
+    ref = lrs[last_epoch - 1]
+    start = max(last_epoch - k, 0)
+    ok = np.empty(len(future_epochs), bool)
+    for i, epoch in enumerate(future_epochs):
+        window = lrs[start:epoch]
+        ok[i] = bool(np.all(np.abs(np.log(window / ref)) <= math.log(LR_BAND)))
+    return ok
+
+
+def model_weights(scored: list[Scored], noise: float) -> np.ndarray:
+    """Inverse-MSE weights from the holdout errors; equal weights when none could be scored."""
+    rmse = np.array([s.holdout_rmse if s.holdout_rmse is not None and s.future is not None
+                     else np.nan for s in scored])
+    usable = np.array([s.future is not None for s in scored])
+    if not np.isfinite(rmse).any():
+        return usable / max(usable.sum(), 1)
+    best = np.nanmin(rmse)
+    keep = np.isfinite(rmse) & (rmse <= KEEP_WITHIN * max(best, noise))
+    w = np.where(keep, 1.0 / (np.nan_to_num(rmse) ** 2 + noise**2 + 1e-9), 0.0)
+    return w / w.sum()
+
+
+def combine(scored: list[Scored], weights: np.ndarray, blind_ok: np.ndarray,
+            n_future: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(prediction, model spread, weight mass used) per future epoch.
+
+    At each epoch only the models valid there count (LR-aware ones always; LR-blind ones
+    where `blind_ok`); their weights are renormalised. When no weighted model is valid at an
+    epoch, every model that produced a forecast counts equally there.
+    """
+    pred = np.zeros(n_future)
+    spread = np.zeros(n_future)
+    mass = np.zeros(n_future)
+    curves = [s.future for s in scored]
+    for t in range(n_future):
+        valid = np.array([c is not None and (s.spec.uses_plan or blind_ok[t])
+                          for s, c in zip(scored, curves, strict=True)])
+        w = np.where(valid, weights, 0.0)
+        if w.sum() <= 0:
+            w = np.array([1.0 if c is not None else 0.0 for c in curves])
+        mass[t] = float(np.sum(np.where(valid, weights, 0.0)))
+        w = w / w.sum()
+        values = np.array([c[t] if c is not None else 0.0 for c in curves])
+        pred[t] = float(np.sum(w * values))
+        spread[t] = float(np.sqrt(np.sum(w * (values - pred[t]) ** 2)))
+    return pred, spread, mass

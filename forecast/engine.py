@@ -1,0 +1,127 @@
+"""forecast_run: history + planned LRs + target -> ForecastResult (pure, deterministic).
+
+Steps: parse the input (forecast.inputs), fit every model and score it on the held-out recent
+epochs (forecast.models, forecast.combine), combine, put calibrated bands around the result
+(forecast.intervals), read the chance and date of reaching the target, list the events behind
+and ahead (forecast.events) and evaluate the candidate schedules (forecast.scenarios).
+No I/O, no randomness: the same input gives the same result.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+
+import numpy as np
+import pandas as pd
+
+from forecast.combine import (
+    combine,
+    holdout_size,
+    lr_blind_ok,
+    model_weights,
+    score_models,
+)
+from forecast.events import NOISE_FLOOR, events_ahead, events_behind
+from forecast.inputs import History, prepare_history
+from forecast.intervals import band_scale, bands, reach_probabilities
+from forecast.lr_law import noise_sd
+from forecast.models import build_models
+from forecast.result import ForecastOptions, ForecastResult, ModelReport, Prediction
+from forecast.scenarios import Candidate, run_scenarios
+
+MIN_FIT_EPOCHS = 4
+UNLIKELY = 0.2
+
+
+def _noise(h: History) -> float:
+    sd = noise_sd(h.acc)
+    return max(sd, NOISE_FLOOR) if math.isfinite(sd) else 1.0
+
+
+def _eta(h: History, opts: ForecastOptions, eta_epoch: int | None) -> str | None:
+    epoch_time = opts.epoch_time_s or h.epoch_time_s
+    now = opts.now if opts.now is not None else h.now
+    if eta_epoch is None or not epoch_time or now is None or eta_epoch <= h.last_epoch:
+        return None
+    when = now + (eta_epoch - h.last_epoch) * epoch_time
+    return datetime.fromtimestamp(when, tz=timezone.utc).isoformat(timespec="minutes")
+
+
+def _reach(h: History, future: np.ndarray, probs: np.ndarray, target: float,
+           notes: list[str]) -> tuple[float, int | None]:
+    """(probability of reaching the target within the plan, earliest likely epoch)."""
+    reached = np.nonzero(h.acc >= target)[0]
+    if len(reached):
+        notes.append(f"the target {target:g}% was already reached at epoch "
+                     f"{int(h.epochs[reached[0]])}")
+        return 1.0, int(h.epochs[reached[0]])
+    if not len(probs):
+        return 0.0, None
+    # The best single epoch's chance: a lower bound on reaching it at any epoch.
+    probability = float(probs.max())
+    likely = np.nonzero(probs > 0.5)[0]
+    eta = int(future[likely[0]]) if len(likely) else None
+    if probability < UNLIKELY:
+        notes.append(f"reaching {target:g}% by epoch {int(future[-1])} is unlikely "
+                     f"(probability {probability:.0%})")
+    return probability, eta
+
+
+def forecast_run(history: pd.DataFrame, plan: list[float] | None, target: float,
+                 options: ForecastOptions | None = None) -> ForecastResult:
+    """Forecast a run from its history and planned per-epoch LRs (epoch 1..E, or None)."""
+    opts = options or ForecastOptions()
+    h = prepare_history(history, plan, opts.total_epochs)
+    notes = list(h.notes)
+    future = np.arange(h.last_epoch + 1, h.total_epochs + 1)
+    noise = _noise(h)
+    n = len(h.acc)
+    models, fits = build_models(h)
+    if n < MIN_FIT_EPOCHS:
+        notes.append(f"only {n} usable epoch(s): too few to fit models (at least "
+                     f"{MIN_FIT_EPOCHS}); the forecast holds the last accuracy, with wide bands")
+        scored, weights = [], np.array([])
+        pred = np.full(len(future), float(h.acc[-1]))
+        spread = np.full(len(future), max(5.0, float(np.ptp(h.acc))))
+    else:
+        scored = score_models(models, h.epochs, h.acc, future)
+        weights = model_weights(scored, noise)
+        blind_ok = (lr_blind_ok(h.lrs, h.last_epoch, future, holdout_size(n))
+                    if h.lr_known else np.ones(len(future), bool))
+        pred, spread, _ = combine(scored, weights, blind_ok, len(future))
+        if not any(s.spec.uses_plan and s.future is not None for s in scored) and h.lr_known:
+            notes.append("the LR-aware laws could not be fitted: the forecast ignores the plan")
+    scale = band_scale(pred, spread, noise, float(h.acc[-1]))
+    lo80, hi80, lo95, hi95 = bands(pred, scale)
+    probs = reach_probabilities(pred, scale, target)
+    probability, eta_epoch = _reach(h, future, probs, target, notes)
+
+    events = events_behind(h, noise, opts.patience, future, pred) + events_ahead(h, future, pred)
+    law_weights = {s.spec.name: float(w) for s, w in zip(scored, weights, strict=True)
+                   if s.spec.uses_plan}
+    candidates: list[Candidate] = list(opts.scenarios)
+    scenarios, scenario_notes = run_scenarios(h, fits, law_weights, candidates)
+    notes += scenario_notes
+    return ForecastResult(
+        target=float(target),
+        last_epoch=h.last_epoch,
+        last_acc1=float(h.acc[-1]),
+        best_acc1=float(h.acc.max()),
+        best_epoch=int(h.epochs[int(np.argmax(h.acc))]),
+        probability_reach=probability,
+        eta_epoch=eta_epoch,
+        eta_time=_eta(h, opts, eta_epoch),
+        predictions=tuple(
+            Prediction(int(e), float(p), float(a), float(b), float(c), float(d))
+            for e, p, a, b, c, d in zip(future, pred, lo80, hi80, lo95, hi95, strict=True)),
+        events=tuple(events),
+        models=tuple(
+            ModelReport(s.spec.name, s.spec.group,
+                        float(s.future[-1]) if s.future is not None and len(s.future) else None,
+                        s.holdout_rmse, float(w),
+                        tuple(float(v) for v in s.future) if s.future is not None else ())
+            for s, w in zip(scored, weights, strict=True)),
+        scenarios=tuple(scenarios),
+        notes=tuple(notes),
+    )

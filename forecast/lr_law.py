@@ -1,0 +1,163 @@
+"""A schedule-aware learning-curve law: progress as a function of LR area and current LR.
+
+After Tissue et al. (2024), "Scaling Law with Learning Rate Annealing", and Luo et al. (2025),
+"A Multi-Power Law for Loss Curve Prediction Across Learning Rate Schedules". Their law is
+`L = L0 + A * S1**(-alpha) - C * S2`, with S1 the summed LR (forward area) and S2 the annealing
+area, a momentum-weighted sum of LR decreases. Summed over time, S2 equals
+`(eta_0 - eta_lagged(t)) / (1 - lambda)`: the annealing term is a lagged current-LR term. We use
+that form, per epoch, with LRs normalised by the plan's peak:
+
+    g(t) = g_inf - a * S1(t)**(-alpha) - b * eta_eff(t)
+
+where g is the run's "goodness" (logit of accuracy, or minus the test loss), S1(t) the summed
+normalised LR of epochs 1..t, and eta_eff the normalised LR seen through an asymmetric lag: an LR
+rise takes effect at once (noise comes back immediately: a restart costs its drop within one
+epoch), a decrease pays off gradually (`eta_eff = lag * eta_eff + (1 - lag) * eta`). Raising
+the LR gives the annealing area back, which is what predicts a restart's drop.
+
+A single run leaves b poorly determined while the LR has not moved yet, so b has a Gaussian
+prior (in logit units per peak LR; converted to loss units through the run's own loss->accuracy
+map). Pure: numpy and scipy only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import least_squares
+
+LAGS = (0.0, 0.5, 0.7)
+B_PRIOR_LOGIT = (1.0, 0.4)  # mean, sd of b for the logit-accuracy signal
+MAX_FIT_POINTS = 120  # long histories are thinned (all recent epochs kept) to bound fit time
+RECENT_KEPT = 40
+
+
+def logit_acc(acc: np.ndarray) -> np.ndarray:
+    """logit(acc / 100), with accuracy clipped away from 0 and 100."""
+    p = np.clip(np.asarray(acc, float) / 100.0, 1e-4, 1 - 1e-4)
+    return np.log(p / (1 - p))
+
+
+def acc_from_logit(y: np.ndarray) -> np.ndarray:
+    """100 / (1 + exp(-y)): the inverse of logit_acc."""
+    return 100.0 / (1.0 + np.exp(-np.asarray(y, float)))
+
+
+def schedule_features(lrs: np.ndarray, lag: float, peak: float) -> tuple[np.ndarray, np.ndarray]:
+    """(S1, eta_eff) per epoch for per-epoch LRs `lrs`, normalised by `peak`."""
+    eta = np.asarray(lrs, float) / peak
+    s1 = np.cumsum(eta)
+    eff = np.empty_like(eta)
+    prev = eta[0] if len(eta) else 0.0
+    for i, value in enumerate(eta):
+        prev = value if value > prev else lag * prev + (1 - lag) * value
+        eff[i] = prev
+    return s1, eff
+
+
+def lr_law(s1: np.ndarray, eta_eff: np.ndarray, g_inf: float, a: float, alpha: float,
+           b: float) -> np.ndarray:
+    """g = g_inf - a * S1**(-alpha) - b * eta_eff."""
+    return g_inf - a * np.maximum(s1, 1e-6) ** (-alpha) - b * eta_eff
+
+
+@dataclass(frozen=True)
+class LawFit:
+    """A fitted law: its parameters and how to turn its signal back into accuracy.
+
+    `signal` is "logit_acc" or "test_loss"; for test_loss, accuracy is
+    `acc_from_logit(map_c0 + map_c1 * (-loss))`, fitted on the run's own (loss, acc) pairs.
+    """
+
+    signal: str
+    lag: float
+    peak: float
+    g_inf: float
+    a: float
+    alpha: float
+    b: float
+    map_c0: float = 0.0
+    map_c1: float = 1.0
+
+
+def noise_sd(values: np.ndarray) -> float:
+    """Epoch-to-epoch noise of a curve: robust sd of second differences / sqrt(6)."""
+    v = np.asarray(values, float)[-40:]
+    if len(v) < 4:
+        return float("nan")
+    d2 = np.diff(v, 2)
+    return float(1.4826 * np.median(np.abs(d2 - np.median(d2))) / math.sqrt(6))
+
+
+def fit_indices(n: int) -> np.ndarray:
+    """Epoch indices a law fit uses: skip the early transient, thin long histories."""
+    start = min(max(1, round(0.1 * n)), max(n - 5, 0))
+    idx = np.arange(start, n)
+    if len(idx) > MAX_FIT_POINTS:
+        early = idx[:-RECENT_KEPT]
+        pick = np.linspace(0, len(early) - 1, MAX_FIT_POINTS - RECENT_KEPT).round().astype(int)
+        idx = np.concatenate([early[np.unique(pick)], idx[-RECENT_KEPT:]])
+    return idx
+
+
+def loss_map(loss: np.ndarray, acc: np.ndarray) -> tuple[float, float]:
+    """(c0, c1) of logit(acc) = c0 + c1 * (-loss), weighted to the recent pairs."""
+    g, y = -np.asarray(loss, float), logit_acc(acc)
+    w = np.linspace(0.3, 1.0, len(g))
+    c1, c0 = np.polyfit(g, y, 1, w=w)
+    return float(c0), float(max(c1, 1e-3))
+
+
+def fit_lr_law(epochs: np.ndarray, acc: np.ndarray, loss: np.ndarray | None, lrs: np.ndarray,
+               lag: float, peak: float, signal: str) -> LawFit | None:
+    """Fit the law to the history: accuracy (and loss) at `epochs`, LRs of epochs 1.. in `lrs`.
+
+    Residuals are scaled by the curve's own noise, so the prior on b weighs as much as the
+    data leaves it to; recent epochs weigh more. Returns None when the fit fails.
+    """
+    n = len(acc)
+    if n < 4:
+        return None
+    s1, eff = schedule_features(lrs[:int(epochs[-1])], lag, peak)
+    s1, eff = s1[epochs - 1], eff[epochs - 1]
+    c0, c1 = (0.0, 1.0)
+    if signal == "test_loss":
+        c0, c1 = loss_map(loss, acc)
+        g = -np.asarray(loss, float)
+    else:
+        g = logit_acc(acc)
+    prior_mean, prior_sd = B_PRIOR_LOGIT[0] / c1, B_PRIOR_LOGIT[1] / c1
+    idx = fit_indices(n)
+    sd = noise_sd(g)
+    sd = sd if math.isfinite(sd) and sd > 0 else 0.02
+    sd = max(sd, 1e-3 * max(float(np.ptp(g[idx])), 1e-6))
+    w = np.linspace(0.3, 1.0, len(idx)) / sd
+    x1, x2, y = s1[idx], eff[idx], g[idx]
+
+    def residuals(p: np.ndarray) -> np.ndarray:
+        r = (lr_law(x1, x2, *p) - y) * w
+        return np.append(r, (p[3] - prior_mean) / prior_sd)
+
+    span = float(max(np.ptp(y), 0.1))
+    p0 = [float(y[-1]) + 0.5 * span, span, 0.5, prior_mean]
+    lower = [float(y.min()) - 5 * span, 0.0, 0.05, 0.0]
+    upper = [float(y.max()) + 10 * span + 1, 100 * span + 1, 3.0, prior_mean + 6 * prior_sd]
+    p0 = np.clip(p0, np.array(lower) + 1e-9, np.array(upper) - 1e-9)
+    try:
+        sol = least_squares(residuals, p0, bounds=(lower, upper), max_nfev=200)
+    except ValueError:
+        return None
+    if not np.all(np.isfinite(sol.x)):
+        return None
+    g_inf, a, alpha, b = (float(v) for v in sol.x)
+    return LawFit(signal, lag, peak, g_inf, a, alpha, b, c0, c1)
+
+
+def predict_lr_law(fit: LawFit, lrs: np.ndarray) -> np.ndarray:
+    """Accuracy at epochs 1..len(lrs) under the per-epoch LRs `lrs` (history + plan)."""
+    s1, eff = schedule_features(lrs, fit.lag, fit.peak)
+    g = lr_law(s1, eff, fit.g_inf, fit.a, fit.alpha, fit.b)
+    y = fit.map_c0 + fit.map_c1 * g if fit.signal == "test_loss" else g
+    return acc_from_logit(y)

@@ -1,0 +1,76 @@
+"""The forecast's model set over one history: baselines, Domhan families, LR-aware laws.
+
+Each entry is a `ModelSpec` whose `predict(n, epochs)` fits the model on the first n usable
+epochs and returns its accuracy at `epochs`; forecast.combine scores them on held-out recent
+epochs. The laws' full-history fits are also returned, so scenarios can re-run them under other
+schedules without refitting.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from forecast.combine import ModelSpec
+from forecast.curves import BASELINES, FAMILIES, fit_family, predict_family
+from forecast.inputs import History
+from forecast.lr_law import LAGS, LawFit, fit_indices, fit_lr_law, predict_lr_law
+
+MIN_FAMILY_EPOCHS = 6
+
+
+def _baseline(h: History, name: str) -> ModelSpec:
+    fn = BASELINES[name]
+
+    def predict(n: int, epochs: np.ndarray) -> np.ndarray | None:
+        if n < 2:
+            return None
+        return fn(h.epochs[:n].astype(float), h.acc[:n], epochs.astype(float))
+
+    return ModelSpec(name, "baseline", False, predict)
+
+
+def _family(h: History, name: str) -> ModelSpec:
+    def predict(n: int, epochs: np.ndarray) -> np.ndarray | None:
+        if n < MIN_FAMILY_EPOCHS:
+            return None
+        idx = fit_indices(n)
+        x = h.epochs[idx].astype(float)
+        params = fit_family(name, x, h.acc[idx], np.linspace(0.3, 1.0, len(idx)))
+        return None if params is None else predict_family(name, params, epochs)
+
+    return ModelSpec(name, "curve", False, predict)
+
+
+def law_name(signal: str, lag: float) -> str:
+    return f"lr_law_{'loss' if signal == 'test_loss' else 'acc'}_lag{lag:g}"
+
+
+def fit_law(h: History, n: int, signal: str, lag: float) -> LawFit | None:
+    """The law fitted on the first n usable epochs (None when it cannot be fitted)."""
+    loss = h.loss[:n] if h.loss is not None else None
+    return fit_lr_law(h.epochs[:n], h.acc[:n], loss, h.lrs, lag, float(h.lrs.max()), signal)
+
+
+def _law(h: History, signal: str, lag: float, full: LawFit | None) -> ModelSpec:
+    def predict(n: int, epochs: np.ndarray) -> np.ndarray | None:
+        fit = full if n == len(h.acc) else fit_law(h, n, signal, lag)
+        if fit is None:
+            return None
+        return predict_lr_law(fit, h.lrs[:int(epochs.max())])[epochs - 1]
+
+    return ModelSpec(law_name(signal, lag), "schedule", True, predict)
+
+
+def build_models(h: History) -> tuple[list[ModelSpec], dict[str, LawFit | None]]:
+    """All models for this history, and the laws' full-history fits by model name."""
+    models = [_baseline(h, name) for name in BASELINES]
+    models += [_family(h, name) for name in FAMILIES]
+    fits: dict[str, LawFit | None] = {}
+    if h.lr_known:
+        signals = ["logit_acc"] + (["test_loss"] if h.loss is not None else [])
+        for signal in signals:
+            for lag in LAGS:
+                name = law_name(signal, lag)
+                fits[name] = fit_law(h, len(h.acc), signal, lag)
+                models.append(_law(h, signal, lag, fits[name]))
+    return models, fits

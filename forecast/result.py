@@ -1,0 +1,133 @@
+"""What a forecast returns: plain dataclasses, and `to_dict()` for the JSON of `--json`.
+
+The JSON shape (issue 4): `target`, `probability_reach`, `eta_epoch`, `eta_time`,
+`predictions` (epoch, acc1, lo80, hi80, lo95, hi95), `events` (kind, epoch and the kind's
+numbers), `models` (each model's own prediction and validation error), `scenarios`, `notes`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class ForecastOptions:
+    """Knobs of a forecast; every field has a default that suits a live run.
+
+    - total_epochs: the planned length when no plan is given (default: last epoch + 25%).
+    - patience: early-stopping patience in epochs (None: not reported).
+    - now: Unix time of the last epoch, for `eta_time` (default: the history's last `time`).
+    - epoch_time_s: seconds per epoch (default: the history's mean `epoch_time_s`, or the
+      spacing of its `time` column).
+    - scenarios: named candidate plans [(name, checkpoint_epoch, LRs of the epochs after it)].
+    """
+
+    total_epochs: int | None = None
+    patience: int | None = None
+    now: float | None = None
+    epoch_time_s: float | None = None
+    scenarios: tuple[tuple[str, int, tuple[float, ...]], ...] = ()
+
+
+@dataclass(frozen=True)
+class Prediction:
+    epoch: int
+    acc1: float
+    lo80: float
+    hi80: float
+    lo95: float
+    hi95: float
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something behind or ahead. `kind` says which; `fields` holds the kind's numbers."""
+
+    kind: str
+    epoch: int
+    fields: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "epoch": self.epoch, **self.fields}
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    """One model's own forecast and how well it predicted the held-out recent epochs."""
+
+    name: str
+    group: str  # "baseline", "curve" (Domhan family) or "schedule" (LR-aware law)
+    final_acc1: float | None
+    holdout_rmse: float | None
+    weight: float
+    predictions: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A candidate schedule from a checkpoint and what the schedule-aware models expect."""
+
+    name: str
+    checkpoint_epoch: int
+    final_epoch: int
+    final_acc1: float
+    lo80: float
+    hi80: float
+    best_acc1: float
+    best_epoch: int
+    curve: tuple[tuple[int, float, float], ...]  # (epoch, lr, predicted acc1)
+
+
+@dataclass(frozen=True)
+class ForecastResult:
+    target: float
+    last_epoch: int
+    last_acc1: float
+    best_acc1: float
+    best_epoch: int
+    probability_reach: float
+    eta_epoch: int | None
+    eta_time: str | None
+    predictions: tuple[Prediction, ...]
+    events: tuple[Event, ...]
+    models: tuple[ModelReport, ...]
+    scenarios: tuple[Scenario, ...]
+    notes: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        return _clean({
+            "target": self.target,
+            "last_epoch": self.last_epoch,
+            "last_acc1": self.last_acc1,
+            "best_acc1": self.best_acc1,
+            "best_epoch": self.best_epoch,
+            "probability_reach": self.probability_reach,
+            "eta_epoch": self.eta_epoch,
+            "eta_time": self.eta_time,
+            "predictions": [asdict(p) for p in self.predictions],
+            "events": [e.to_dict() for e in self.events],
+            "models": [
+                {"name": m.name, "group": m.group, "final_acc1": m.final_acc1,
+                 "holdout_rmse": m.holdout_rmse, "weight": m.weight,
+                 "predictions": list(m.predictions)}
+                for m in self.models
+            ],
+            "scenarios": [
+                {**{k: v for k, v in asdict(s).items() if k != "curve"},
+                 "curve": [{"epoch": e, "lr": lr, "acc1": a} for e, lr, a in s.curve]}
+                for s in self.scenarios
+            ],
+            "notes": list(self.notes),
+        })
+
+
+def _clean(value: object) -> object:
+    """Round floats for JSON and turn non-finite ones into None (JSON has no NaN)."""
+    if isinstance(value, float):
+        return round(value, 6) if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
