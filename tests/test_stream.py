@@ -54,6 +54,20 @@ def test_follower_starts_over_after_truncation_and_replacement(tmp_path):
     assert reset and len(records) == 7
 
 
+def test_follower_takes_another_line_parser(tmp_path):
+    path = tmp_path / "log.txt"
+    path.write_text("skip me\nrec 7\nrec x\n")
+
+    def parse(line: str) -> dict | None:
+        if not line.startswith("rec "):
+            return None
+        return {"type": "epoch", "epoch": int(line[4:])}  # ValueError: a bad line
+
+    f = StreamFollower(path, parse=parse)
+    records, _ = f.poll()
+    assert records == [{"type": "epoch", "epoch": 7}] and f.state.bad_lines == 1
+
+
 def test_follower_reads_only_new_bytes(tmp_path):
     path = tmp_path / "metrics.jsonl"
     path.write_text('{"type":"epoch","epoch":1}\n')

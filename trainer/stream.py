@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,10 +84,14 @@ class StreamFollower:
     (counted in `state.bad_lines`), a file that does not exist yet (`state.missing`), and a file
     truncated or replaced underneath it (starts over: `state.resets` counts; callers that keep
     records should clear them when `poll` reports `reset=True`).
+
+    `parse` turns one line into a record, None for a line to skip, or raises ValueError for a
+    bad line; other line-per-record logs (trainer/sources.py) pass their own.
     """
 
     path: Path
     state: FollowState = field(default_factory=FollowState)
+    parse: Callable[[str], dict | None] = parse_line
     _offset: int = 0
     _inode: int | None = None
     _partial: bytes = b""
@@ -127,7 +132,7 @@ class StreamFollower:
         out = []
         for raw in data.split(b"\n"):
             try:
-                record = parse_line(raw.decode("utf-8"))
+                record = self.parse(raw.decode("utf-8"))
             except (ValueError, UnicodeDecodeError):
                 self.state.bad_lines += 1
                 self.state.last_bad = raw[:80].decode("utf-8", "replace")
