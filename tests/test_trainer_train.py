@@ -1,0 +1,212 @@
+"""The training loop on a tiny CPU setup: exact resume, stream contents, and every way a run ends."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from trainer_tiny import tiny_config, tiny_dict, write_toml
+
+from trainer.checkpoint import load_checkpoint
+from trainer.config import schedule_spec
+from trainer.errors import RunwatchError
+from trainer.schedule import lr_plan
+from trainer.stream import read_stream
+from trainer.train import run
+
+pytestmark = pytest.mark.slow
+
+# Fields that differ between two runs of the same computation.
+CLOCK_FIELDS = {"time", "epoch_time_s", "images_per_s"}
+
+
+def epoch_records(run_dir: Path) -> list[dict]:
+    records, _ = read_stream(run_dir)
+    return [{k: v for k, v in r.items() if k not in CLOCK_FIELDS}
+            for r in records if r["type"] == "epoch"]
+
+
+def assert_same_weights(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+class StopAfter:
+    """A stop request that turns on at the `n`-th question (as if a signal came just before)."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.signal_name = n, None
+
+    def is_set(self) -> bool:
+        self.n -= 1
+        if self.n <= 0:
+            self.signal_name = "SIGTERM"
+        return self.n <= 0
+
+    def install(self) -> None:
+        pass
+
+    def restore(self) -> None:
+        pass
+
+
+def test_resume_is_exact(tmp_path):
+    straight = run(tiny_config(), tmp_path / "straight")
+    assert straight.status == "completed"
+    first = run(tiny_config(), tmp_path / "split", stop=StopAfter(4 + 2))
+    # 4 sync questions per epoch (steps 2, 4, 6 and the epoch end): the 6th is in epoch 2
+    # after step 4 of 8, so the run stops mid-epoch.
+    assert first.status == "interrupted"
+    mid = load_checkpoint(tmp_path / "split" / "checkpoints" / "last.pt")
+    assert (mid["epoch"], mid["step_in_epoch"]) == (1, 4)
+    resumed = run(tiny_config(), tmp_path / "split",
+                  resume_from=tmp_path / "split" / "checkpoints" / "last.pt")
+    assert resumed.status == "completed"
+    a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")
+    b = load_checkpoint(tmp_path / "split" / "checkpoints" / "last.pt")
+    assert_same_weights(a["model"], b["model"])
+    assert a["optimizer"]["state"].keys() == b["optimizer"]["state"].keys()
+    for k in a["optimizer"]["state"]:
+        assert torch.equal(a["optimizer"]["state"][k]["momentum_buffer"],
+                           b["optimizer"]["state"][k]["momentum_buffer"])
+    assert a["lr_scheduler"] == b["lr_scheduler"]
+    assert (a["global_step"], a["best_epoch"]) == (b["global_step"], b["best_epoch"])
+    assert epoch_records(tmp_path / "straight") == epoch_records(tmp_path / "split")
+
+
+def test_resume_at_an_epoch_boundary_is_exact_and_continues_the_stream(tmp_path):
+    run(tiny_config(), tmp_path / "straight")
+    run(tiny_config(), tmp_path / "split", stop=StopAfter(2 * 4))  # after epoch 2
+    run(tiny_config(), tmp_path / "split",
+        resume_from=tmp_path / "split" / "checkpoints" / "epoch-0002.pt")
+    assert_same_weights(load_checkpoint(tmp_path / "straight/checkpoints/last.pt")["model"],
+                        load_checkpoint(tmp_path / "split/checkpoints/last.pt")["model"])
+    assert epoch_records(tmp_path / "straight") == epoch_records(tmp_path / "split")
+    records, state = read_stream(tmp_path / "split")
+    types = [r["type"] for r in records if r["type"] not in ("step", "checkpoint")]
+    assert types == ["run_start", "epoch", "epoch", "event", "run_end", "resume", "epoch",
+                     "epoch", "run_end"]
+    resume = next(r for r in records if r["type"] == "resume")
+    assert resume["after_epoch"] == 2 and resume["override"] == []
+    assert resume["run_id"] == records[0]["run_id"]
+    assert state.bad_lines == 0
+
+
+def test_stream_round_trip(tmp_path):
+    config = tiny_config()
+    result = run(config, tmp_path)
+    records, state = read_stream(tmp_path)
+    assert state.bad_lines == 0
+    start = records[0]
+    assert start["type"] == "run_start" and start["schema"] == 1
+    assert start["lr_schedule"] == lr_plan(schedule_spec(config))
+    assert start["config"]["model"]["arch"] == "tiny_cnn" and start["world_size"] == 1
+    epochs = [r for r in records if r["type"] == "epoch"]
+    assert [r["epoch"] for r in epochs] == [1, 2, 3, 4]
+    assert [r["lr"] for r in epochs] == pytest.approx(start["lr_schedule"])
+    for r in epochs:
+        assert 0 <= r["test_acc1"] <= r["test_acc5"] <= 100 and r["train_loss"] > 0
+    assert epochs[-1]["test_acc1"] > 50  # learnable: 4 classes, chance is 25%
+    steps = [r for r in records if r["type"] == "step"]
+    assert [(r["epoch"], r["step"]) for r in steps[:3]] == [(1, 2), (1, 4), (1, 6)]
+    assert steps[-1]["global_step"] == 4 * 8 - 2
+    ckpts = [r for r in records if r["type"] == "checkpoint"]
+    assert [Path(r["path"]).name for r in ckpts] == [f"epoch-000{e}.pt" for e in (1, 2, 3, 4)]
+    assert all(Path(r["path"]).exists() for r in ckpts[-2:])  # checkpoint_keep = 2
+    assert not Path(ckpts[0]["path"]).exists()
+    assert records[-1]["type"] == "run_end" and records[-1]["status"] == "completed"
+    assert result.last_record["epoch"] == 4
+    best = load_checkpoint(tmp_path / "checkpoints" / "best.pt")
+    assert best["epoch"] == best["best_epoch"] == result.last_record["best_epoch"]
+
+
+def test_nonfinite_loss_stops_as_diverged_and_keeps_the_last_good_checkpoint(tmp_path):
+    run(tiny_config(train={"epochs": 2}), tmp_path)
+    good = load_checkpoint(tmp_path / "checkpoints" / "last.pt")
+    huge = tiny_config(optim={"lr": 1e9}, train={"epochs": 4})
+    result = run(huge, tmp_path, resume_from=tmp_path / "checkpoints" / "last.pt",
+                 override_schedule=True)
+    assert result.status == "diverged" and result.exit_code == 1
+    records, _ = read_stream(tmp_path)
+    event = next(r for r in records if r.get("kind") == "nonfinite")
+    assert event["epoch"] == 3 and not math.isfinite(event["value"])
+    assert records[-1]["status"] == "diverged"
+    after = load_checkpoint(tmp_path / "checkpoints" / "last.pt")
+    assert after["epoch"] == 2
+    assert_same_weights(good["model"], after["model"])
+
+
+def test_early_stopping(tmp_path):
+    # An LR too small to change anything: top-1 never beats epoch 1.
+    config = tiny_config(optim={"lr": 1e-12}, schedule={"eta_min": 0.0},
+                         train={"epochs": 6, "early_stop_patience": 2})
+    result = run(config, tmp_path)
+    assert result.status == "early_stopped" and result.epoch == 3
+    records, _ = read_stream(tmp_path)
+    event = next(r for r in records if r.get("kind") == "early_stop")
+    assert (event["epoch"], event["best_epoch"], event["patience"]) == (3, 1, 2)
+    assert records[-1]["status"] == "early_stopped"
+
+
+@pytest.mark.parametrize("amp", ["bf16", "fp16"])
+def test_mixed_precision_paths_run_on_cpu(tmp_path, amp):
+    result = run(tiny_config(train={"epochs": 1, "amp": amp}), tmp_path)
+    assert result.status == "completed"
+    assert math.isfinite(result.last_record["train_loss"])
+    saved = load_checkpoint(tmp_path / "checkpoints" / "last.pt")
+    if amp == "fp16":
+        assert saved["scaler"]["scale"] > 0 and "_growth_tracker" in saved["scaler"]
+    else:
+        assert saved["scaler"] is None
+
+
+def test_a_fresh_run_refuses_a_run_dir_that_holds_a_run(tmp_path):
+    run(tiny_config(train={"epochs": 1}), tmp_path)
+    before = (tmp_path / "metrics.jsonl").read_bytes()
+    with pytest.raises(RunwatchError, match="--resume-from"):
+        run(tiny_config(train={"epochs": 1}), tmp_path)
+    assert (tmp_path / "metrics.jsonl").read_bytes() == before
+
+
+def test_sigterm_checkpoints_and_exits_0(tmp_path):
+    # Slow enough epochs that the signal lands mid-run: more, larger images.
+    raw = tiny_dict(data={"train_size": 4096, "image_size": 16},
+                    train={"epochs": 50, "log_every_steps": 4})
+    config_file = write_toml(tmp_path / "tiny.toml", raw)
+    run_dir = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trainer", "--config", str(config_file), "--run-dir",
+         str(run_dir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        cwd=Path(__file__).resolve().parent.parent)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None:
+            stream = run_dir / "metrics.jsonl"
+            if stream.exists() and '"type":"epoch"' in stream.read_text():
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, proc.communicate()
+        proc.send_signal(signal.SIGTERM)
+        sent = time.time()
+        out, err = proc.communicate(timeout=30)
+        assert time.time() - sent < 30
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err.decode()
+    records, _ = read_stream(run_dir)
+    assert records[-1]["type"] == "run_end" and records[-1]["status"] == "interrupted"
+    assert any(r.get("kind") == "signal" and r["signal"] == "SIGTERM" for r in records)
+    saved = load_checkpoint(run_dir / "checkpoints" / "last.pt")
+    assert saved["epoch"] == records[-1]["epoch"] >= 1
+    assert json.dumps(saved["config"])  # a plain dict

@@ -1,0 +1,376 @@
+"""The training run: set up, then for each epoch train, step the schedule, evaluate, record,
+checkpoint, and decide whether to go on.
+
+Only rank 0 writes the stream (docs/metric-stream.md) and checkpoints
+(docs/checkpoint-layout.md). Stops: the budget (`completed`), patience (`early_stopped`), a
+non-finite loss (`diverged`, last good checkpoint kept), SIGTERM/SIGINT (`interrupted`, after a
+checkpoint at the next sync point), an exception (`failed`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import random
+import socket
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from trainer import checkpoint as ckpt
+from trainer.config import Config, config_to_dict, schedule_spec
+from trainer.data import build_datasets, build_loaders, steps_per_epoch
+from trainer.distributed import (
+    DistInfo,
+    all_reduce,
+    dist_from_env,
+    init_distributed,
+    pick_device,
+    shutdown,
+    wrap_ddp,
+)
+from trainer.errors import RunwatchError
+from trainer.lr import build_scheduler, current_lr
+from trainer.model import build_model, build_optimizer, set_optimizer_hyperparameters
+from trainer.resume import PREVIEW_EPOCHS, ResumePlan, fmt_lrs, plan_resume, restore_schedule
+from trainer.schedule import ScheduleSpec, lr_plan
+from trainer.signals import StopRequest
+from trainer.steps import EpochSums, Precision, evaluate, reduce_sums, train_one_epoch
+from trainer.stream import SCHEMA_VERSION, StreamWriter, stream_path
+
+
+@dataclass
+class LoopState:
+    """Where the run stands; all of it goes into every checkpoint."""
+
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    epoch: int = 0  # epochs completed
+    global_step: int = 0
+    step_in_epoch: int = 0  # steps of epoch + 1 already done (an interrupted epoch)
+    partial: EpochSums = field(default_factory=EpochSums)
+    best_acc1: float = 0.0
+    best_epoch: int = 0
+    epochs_since_best: int = 0
+    edits: list = field(default_factory=list)
+    last_record: dict | None = None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    status: str
+    epoch: int
+    run_dir: Path
+    last_record: dict | None
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.status in ("diverged", "failed") else 0
+
+
+@dataclass(frozen=True)
+class Session:
+    """What a checkpoint is made of, and where it goes."""
+
+    run_dir: Path
+    config: Config
+    spec: ScheduleSpec
+    info: DistInfo
+    device: torch.device
+    writer: object
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    precision: Precision
+
+
+class NullWriter:
+    """The stream writer of ranks other than 0: writes nothing."""
+
+    def write(self, record_type: str, **fields: object) -> None:
+        return None
+
+    def event(self, kind: str, **fields: object) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+def run(config: Config, run_dir: Path, *, resume_from: Path | None = None,
+        override_schedule: bool = False, stop: StopRequest | None = None) -> RunResult:
+    """Train per `config` in `run_dir` (fresh, or resumed from a checkpoint)."""
+    info = dist_from_env()
+    device = pick_device(config.train.device, info)
+    init_distributed(info, device)
+    try:
+        return _run(config, Path(run_dir), info, device, resume_from, override_schedule,
+                    stop or StopRequest())
+    finally:
+        shutdown(info)
+
+
+def _run(config: Config, run_dir: Path, info: DistInfo, device: torch.device,
+         resume_from: Path | None, override_schedule: bool, stop: StopRequest) -> RunResult:
+    t = config.train
+    if resume_from is None and info.is_main and stream_path(run_dir).exists():
+        raise RunwatchError(
+            f"{run_dir} already holds a run: resume it with --resume-from {run_dir} or choose "
+            f"another --run-dir")
+    seed_everything(t.seed)
+    model = build_model(config.model).to(device)
+    precision = build_precision(config, device)
+    if precision.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = build_optimizer(model, config.optim)
+    criterion = nn.CrossEntropyLoss(label_smoothing=config.optim.label_smoothing)
+    state, plan = LoopState(), None
+    if resume_from is None:
+        spec = schedule_spec(config)
+        scheduler = build_scheduler(optimizer, spec)
+    else:
+        saved = ckpt.load_checkpoint(resume_from)
+        plan = plan_resume(saved, config, override_schedule, str(resume_from))
+        spec, scheduler = load_training_state(saved, plan, config, model, optimizer, precision)
+        state = loop_state_from_checkpoint(saved, plan)
+    train_model = wrap_ddp(model, device, info)
+    if t.compile:
+        train_model = torch.compile(train_model)
+    train_set, val_set = build_datasets(config.data, config.model.num_classes, t.seed)
+    train_loader, val_loader, sampler = build_loaders(
+        config.data, train_set, val_set, world=info.world_size, rank=info.rank, seed=t.seed,
+        pin_memory=device.type == "cuda")
+    steps = steps_per_epoch(sampler, config.data.batch_size)
+    writer = StreamWriter(stream_path_for(run_dir)) if info.is_main else NullWriter()
+    start_fields = run_start_fields(config, spec, info, device, state.run_id)
+    if plan is None:
+        writer.write("run_start", **start_fields)
+    else:
+        announce_resume(writer, plan, state, spec, resume_from, start_fields, info)
+    session = Session(run_dir, config, spec, info, device, writer, model, optimizer, scheduler,
+                      precision)
+    stop.install()
+    status, message = "completed", f"trained {spec.epochs} epochs"
+    try:
+        for epoch in range(state.epoch + 1, spec.epochs + 1):
+            sampler.set_epoch(epoch, skip=state.step_in_epoch * config.data.batch_size)
+            # The rank-0 share of an interrupted epoch's sums (other ranks' shares were
+            # reduced into it before the checkpoint was written).
+            start = state.partial if info.is_main else EpochSums(seconds=state.partial.seconds)
+            lr = current_lr(optimizer)
+            out = train_one_epoch(
+                train_model, train_loader, optimizer, criterion, precision, device, info,
+                epoch=epoch, start_step=state.step_in_epoch, start=start,
+                global_step=state.global_step, log_every=t.log_every_steps, steps=steps,
+                stop_requested=stop.is_set, on_step_record=lambda r: writer.write("step", **r))
+            state.global_step += out.steps_done - state.step_in_epoch
+            train_sums = reduce_sums(out.sums, info, device)
+            if out.stop == "nonfinite" or not math.isfinite(train_sums.loss):
+                bad = out.bad_loss if out.stop == "nonfinite" else train_sums.loss
+                writer.event("nonfinite", epoch=epoch, step=out.steps_done, value=bad)
+                status = "diverged"
+                message = f"loss {bad} at epoch {epoch} step {out.steps_done}; last good " \
+                          f"checkpoint kept"
+                break
+            if out.stop == "signal":
+                state.step_in_epoch, state.partial = out.steps_done, train_sums
+                writer.event("signal", signal=stop.signal_name or "unknown")
+                save(session, state, is_best=False, epoch_file=False)
+                status, message = "interrupted", f"stopped at epoch {epoch} step {out.steps_done}"
+                break
+            scheduler.step()
+            test = evaluate(model, val_loader, criterion, precision, device, info)
+            record = epoch_record(epoch, lr, train_sums, test, state)
+            state.epoch, state.step_in_epoch, state.partial = epoch, 0, EpochSums()
+            state.last_record = record
+            writer.write("epoch", **record)
+            if info.is_main:
+                print(format_epoch(record, spec.epochs), flush=True)
+            try:
+                save(session, state, is_best=record["is_best"], epoch_file=True)
+            except RunwatchError as exc:  # non-finite weights: keep the last good checkpoint
+                status, message = "diverged", str(exc)
+                break
+            if t.early_stop_patience and state.epochs_since_best >= t.early_stop_patience:
+                writer.event("early_stop", epoch=epoch, best_epoch=state.best_epoch,
+                             patience=t.early_stop_patience)
+                status, message = "early_stopped", f"no better top-1 for {t.early_stop_patience}" \
+                                                   f" epochs; best {state.best_acc1:.2f}%"
+                break
+            if stop_agreed(stop, info, device) and epoch < spec.epochs:
+                writer.event("signal", signal=stop.signal_name or "unknown")
+                status, message = "interrupted", f"stopped after epoch {epoch}"
+                break
+    except BaseException as exc:
+        writer.write("run_end", status="failed", epoch=state.epoch,
+                     message=f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        stop.restore()
+    writer.write("run_end", status=status, epoch=state.epoch, message=message)
+    writer.close()
+    if info.is_main:
+        print(f"run {status}: {message} ({run_dir})", flush=True)
+    return RunResult(status, state.epoch, run_dir, state.last_record)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def build_precision(config: Config, device: torch.device) -> Precision:
+    """bf16 autocast, or fp16 autocast with a GradScaler, or fp32; channels_last on CUDA."""
+    amp = config.train.amp
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
+    scaler = torch.amp.GradScaler(device.type) if amp == "fp16" else None
+    return Precision(dtype, config.train.channels_last and device.type == "cuda", scaler)
+
+
+def stream_path_for(run_dir: Path) -> Path:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return stream_path(run_dir)
+
+
+def load_training_state(saved: dict, plan: ResumePlan, config: Config, model: nn.Module,
+                        optimizer: torch.optim.Optimizer, precision: Precision):
+    """Put model, optimizer, scheduler, scaler and RNGs where the checkpoint left them."""
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    if plan.mode == "override":
+        set_optimizer_hyperparameters(optimizer, config.optim)
+    scheduler = restore_schedule(optimizer, saved, plan)
+    if precision.scaler is not None and saved.get("scaler"):
+        precision.scaler.load_state_dict(saved["scaler"])
+    ckpt.set_rng_state(saved["rng"])
+    return plan.spec, scheduler
+
+
+def loop_state_from_checkpoint(saved: dict, plan: ResumePlan) -> LoopState:
+    return LoopState(
+        run_id=saved.get("run_id") or uuid.uuid4().hex[:12], epoch=int(saved["epoch"]),
+        global_step=int(saved["global_step"]), step_in_epoch=int(saved.get("step_in_epoch", 0)),
+        partial=EpochSums(**saved["partial"]) if saved.get("partial") else EpochSums(),
+        best_acc1=float(saved["best_acc1"]), best_epoch=int(saved["best_epoch"]),
+        epochs_since_best=int(saved["epochs_since_best"]),
+        edits=[] if plan.mode == "override" else list(saved.get("edits", [])),
+        last_record=saved.get("metrics"))
+
+
+def run_start_fields(config: Config, spec: ScheduleSpec, info: DistInfo, device: torch.device,
+                     run_id: str) -> dict:
+    return {"schema": SCHEMA_VERSION, "run_id": run_id, "config": config_to_dict(config),
+            "schedule": spec_to_dict(spec), "lr_schedule": lr_plan(spec), "epochs": spec.epochs,
+            "target_acc1": config.train.target_acc1, "world_size": info.world_size,
+            "device": str(device), "torch": torch.__version__, "host": socket.gethostname(),
+            "pid": os.getpid()}
+
+
+def spec_to_dict(spec: ScheduleSpec) -> dict:
+    d = dataclasses.asdict(spec)
+    d["milestones"] = list(spec.milestones)
+    return d
+
+
+def announce_resume(writer, plan: ResumePlan, state: LoopState, spec: ScheduleSpec,
+                    resume_from: Path, start_fields: dict, info: DistInfo) -> None:
+    """The resume record, the override/edit event, and what the user must read on stdout."""
+    done = state.epoch
+    lr_next = lr_plan(spec, done + 1, min(done + PREVIEW_EPOCHS, spec.epochs))
+    writer.write("resume", after_epoch=done, checkpoint=str(resume_from),
+                 override=[c["key"] for c in plan.changes], **start_fields)
+    if plan.mode == "override":
+        writer.event("schedule_override", changes=plan.changes, lr_next=lr_next)
+    elif plan.mode == "edited":
+        last = state.edits[-1] if state.edits else {}
+        writer.event("schedule_edit", changes=last.get("changes", []),
+                     mode=last.get("mode", "unknown"), lr_next=lr_next)
+    if not info.is_main:
+        return
+    where = f"epoch {done + 1}"
+    if state.step_in_epoch:
+        where += f" step {state.step_in_epoch + 1}"
+    print(f"resuming {resume_from} at {where}", flush=True)
+    if plan.mode == "override":
+        for c in plan.changes:
+            print(f"  override {c['key']}: {c['checkpoint']!r} -> {c['config']!r}", flush=True)
+    elif plan.mode == "edited":
+        print(f"  following the checkpoint's edited schedule ({len(state.edits)} edit(s) by "
+              f"runwatch ckpt edit), not the config's", flush=True)
+    for c in plan.other_changes:
+        print(f"  config {c['key']}: {c['checkpoint']!r} -> {c['config']!r}", flush=True)
+    print(f"  LR of epochs {done + 1}-{done + len(lr_next)}: {fmt_lrs(lr_next)}", flush=True)
+
+
+def epoch_record(epoch: int, lr: float, train: EpochSums, test: dict, state: LoopState) -> dict:
+    """The `epoch` stream record; updates the best-so-far and patience counter in `state`."""
+    is_best = test["test_acc1"] > state.best_acc1 or state.best_epoch == 0
+    if is_best:
+        state.best_acc1, state.best_epoch, state.epochs_since_best = test["test_acc1"], epoch, 0
+    else:
+        state.epochs_since_best += 1
+    return {"epoch": epoch, "lr": lr, "train_loss": train.loss / train.count,
+            "train_acc1": 100 * train.correct / train.count, **test,
+            "epoch_time_s": train.seconds, "images_per_s": train.count / train.seconds,
+            "best_acc1": state.best_acc1, "best_epoch": state.best_epoch, "is_best": is_best,
+            "epochs_since_best": state.epochs_since_best, "global_step": state.global_step}
+
+
+def format_epoch(r: dict, epochs: int) -> str:
+    return (f"epoch {r['epoch']}/{epochs} lr {r['lr']:.5g} train_loss {r['train_loss']:.4f} "
+            f"train_acc1 {r['train_acc1']:.2f} test_loss {r['test_loss']:.4f} "
+            f"test_acc1 {r['test_acc1']:.2f} test_acc5 {r['test_acc5']:.2f} "
+            f"({r['epoch_time_s']:.1f} s, {r['images_per_s']:.0f} img/s)"
+            f"{' best' if r['is_best'] else ''}")
+
+
+def save(session: Session, state: LoopState, *, is_best: bool, epoch_file: bool) -> None:
+    """Rank 0 writes the checkpoint files and the `checkpoint` record; all ranks wait for it."""
+    error: RunwatchError | None = None
+    if session.info.is_main:
+        payload = checkpoint_payload(session, state)
+        try:
+            paths = ckpt.save_checkpoint(session.run_dir, payload, is_best=is_best,
+                                         keep=session.config.train.checkpoint_keep,
+                                         epoch_file=epoch_file)
+            session.writer.write("checkpoint", epoch=state.epoch, path=str(paths[0]),
+                                 is_best=is_best, files=[p.name for p in paths],
+                                 step_in_epoch=state.step_in_epoch)
+        except RunwatchError as exc:
+            error = exc
+    failed = torch.tensor([float(error is not None)], device=session.device)
+    if all_reduce(failed, session.info, op="max").item() > 0:
+        raise error or RunwatchError("rank 0 could not write a checkpoint")
+
+
+def checkpoint_payload(session: Session, state: LoopState) -> dict:
+    """Everything docs/checkpoint-layout.md lists; plain types and tensors only."""
+    return {
+        "format": ckpt.FORMAT, "format_version": ckpt.FORMAT_VERSION, "run_id": state.run_id,
+        "model": ckpt.strip_prefixes(session.model.state_dict()),
+        "optimizer": session.optimizer.state_dict(),
+        "lr_scheduler": session.scheduler.state_dict(),
+        "lr_scheduler_type": type(session.scheduler).__name__,
+        "schedule": spec_to_dict(session.spec),
+        "edits": state.edits, "edits_followed": len(state.edits),
+        "scaler": (None if session.precision.scaler is None
+                   else session.precision.scaler.state_dict()),
+        "epoch": state.epoch, "global_step": state.global_step,
+        "step_in_epoch": state.step_in_epoch, "partial": dataclasses.asdict(state.partial),
+        "best_acc1": state.best_acc1, "best_epoch": state.best_epoch,
+        "epochs_since_best": state.epochs_since_best,
+        "rng": ckpt.rng_state(),
+        "config": config_to_dict(session.config),
+        "metrics": state.last_record,
+    }
+
+
+def stop_agreed(stop: StopRequest, info: DistInfo, device: torch.device) -> bool:
+    """Whether any rank has been asked to stop (all ranks get the same answer)."""
+    flag = torch.tensor([float(stop.is_set())], device=device)
+    return all_reduce(flag, info, op="max").item() > 0
