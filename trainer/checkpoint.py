@@ -1,0 +1,168 @@
+"""Checkpoints as docs/checkpoint-layout.md describes them: atomic files, weights-only loads.
+
+Every checkpoint is serialised once and written to each of its names (`epoch-NNNN.pt`,
+`last.pt`, `best.pt`) as separate files: a temp file in the same directory, fsync'd, renamed
+over the name, then the directory fsync'd. A kill at any moment leaves every name absent or
+whole, and no name is ever a link to another.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from trainer.errors import RunwatchError
+
+FORMAT = "runwatch"
+FORMAT_VERSION = 1
+CHECKPOINT_DIR = "checkpoints"
+EPOCH_FILE = re.compile(r"^epoch-(\d{4,})\.pt$")
+
+
+def checkpoint_dir(run_dir: str | os.PathLike) -> Path:
+    return Path(run_dir) / CHECKPOINT_DIR
+
+
+def epoch_file_name(epoch: int) -> str:
+    return f"epoch-{epoch:04d}.pt"
+
+
+def strip_prefixes(state_dict: dict) -> dict:
+    """A model state dict without DDP's `module.` and torch.compile's `_orig_mod.` prefixes."""
+    out = {}
+    for key, value in state_dict.items():
+        for prefix in ("module.", "_orig_mod."):
+            while key.startswith(prefix):
+                key = key[len(prefix):]
+        out[key.replace("._orig_mod.", ".")] = value
+    return out
+
+
+def nonfinite_tensors(state_dict: dict) -> list[str]:
+    """Names of floating-point tensors holding NaN or inf."""
+    return [k for k, v in state_dict.items()
+            if torch.is_tensor(v) and v.is_floating_point() and not torch.isfinite(v).all()]
+
+
+def rng_state() -> dict:
+    """Every RNG the loop draws from, as tensors and lists (weights_only-loadable)."""
+    version, mt_state, gauss = random.getstate()
+    np_kind, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "python": [version, list(mt_state), gauss],
+        "numpy": [np_kind, np_keys.tolist(), int(np_pos), int(np_has_gauss), float(np_gauss)],
+    }
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    version, mt_state, gauss = state["python"]
+    random.setstate((version, tuple(mt_state), gauss))
+    np_kind, np_keys, np_pos, np_has_gauss, np_gauss = state["numpy"]
+    np.random.set_state((np_kind, np.array(np_keys, dtype=np.uint32), np_pos, np_has_gauss,
+                         np_gauss))
+
+
+def serialize(payload: dict) -> bytes:
+    """The checkpoint as torch.save bytes; refuses weights that are not finite."""
+    bad = nonfinite_tensors(payload["model"])
+    if bad:
+        raise RunwatchError(
+            f"refusing to write a checkpoint with non-finite weights ({', '.join(bad[:3])}"
+            f"{', ...' if len(bad) > 3 else ''}): the last good checkpoint is kept"
+        )
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    return buffer.getvalue()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that `path` is at every moment absent, old or new: whole."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    fsync_dir(path.parent)
+
+
+def fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def save_checkpoint(
+    run_dir: str | os.PathLike, payload: dict, *, is_best: bool, keep: int,
+    epoch_file: bool = True,
+) -> list[Path]:
+    """Write the payload as epoch-NNNN.pt (when `epoch_file`), last.pt and (if best) best.pt.
+
+    Removes epoch files beyond the newest `keep`. Returns the paths written, in order.
+    """
+    directory = checkpoint_dir(run_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    data = serialize(payload)
+    names = [epoch_file_name(payload["epoch"])] if epoch_file else []
+    names.append("last.pt")
+    if is_best:
+        names.append("best.pt")
+    written = []
+    for name in names:
+        write_atomic(directory / name, data)
+        written.append(directory / name)
+    prune_epoch_files(directory, keep)
+    return written
+
+
+def prune_epoch_files(directory: Path, keep: int) -> None:
+    """Delete all but the `keep` newest epoch-NNNN.pt files."""
+    epochs = sorted(int(m.group(1)) for p in directory.iterdir()
+                    if (m := EPOCH_FILE.match(p.name)))
+    for epoch in epochs[:-keep] if keep > 0 else epochs:
+        (directory / epoch_file_name(epoch)).unlink(missing_ok=True)
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """A runwatch checkpoint, loaded with weights_only=True only (never runs pickled code)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "last.pt" if (path / "last.pt").exists() else checkpoint_dir(path) / "last.pt"
+    if not path.exists():
+        raise RunwatchError(f"checkpoint {path} not found: give a .pt file or a run directory")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's to fix
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RunwatchError(
+            f"cannot load {path} with weights_only=True ({first}): it is damaged or not a "
+            f"runwatch checkpoint; inspect it with `runwatch ckpt info`"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise RunwatchError(
+            f"{path} is not a runwatch checkpoint (no format='runwatch'): "
+            f"convert it with `runwatch ckpt` tools or start a fresh run"
+        )
+    if payload.get("format_version") != FORMAT_VERSION:
+        raise RunwatchError(
+            f"{path} has format_version {payload.get('format_version')!r}; this trainer reads "
+            f"{FORMAT_VERSION}: use a matching runwatch version"
+        )
+    return payload

@@ -1,0 +1,244 @@
+"""Run configs: TOML files parsed into frozen dataclasses, one per section (torch-free).
+
+A config file has the sections below; every key is optional (the defaults are the dataclass
+defaults) but an unknown section or key, or a value of the wrong type, is refused with the
+key's name and the file. `--set section.key=value` overrides any key; the value is parsed as
+TOML (`--set optim.lr=0.2`, `--set schedule.milestones=[30,60]`); a value that is not valid
+TOML is taken as a string (`--set model.arch=resnet18`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trainer.errors import RunwatchError
+from trainer.schedule import ScheduleSpec
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
+DATASETS = ("imagenet", "synthetic")
+AMP_MODES = ("bf16", "fp16", "off")
+OPTIMIZERS = ("sgd",)
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    arch: str = "resnet50"
+    num_classes: int = 1000
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: str = "imagenet"
+    data_dir: str = ""
+    image_size: int = 224
+    batch_size: int = 256
+    workers: int = 8
+    # The synthetic set only: images per split, and the noise that makes it non-trivial.
+    train_size: int = 10000
+    val_size: int = 2000
+    noise: float = 1.0
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    name: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    nesterov: bool = False
+    label_smoothing: float = 0.0
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    name: str = "cosine"
+    t0: int = 30
+    t_mult: int = 1
+    eta_min: float = 0.0
+    warmup_epochs: int = 0
+    warmup_start_factor: float = 0.1
+    milestones: tuple[int, ...] = ()
+    gamma: float = 0.1
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 90
+    early_stop_patience: int = 0  # 0: never stop early
+    target_acc1: float = 0.0  # 0: no target (forecasts use it when set)
+    seed: int = 0
+    amp: str = "bf16"  # on CUDA; on CPU "bf16" also autocasts, "fp16" runs in fp32
+    channels_last: bool = True  # on CUDA only
+    compile: bool = False
+    checkpoint_keep: int = 3
+    log_every_steps: int = 50  # step records, and how often ranks agree to stop
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+_SECTION_CLASSES = {
+    "model": ModelConfig, "data": DataConfig, "optim": OptimConfig,
+    "schedule": ScheduleConfig, "train": TrainConfig,
+}
+_CHOICES = {
+    ("data", "dataset"): DATASETS,
+    ("train", "amp"): AMP_MODES,
+    ("optim", "name"): OPTIMIZERS,
+    ("train", "device"): DEVICES,
+}
+_AT_LEAST = {
+    ("model", "num_classes"): 2, ("data", "image_size"): 8, ("data", "batch_size"): 1,
+    ("data", "workers"): 0, ("data", "train_size"): 1, ("data", "val_size"): 1,
+    ("train", "epochs"): 1, ("train", "early_stop_patience"): 0,
+    ("train", "checkpoint_keep"): 1, ("train", "log_every_steps"): 1,
+}
+
+
+def resolve_config_path(name: str | Path) -> Path:
+    """A config path as given, or a bare name (`smoke_cpu`) of a file in the repo's configs/."""
+    path = Path(name)
+    if path.exists():
+        return path
+    bare = Path(str(name) if str(name).endswith(".toml") else f"{name}.toml")
+    if len(path.parts) == 1 and (CONFIGS_DIR / bare).exists():
+        return CONFIGS_DIR / bare
+    raise RunwatchError(
+        f"config file {name} not found: give a path to a TOML file or the name of one in "
+        f"{CONFIGS_DIR}"
+    )
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> tuple[Config, Path]:
+    """The config in `path` (or a built-in name) with `--set` overrides applied."""
+    file = resolve_config_path(path)
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise RunwatchError(f"{file} is not valid TOML ({exc}): fix the syntax") from None
+    for item in overrides:
+        apply_override(raw, item)
+    return config_from_dict(raw, source=str(file)), file
+
+
+def apply_override(raw: dict, item: str) -> None:
+    """Set `section.key=value` in a raw TOML dict, the value parsed as TOML."""
+    key, sep, text = item.partition("=")
+    section, dot, name = key.strip().partition(".")
+    if not sep or not dot or not name:
+        raise RunwatchError(
+            f"--set {item!r} is not section.key=value: write e.g. --set optim.lr=0.1"
+        )
+    try:
+        value = tomllib.loads(f"v = {text.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text.strip()  # an unquoted word: a string, as the user meant
+    raw.setdefault(section, {})
+    if not isinstance(raw[section], dict):
+        raise RunwatchError(f"--set {item!r}: [{section}] is not a section")
+    raw[section][name] = value
+
+
+def config_from_dict(raw: dict, source: str = "config") -> Config:
+    """A Config from a TOML-shaped dict; refuses unknown keys, wrong types, bad values."""
+    sections = {}
+    for section, values in raw.items():
+        if section not in _SECTION_CLASSES:
+            raise RunwatchError(
+                f"unknown section [{section}] in {source}: use {', '.join(_SECTION_CLASSES)}"
+            )
+        if not isinstance(values, dict):
+            raise RunwatchError(f"{section} in {source} must be a [section] table")
+        sections[section] = _section_from_dict(section, values, source)
+    config = Config(**sections)
+    schedule_spec(config, source)  # range checks of the schedule, with their own messages
+    return config
+
+
+def _section_from_dict(section: str, values: dict, source: str) -> Any:
+    cls = _SECTION_CLASSES[section]
+    types = {f.name: f.type for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in values.items():
+        if key not in types:
+            raise RunwatchError(
+                f"unknown key {section}.{key} in {source}: known keys of [{section}] are "
+                f"{', '.join(types)}"
+            )
+        kwargs[key] = _check_value(section, key, value, types[key], source)
+    return cls(**kwargs)
+
+
+def _check_value(section: str, key: str, value: Any, type_name: str, source: str) -> Any:
+    where = f"{section}.{key} in {source}"
+    if type_name == "bool":
+        ok = isinstance(value, bool)
+    elif type_name == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif type_name == "float":
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif type_name == "str":
+        ok = isinstance(value, str)
+    else:  # tuple[int, ...]
+        ok = isinstance(value, (list, tuple)) and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value)
+        value = tuple(value) if ok else value
+    if not ok:
+        expected = {"str": "a string", "int": "an integer", "float": "a number",
+                    "bool": "true or false"}.get(type_name, "a list of integers")
+        raise RunwatchError(f"{where} must be {expected}, not {value!r}")
+    choices = _CHOICES.get((section, key))
+    if choices and value not in choices:
+        raise RunwatchError(f"{where} is {value!r}: use one of {', '.join(choices)}")
+    low = _AT_LEAST.get((section, key))
+    if low is not None and value < low:
+        raise RunwatchError(f"{where} is {value}: it must be at least {low}")
+    return value
+
+
+def schedule_spec(config: Config, source: str = "config") -> ScheduleSpec:
+    """The per-epoch LR schedule a config asks for."""
+    s = config.schedule
+    try:
+        return ScheduleSpec(
+            name=s.name, base_lr=config.optim.lr, epochs=config.train.epochs, t0=s.t0,
+            t_mult=s.t_mult, eta_min=s.eta_min, warmup_epochs=s.warmup_epochs,
+            warmup_start_factor=s.warmup_start_factor, milestones=s.milestones, gamma=s.gamma,
+        )
+    except RunwatchError as exc:
+        raise RunwatchError(f"{source}: {exc}") from None
+
+
+def config_to_dict(config: Config) -> dict:
+    """The config as a plain dict (lists, not tuples): for streams and checkpoints."""
+    out = dataclasses.asdict(config)
+    out["schedule"]["milestones"] = list(config.schedule.milestones)
+    return out
+
+
+# Keys whose change between a checkpoint and the config on resume changes the training
+# trajectory's optimisation (see docs/checkpoint-layout.md, "Resume rule").
+def schedule_keys(config_dict: dict) -> dict[str, Any]:
+    """The `[optim]`, `[schedule]` and `train.epochs` keys of a config dict, flattened."""
+    flat = {f"optim.{k}": v for k, v in config_dict.get("optim", {}).items()}
+    flat.update({f"schedule.{k}": v for k, v in config_dict.get("schedule", {}).items()})
+    flat["train.epochs"] = config_dict.get("train", {}).get("epochs")
+    return flat
