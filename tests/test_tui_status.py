@@ -1,0 +1,53 @@
+import math
+
+from tui_records import EPOCH_S, T0, run_records
+
+from trainer.stream import FollowState
+from tui.run_model import RunModel
+from tui.status import (
+    format_cell,
+    format_duration,
+    format_lr,
+    header_facts,
+    run_state,
+    stall_after_s,
+)
+
+
+def model_of(records):
+    model = RunModel()
+    model.apply(records)
+    return model
+
+
+def test_header_progress_speed_and_eta_from_forecast():
+    model = model_of(run_records(10))
+    now = T0 + 10 * EPOCH_S
+    facts = header_facts(model, FollowState(), "r", now, now, {"eta_epoch": 25})
+    assert (facts.state, facts.epoch, facts.planned_epochs) == ("running", 10, 40)
+    assert facts.epoch_time_s == EPOCH_S and facts.images_per_s == 1234.0
+    assert facts.elapsed_s == 10 * EPOCH_S
+    assert facts.eta_at == now + 15 * EPOCH_S
+
+
+def test_states_missing_waiting_stalled_finished():
+    assert run_state(RunModel(), FollowState(missing=True), 0, None)[0] == "missing"
+    assert run_state(RunModel(), FollowState(), 0, None)[0] == "waiting"
+    model = model_of(run_records(3))
+    assert stall_after_s(model) == 120.0  # no step records: max(120 s, 1.5 epochs)
+    state, words = run_state(model, FollowState(), T0 + 3600, T0 + 3600 - 12 * 60)
+    assert state == "stalled" and words == "stalled for 12 min"
+    model.apply([{"type": "run_end", "status": "diverged", "epoch": 3, "time": T0}])
+    assert run_state(model, FollowState(), T0, T0) == ("finished", "finished: diverged")
+
+
+def test_stall_threshold_with_step_records_covers_evaluation():
+    assert stall_after_s(model_of(run_records(3, steps=5))) == 300.0
+
+
+def test_formats():
+    assert format_duration(45) == "45s" and format_duration(3 * 3600 + 300) == "3h 05m"
+    assert format_duration(2 * 86400 + 4 * 3600) == "2d 04h" and format_duration(None) == "-"
+    assert format_cell(None) == "-" and format_cell(math.nan) == "NaN"
+    assert format_cell(math.inf) == "inf" and format_cell(1.23456, 3) == "1.235"
+    assert format_lr(0.05) == "0.05" and format_lr(0.000147) == "1.47e-04"

@@ -1,0 +1,55 @@
+"""The one-word verdict on each epoch row of the table (no textual here).
+
+Order of precedence: an LR restart explains everything after it, so it wins; then the run's
+best epoch (PEAK, exactly one row); then a fall of more than REGRESSION_PTS; then the size of
+the gain over the epoch before.
+"""
+
+from __future__ import annotations
+
+import math
+
+from tui.run_model import EpochPoint
+
+FAST_PTS = 2.0
+MODERATE_PTS = 0.5
+SLOW_PTS = 0.1
+REGRESSION_PTS = 1.0
+RESTART_RATIO = 2.0  # same threshold as trainer.schedule.find_jumps
+
+TAGS = ("fast growth", "moderate", "slow", "plateau", "PEAK", "LR RESTART", "regression",
+        "non-finite")
+
+
+def gain(point: EpochPoint, previous: EpochPoint | None) -> float:
+    """Test accuracy change over the epoch before, in points (NaN when unknown)."""
+    if previous is None:
+        return math.nan
+    return point.test_acc1 - previous.test_acc1
+
+
+def is_lr_restart(point: EpochPoint, previous: EpochPoint | None) -> bool:
+    if previous is None or not (previous.lr > 0 and math.isfinite(point.lr)):
+        return False
+    return point.lr / previous.lr >= RESTART_RATIO
+
+
+def epoch_tag(point: EpochPoint, previous: EpochPoint | None, best_epoch: int | None) -> str:
+    if point.nonfinite():
+        return "non-finite"
+    if is_lr_restart(point, previous):
+        return "LR RESTART"
+    if best_epoch == point.epoch:
+        return "PEAK"
+    g = gain(point, previous)
+    if math.isnan(g):
+        return ""
+    if g <= -REGRESSION_PTS:
+        return "regression"
+    if g >= FAST_PTS:
+        return "fast growth"
+    if g >= MODERATE_PTS:
+        return "moderate"
+    if g >= SLOW_PTS:
+        return "slow"
+    return "plateau"
