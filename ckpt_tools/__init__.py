@@ -1,0 +1,17 @@
+"""Checkpoint surgery: read, preview, edit and rewind checkpoints without running their code.
+
+The API the TUI and the CLI use (see docs/ckpt-tools.md). Importing this package is cheap:
+torch is imported only to read legacy (non-zip) files.
+"""
+
+from ckpt_tools.diff import CheckpointDiff, diff_checkpoints
+from ckpt_tools.edit import write_edit
+from ckpt_tools.inspect import CheckpointInfo, inspect_checkpoint
+from ckpt_tools.plan import EditPlan, EditRequest, plan_edit
+from ckpt_tools.rewind import RewindPlan, RewindResult, apply_rewind, plan_rewind
+
+__all__ = [
+    "CheckpointDiff", "CheckpointInfo", "EditPlan", "EditRequest", "RewindPlan", "RewindResult",
+    "apply_rewind", "diff_checkpoints", "inspect_checkpoint", "plan_edit", "plan_rewind",
+    "write_edit",
+]

@@ -1,0 +1,164 @@
+"""`runwatch ckpt inspect|edit|rewind|diff`: thin shells over the ckpt_tools API."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from trainer.errors import RunwatchError
+from trainer.schedule import CONTINUITY_MODES, SCHEDULE_NAMES
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    ckpt = subparsers.add_parser(
+        "ckpt", help="inspect, edit, rewind and diff checkpoints (no code in them ever runs)",
+        description="Checkpoint surgery: read torch checkpoints without unpickling code, "
+                    "preview and apply schedule edits, rewind a run.")
+    sub = ckpt.add_subparsers(dest="ckpt_command", required=True, metavar="ACTION")
+
+    p = sub.add_parser("inspect", help="what a checkpoint holds and the LRs it will resume with")
+    p.add_argument("path", type=Path, help=".pt/.ckpt/.pth.tar file or a HF checkpoint folder")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=run_inspect)
+
+    p = sub.add_parser("edit", help="change the schedule in a checkpoint, with an LR preview")
+    p.add_argument("path", type=Path)
+    p.add_argument("-o", "--output", type=Path, help="the new checkpoint file")
+    _edit_options(p)
+    p.add_argument("--in-place", action="store_true",
+                   help="replace the input (a backup copy PATH.bak is kept)")
+    p.set_defaults(func=run_edit)
+
+    p = sub.add_parser("rewind", help="resume a run from its best (or a given) epoch")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--to", default="best", help="'best' (by test accuracy) or an epoch number")
+    _edit_options(p)
+    p.set_defaults(func=run_rewind)
+
+    p = sub.add_parser("diff", help="what differs between two checkpoints")
+    p.add_argument("a", type=Path)
+    p.add_argument("b", type=Path)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--values", action="store_true", help="also compare tensor bytes")
+    p.set_defaults(func=run_diff)
+
+
+def _edit_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--t0", type=int, help="period of the warm restarts, in epochs")
+    p.add_argument("--t-mult", type=int, help="factor of each next period")
+    p.add_argument("--eta-min", type=float, help="lowest LR of the cosine")
+    p.add_argument("--lr", type=float, help="peak (base) LR")
+    p.add_argument("--schedule", choices=SCHEDULE_NAMES)
+    p.add_argument("--epochs", type=int, help="planned total epochs")
+    p.add_argument("--warmup", type=int, help="warmup epochs")
+    p.add_argument("--continuity", choices=CONTINUITY_MODES,
+                   help="how the new schedule joins the old at the resume point "
+                        "(default keep-phase)")
+    p.add_argument("--dry-run", action="store_true", help="preview only; write nothing")
+    p.add_argument("--yes", action="store_true", help="write without asking")
+
+
+def _request(args: argparse.Namespace):
+    from ckpt_tools.plan import EditRequest
+
+    request = EditRequest(t0=args.t0, t_mult=args.t_mult, eta_min=args.eta_min, lr=args.lr,
+                          schedule=args.schedule, epochs=args.epochs, warmup=args.warmup,
+                          continuity=args.continuity)
+    return request if any(v is not None for v in vars(request).values()) else None
+
+
+def _confirm(question: str, yes: bool) -> bool:
+    if yes:
+        return True
+    if not sys.stdin or not sys.stdin.isatty():
+        raise RunwatchError("no terminal to confirm on: review the preview, then pass --yes "
+                            "(or --dry-run to only preview)")
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    from ckpt_tools.inspect import inspect_checkpoint
+    from ckpt_tools.report import format_info
+
+    info = inspect_checkpoint(args.path)
+    print(json.dumps(info.to_dict(), indent=2) if args.json else format_info(info))
+    return 0
+
+
+def run_edit(args: argparse.Namespace) -> int:
+    from ckpt_tools.edit import write_edit
+    from ckpt_tools.plan import plan_edit
+    from ckpt_tools.report import format_plan
+    from ckpt_tools.write import check_output_path
+
+    request = _request(args)
+    if request is None:
+        raise RunwatchError("nothing to change: pass --t0, --t-mult, --eta-min, --lr, "
+                            "--schedule, --epochs, --warmup or --continuity")
+    out = args.path if args.in_place else args.output
+    if out is None and not args.dry_run:
+        raise RunwatchError("name the output with -o OUT (or --dry-run to only preview)")
+    if out is not None:
+        check_output_path(args.path, out, args.in_place)
+    plan = plan_edit(args.path, request)
+    print(format_plan(plan))
+    if args.dry_run:
+        print("dry run: nothing written")
+        return 0
+    if not _confirm(f"write {out}?", args.yes):
+        print("not written")
+        return 1
+    written = write_edit(plan, out, in_place=args.in_place)
+    print(f"wrote {written} (reloaded and verified: its next LRs are the preview's)")
+    if plan.resume_hint:
+        print(plan.resume_hint)
+    return 0
+
+
+def run_rewind(args: argparse.Namespace) -> int:
+    from ckpt_tools.report import format_plan
+    from ckpt_tools.rewind import apply_rewind, plan_rewind
+
+    to = args.to if args.to == "best" else _epoch(args.to)
+    plan = plan_rewind(args.run_dir, to=to, request=_request(args))
+    acc = f" (test_acc1 {plan.test_acc1:.2f})" if plan.test_acc1 is not None else ""
+    print(f"rewind {plan.run_dir} to epoch {plan.to_epoch}{acc}: {plan.source}")
+    print(f"abandoned branch: epochs {_epochs(plan.abandoned_epochs)} (kept in the stream)")
+    if plan.edit is not None:
+        print(format_plan(plan.edit))
+    if args.dry_run:
+        print("dry run: nothing written")
+        return 0
+    if not _confirm(f"write {plan.target} and the rewind event?", args.yes):
+        print("not written")
+        return 1
+    result = apply_rewind(plan)
+    print(f"wrote {result.checkpoint}; resume with:\n  {result.resume_command}")
+    return 0
+
+
+def _epoch(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise RunwatchError(f"--to {text!r}: use 'best' or an epoch number") from None
+    if value < 1:
+        raise RunwatchError(f"--to {value}: epochs start at 1")
+    return value
+
+
+def _epochs(epochs: list[int]) -> str:
+    if not epochs:
+        return "none"
+    return f"{epochs[0]}-{epochs[-1]}" if len(epochs) > 1 else str(epochs[0])
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    from ckpt_tools.diff import diff_checkpoints
+    from ckpt_tools.report import format_diff
+
+    result = diff_checkpoints(args.a, args.b, values=args.values)
+    print(json.dumps(result.to_dict(), indent=2) if args.json else format_diff(result))
+    return 0

@@ -1,0 +1,74 @@
+"""Apply an EditPlan: set the new fields, write atomically, reload and check the LRs.
+
+Only `data.pkl` changes (momentum buffers and weights are copied byte for byte). For runwatch
+checkpoints `schedule` becomes the continued schedule and `edits` gains a record; `config`
+stays as the run was first configured (docs/checkpoint-layout.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from pathlib import Path
+
+from ckpt_tools.layouts import CheckpointView, detect
+from ckpt_tools.load import load_checkpoint
+from ckpt_tools.plan import EditPlan, upcoming_lrs
+from ckpt_tools.schedulers import scheduler_type
+from ckpt_tools.write import write_checkpoint
+from trainer.errors import RunwatchError
+
+
+def apply_plan(view: CheckpointView, plan: EditPlan) -> None:
+    """Set the plan's fields on the loaded tree behind `view` (in memory)."""
+    groups = view.param_groups
+    for group, lr, initial in zip(groups, plan.new_group_lrs, plan.new_initial_lrs,
+                                  strict=True):
+        group["lr"] = lr
+        group["initial_lr"] = initial
+    if plan.new_scheduler is not None:
+        view.scheduler.clear()
+        view.scheduler.update(plan.new_scheduler)
+    if plan.new_args:
+        if isinstance(view.args, argparse.Namespace):
+            for key, value in plan.new_args.items():
+                setattr(view.args, key, value)
+        elif isinstance(view.args, dict):
+            view.args.update(plan.new_args)
+    if view.layout == "runwatch":
+        obj = view.obj
+        obj["schedule"] = plan.to_schedule
+        obj["lr_scheduler_type"] = scheduler_type(plan.new_scheduler)
+        obj["edits"] = [*obj.get("edits", []), {
+            "time": time.time(), "mode": plan.mode, "changes": plan.changes,
+            "from_schedule": plan.from_schedule, "to_schedule": plan.to_schedule,
+        }]
+
+
+def write_edit(plan: EditPlan, out_path: str | Path, in_place: bool = False) -> Path:
+    """Write the edited checkpoint to `out_path` (atomic), then verify it; returns the path."""
+    loaded = load_checkpoint(plan.source)
+    if loaded.container == "hf-folder":
+        raise RunwatchError("Hugging Face Trainer folders cannot be edited (LambdaLR stores no "
+                            "formula)")
+    view = detect(loaded)
+    apply_plan(view, plan)
+    out = write_checkpoint(loaded, loaded.obj, Path(out_path), in_place=in_place)
+    try:
+        verify_written(out, plan)
+    except RunwatchError:
+        if not in_place:
+            out.unlink(missing_ok=True)
+        raise
+    return out
+
+
+def verify_written(out: Path, plan: EditPlan) -> None:
+    """Reload `out` with the reader and recompute the next LRs: they must be the preview's."""
+    view = detect(load_checkpoint(out))
+    got = upcoming_lrs(view, len(plan.lr_after))
+    if not all(math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-15)
+               for a, b in zip(got, plan.lr_after, strict=True)):
+        raise RunwatchError(f"verification failed: {out} would give LRs {got[:3]}, the preview "
+                            f"said {plan.lr_after[:3]}; nothing was kept")

@@ -1,0 +1,143 @@
+"""Open any checkpoint path safely: torch zip, legacy torch file, or a Hugging Face folder.
+
+Zip files are read torch-free (`pickled.loads_restricted` over data.pkl, every record's CRC
+checked). Legacy (pre-1.6, non-zip) files go through torch's weights-only loader with the same
+allow-list; before torch is even imported, their first pickle is read with the restricted
+unpickler so garbage and payloads are refused without running anything.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ckpt_tools import pickled, zipfmt
+from trainer.errors import RunwatchError
+
+LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+HF_FILES = ("trainer_state.json", "optimizer.pt", "scheduler.pt")
+HF_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
+
+
+@dataclass
+class LoadedCheckpoint:
+    """A checkpoint's object tree (tensors as placeholders) and where it came from."""
+
+    path: Path
+    container: str  # "zip", "legacy" or "hf-folder"
+    obj: object
+    archive: zipfmt.Archive | None = None
+    files: dict[str, Path] = field(default_factory=dict)  # hf-folder: role -> file
+
+
+def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
+    """Load `path` without running any code in it; RunwatchError on anything else."""
+    p = Path(path)
+    if not p.exists():
+        raise RunwatchError(f"{p}: no such file: check the path")
+    if p.is_dir():
+        return _load_hf_folder(p)
+    size = p.stat().st_size
+    if size == 0:
+        raise RunwatchError(f"{p} is empty (0 bytes): the save was interrupted; use another "
+                            "checkpoint")
+    if zipfmt.is_zip(p):
+        return _load_zip(p)
+    with open(p, "rb") as f:
+        head = f.read(min(size, 1 << 16))
+    if head[:1] == b"\x80":
+        return _load_legacy(p, head)
+    if _looks_like_text(head):
+        raise RunwatchError(f"{p} is a text file, not a checkpoint: pass the .pt/.ckpt file "
+                            "torch.save wrote")
+    raise RunwatchError(f"{p} is not a torch checkpoint (neither a zip archive nor a pickle): "
+                        "pass the .pt/.ckpt file torch.save wrote")
+
+
+def load_zip_tree(p: Path) -> tuple[zipfmt.Archive, object]:
+    """The archive index and data.pkl's object tree; refuses corrupt records."""
+    archive = zipfmt.open_archive(p)
+    bad = zipfmt.check_crcs(archive)
+    if bad:
+        raise RunwatchError(
+            f"{p}: {len(bad)} record(s) fail their CRC check ({', '.join(bad[:3])}): the file is "
+            "corrupt (torch.load would not notice); use another checkpoint"
+        )
+    return archive, pickled.loads_restricted(zipfmt.read_record(archive, archive.pickle_name))
+
+
+def _load_zip(p: Path) -> LoadedCheckpoint:
+    archive, obj = load_zip_tree(p)
+    return LoadedCheckpoint(p, "zip", obj, archive)
+
+
+def _looks_like_text(head: bytes) -> bool:
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(c.isprintable() or c.isspace() for c in text)
+
+
+def _load_legacy(p: Path, head: bytes) -> LoadedCheckpoint:
+    # The first pickle of a legacy torch file is its magic number; read it restricted first.
+    try:
+        first = pickled.RestrictedUnpickler(head).load()
+    except RunwatchError:
+        raise
+    except Exception:
+        first = None
+    if first != LEGACY_MAGIC:
+        raise RunwatchError(f"{p} is a pickle but not a torch checkpoint: refusing to load it")
+    import torch  # only legacy files need torch: its weights-only loader reads them
+
+    allowed = [v for v in pickled.SAFE_GLOBALS.values() if isinstance(v, type)]
+    try:
+        with torch.serialization.safe_globals(allowed):
+            obj = torch.load(p, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsafe content"
+        raise RunwatchError(f"refused to load {p} (torch weights-only loader: {first_line}); "
+                            "re-save it with plain tensors and dicts") from None
+    except (RuntimeError, EOFError, OSError, struct.error) as exc:
+        raise RunwatchError(f"{p}: damaged legacy checkpoint ({exc}); use another "
+                            "checkpoint") from None
+    return LoadedCheckpoint(p, "legacy", obj)
+
+
+def read_safetensors_header(p: Path) -> dict:
+    """Tensor names -> {dtype, shape, data_offsets} from a .safetensors file's JSON header."""
+    with open(p, "rb") as f:
+        raw = f.read(8)
+        if len(raw) < 8:
+            raise RunwatchError(f"{p}: truncated safetensors file; use another checkpoint")
+        (n,) = struct.unpack("<Q", raw)
+        try:
+            header = json.loads(f.read(n))
+        except ValueError:
+            raise RunwatchError(f"{p}: damaged safetensors header") from None
+    header.pop("__metadata__", None)
+    return header
+
+
+def _load_hf_folder(p: Path) -> LoadedCheckpoint:
+    files = {name: p / name for name in HF_FILES + HF_WEIGHTS if (p / name).is_file()}
+    if "trainer_state.json" not in files:
+        raise RunwatchError(f"{p} is a directory, not a checkpoint: pass a .pt/.ckpt file or a "
+                            "Hugging Face Trainer checkpoint-N folder")
+    try:
+        state = json.loads(files["trainer_state.json"].read_text())
+    except ValueError:
+        raise RunwatchError(f"{files['trainer_state.json']}: not valid JSON") from None
+    obj: dict = {"trainer_state": state}
+    for role, name in (("optimizer", "optimizer.pt"), ("lr_scheduler", "scheduler.pt")):
+        if name in files:
+            obj[role] = load_checkpoint(files[name]).obj
+    if "model.safetensors" in files:
+        obj["model"] = read_safetensors_header(files["model.safetensors"])
+    elif "pytorch_model.bin" in files:
+        obj["model"] = load_checkpoint(files["pytorch_model.bin"]).obj
+    return LoadedCheckpoint(p, "hf-folder", obj, files={k: v for k, v in files.items()})

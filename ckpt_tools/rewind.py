@@ -1,0 +1,141 @@
+"""Rewind a runwatch run to an earlier checkpoint, optionally editing its schedule on the way.
+
+Nothing is deleted or overwritten: the chosen checkpoint is written to a new file
+`checkpoints/rewind-from-NNNN.pt` (edited when asked), the stream gets a `rewind` event (the
+later epochs stay in the file as an abandoned branch), and the run's own config is written
+beside it as `rewind-NNNN.toml` so the printed resume command is exact: the trainer compares
+the config given on resume with the checkpoint's `config`, and this file is that config.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ckpt_tools.edit import write_edit
+from ckpt_tools.layouts import detect
+from ckpt_tools.load import load_checkpoint
+from ckpt_tools.plan import EditPlan, EditRequest, plan_loaded
+from ckpt_tools.tomlfile import dumps_toml
+from ckpt_tools.write import write_checkpoint
+from trainer.errors import RunwatchError
+from trainer.stream import StreamWriter, read_stream, split_branches, stream_path
+
+
+@dataclass
+class RewindPlan:
+    run_dir: Path
+    to_epoch: int
+    source: Path
+    target: Path
+    config_file: Path
+    abandoned_epochs: list[int]
+    test_acc1: float | None
+    edit: EditPlan | None = None
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        for key in ("run_dir", "source", "target", "config_file"):
+            out[key] = str(out[key])
+        out["edit"] = self.edit.to_dict() if self.edit else None
+        return out
+
+
+@dataclass
+class RewindResult:
+    checkpoint: Path
+    resume_command: str
+    event: dict
+
+
+def _epoch_file(run_dir: Path, epoch: int) -> Path:
+    return run_dir / "checkpoints" / f"epoch-{epoch:04d}.pt"
+
+
+def _checkpoint_for(run_dir: Path, epoch: int) -> Path | None:
+    """The epoch's own file, else best.pt/last.pt when they hold that epoch."""
+    own = _epoch_file(run_dir, epoch)
+    if own.is_file():
+        return own
+    for name in ("best.pt", "last.pt"):
+        p = run_dir / "checkpoints" / name
+        if p.is_file() and detect(load_checkpoint(p)).epochs_done == epoch:
+            return p
+    return None
+
+
+def _free_name(folder: Path, stem: str, suffix: str) -> Path:
+    n = 1
+    candidate = folder / f"{stem}{suffix}"
+    while candidate.exists():
+        n += 1
+        candidate = folder / f"{stem}-{n}{suffix}"
+    return candidate
+
+
+def plan_rewind(run_dir: str | Path, to: str | int = "best",
+                request: EditRequest | None = None) -> RewindPlan:
+    """Choose the checkpoint to rewind to (best live test_acc1, or epoch `to`); writes nothing."""
+    run = Path(run_dir)
+    if not stream_path(run).is_file() or not run.is_dir():
+        raise RunwatchError(f"{run} is not a run directory (no metrics.jsonl): pass the "
+                            "--run-dir of a runwatch run")
+    live = split_branches(read_stream(run)[0]).live
+    if not live:
+        raise RunwatchError(f"{run}: the stream has no epoch records yet: nothing to rewind to")
+    if to == "best":
+        scored = [r for r in live if isinstance(r.get("test_acc1"), (int, float))
+                  and _checkpoint_for(run, r["epoch"]) is not None]
+        if not scored:
+            raise RunwatchError(f"{run}: no epoch with test accuracy has a checkpoint left: "
+                                "rewind with --to EPOCH")
+        record = max(scored, key=lambda r: (r["test_acc1"], -r["epoch"]))
+    else:
+        epoch = int(to)
+        record = next((r for r in live if r["epoch"] == epoch), None)
+        if record is None:
+            raise RunwatchError(f"{run}: epoch {epoch} is not on the live branch "
+                                f"(epochs {live[0]['epoch']}-{live[-1]['epoch']})")
+    epoch = int(record["epoch"])
+    source = _checkpoint_for(run, epoch)
+    if source is None:
+        kept = sorted(p.name for p in (run / "checkpoints").glob("epoch-*.pt"))
+        raise RunwatchError(f"{run}: no checkpoint of epoch {epoch} is kept (have: "
+                            f"{', '.join(kept) or 'none'}); choose one of those with --to")
+    loaded = load_checkpoint(source)
+    view = detect(loaded)
+    if view.layout != "runwatch":
+        raise RunwatchError(f"{source} is a {view.layout} checkpoint: rewind works on runwatch "
+                            "runs; use `runwatch ckpt edit` for other trainers")
+    edit = plan_loaded(loaded, request) if request is not None else None
+    return RewindPlan(
+        run_dir=run, to_epoch=epoch, source=source,
+        target=_free_name(run / "checkpoints", f"rewind-from-{epoch:04d}", ".pt"),
+        config_file=_free_name(run, f"rewind-{epoch:04d}", ".toml"),
+        abandoned_epochs=[r["epoch"] for r in live if r["epoch"] > epoch],
+        test_acc1=record.get("test_acc1"), edit=edit,
+    )
+
+
+def resume_command(plan: RewindPlan) -> str:
+    return (f"runwatch train --config {shlex.quote(str(plan.config_file))} "
+            f"--run-dir {shlex.quote(str(plan.run_dir))} "
+            f"--resume-from {shlex.quote(str(plan.target))}")
+
+
+def apply_rewind(plan: RewindPlan) -> RewindResult:
+    """Write the resume checkpoint and its config, then append the `rewind` event."""
+    if plan.edit is not None:
+        write_edit(plan.edit, plan.target)
+    else:
+        loaded = load_checkpoint(plan.source)
+        write_checkpoint(loaded, loaded.obj, plan.target)
+    config = detect(load_checkpoint(plan.target)).args
+    if not isinstance(config, dict):
+        raise RunwatchError(f"{plan.source} holds no config: cannot write the resume config")
+    plan.config_file.write_text(dumps_toml(config), encoding="utf-8")
+    with StreamWriter(stream_path(plan.run_dir)) as writer:
+        event = writer.event("rewind", to_epoch=plan.to_epoch, checkpoint=str(plan.target),
+                             abandoned_epochs=plan.abandoned_epochs)
+    return RewindResult(plan.target, resume_command(plan), event)

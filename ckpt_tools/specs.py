@@ -1,0 +1,142 @@
+"""From scheduler fields to a ScheduleSpec and back.
+
+`current_spec` reads the schedule a checkpoint follows (runwatch stores it; for other trainers it
+is derived from the torch scheduler's fields, with `offset` placing the run where the scheduler
+is). `encode_spec` writes a (continued) ScheduleSpec back into scheduler fields at the resume
+point: every field torch's `step()` reads (T_0, T_i, T_cur, T_mult, eta_min, T_max, milestones,
+base_lrs, last_epoch, _last_lr), for each param group.
+"""
+
+from __future__ import annotations
+
+import collections
+import copy
+from dataclasses import replace
+
+from ckpt_tools.layouts import CheckpointView
+from ckpt_tools.schedulers import scheduler_type
+from trainer.errors import RunwatchError
+from trainer.schedule import ScheduleSpec, lr_at, main_schedule_state
+
+KIND_OF_SCHEDULE = {
+    "cosine_restarts": "CosineAnnealingWarmRestarts",
+    "cosine": "CosineAnnealingLR",
+    "step": "MultiStepLR",
+    "constant": "ConstantLR",
+}
+SCHEDULE_OF_KIND = {v: k for k, v in KIND_OF_SCHEDULE.items()}
+
+
+def split_warmup(state: dict) -> tuple[int, float, dict, int]:
+    """(warmup epochs, warmup start factor, main scheduler state, scheduler steps taken)."""
+    if scheduler_type(state) == "SequentialLR":
+        children = state["_schedulers"]
+        first = children[0]
+        if len(children) != 2 or scheduler_type(first) != "LinearLR":
+            raise RunwatchError("SequentialLR other than [LinearLR warmup, main] is not "
+                                "supported (cannot edit)")
+        return (int(state["_milestones"][0]), float(first["start_factor"]), children[1],
+                int(state["last_epoch"]))
+    return 0, 0.1, state, int(state["last_epoch"])
+
+
+def spec_from_dict(d: dict) -> ScheduleSpec:
+    fields = {k: (tuple(v) if k == "milestones" else v) for k, v in d.items()}
+    try:
+        return ScheduleSpec(**fields)
+    except TypeError as exc:
+        raise RunwatchError(f"the checkpoint's schedule is not a ScheduleSpec ({exc})") from None
+
+
+def current_spec(view: CheckpointView, epochs: int | None) -> ScheduleSpec:
+    """The schedule the checkpoint's run follows; `epochs` = planned total when known."""
+    if view.layout == "runwatch" and isinstance(view.schedule, dict):
+        return spec_from_dict(view.schedule)
+    warmup, factor, main, steps = split_warmup(view.scheduler)
+    kind = scheduler_type(main)
+    done = view.epochs_done or 0
+    total = epochs or done + 30
+    common = dict(base_lr=float(main["base_lrs"][0]), warmup_epochs=warmup,
+                  warmup_start_factor=factor, offset=done - steps)
+    if kind == "CosineAnnealingWarmRestarts":
+        return ScheduleSpec("cosine_restarts", epochs=total, t0=int(main["T_0"]),
+                            t_mult=int(main["T_mult"]), eta_min=float(main["eta_min"]), **common)
+    if kind == "CosineAnnealingLR":
+        return ScheduleSpec("cosine", epochs=int(main["T_max"]) + warmup,
+                            eta_min=float(main["eta_min"]), **common)
+    if kind == "MultiStepLR":
+        milestones = tuple(sorted(int(m) + warmup for m in main["milestones"]))
+        return ScheduleSpec("step", epochs=total, milestones=milestones,
+                            gamma=float(main["gamma"]), **common)
+    raise RunwatchError(f"a {kind} scheduler cannot be edited (only its LRs can be shown); "
+                        "supported: CosineAnnealingWarmRestarts, CosineAnnealingLR, MultiStepLR")
+
+
+def _common_fields(template: dict, base_lrs: list[float], last_epoch: int,
+                   next_lrs: list[float]) -> dict:
+    state = {k: v for k, v in template.items() if not isinstance(v, (list, dict))}
+    state.update(base_lrs=base_lrs, last_epoch=last_epoch, _last_lr=next_lrs,
+                 _is_initial=False, _get_lr_called_within_step=False)
+    state.setdefault("_step_count", last_epoch + 1)
+    return state
+
+
+def _main_state(spec: ScheduleSpec, template: dict, epochs_done: int, ratios: list[float],
+                next_lr: float) -> dict:
+    kind = KIND_OF_SCHEDULE[spec.name]
+    pos = main_schedule_state(spec, epochs_done)
+    base = [spec.base_lr * r for r in ratios]
+    nxt = [next_lr * r for r in ratios]
+    if scheduler_type(template) != kind:
+        template = {}
+    if pos["in_warmup"]:  # SequentialLR restarts the main scheduler at its milestone
+        pos["last_epoch"] = 0
+    state = _common_fields(template, base, pos["last_epoch"], nxt)
+    if kind == "CosineAnnealingWarmRestarts":
+        state.update(T_0=spec.t0, T_i=pos["T_i"], T_mult=spec.t_mult, eta_min=spec.eta_min,
+                     T_cur=pos["T_cur"])
+    elif kind == "CosineAnnealingLR":
+        state.update(T_max=spec.epochs - spec.warmup_epochs, eta_min=spec.eta_min)
+    elif kind == "MultiStepLR":
+        state.update(milestones=collections.Counter(m - spec.warmup_epochs
+                                                    for m in spec.milestones),
+                     gamma=spec.gamma)
+    else:
+        state.update(factor=1.0, total_iters=0)
+    return state
+
+
+def encode_spec(view: CheckpointView, spec: ScheduleSpec, epochs_done: int,
+                ratios: list[float]) -> tuple[dict, list[float]]:
+    """(new scheduler state, new `lr` of each param group) that follow `spec` after
+    `epochs_done` epochs. The scheduler's structure must stay the one the trainer builds."""
+    old = view.scheduler
+    old_warmup, _, old_main, _ = split_warmup(old)
+    next_lr = lr_at(spec, epochs_done + 1)
+    nxt = [next_lr * r for r in ratios]
+    same_shape = (scheduler_type(old_main) == KIND_OF_SCHEDULE[spec.name]
+                  and (old_warmup > 0) == (spec.warmup_epochs > 0))
+    if not same_shape and view.layout != "runwatch":
+        raise RunwatchError(
+            f"{view.layout} builds its scheduler in its own code: the edit must keep "
+            f"{scheduler_type(old)} (change the schedule type or warmup there)"
+        )
+    main = _main_state(spec, old_main, epochs_done, ratios, next_lr)
+    if spec.warmup_epochs == 0:
+        return main, nxt
+    steps = epochs_done - spec.offset
+    w = spec.warmup_epochs
+    linear_template = old["_schedulers"][0] if old_warmup else {}
+    linear = _common_fields(linear_template, [spec.base_lr * r for r in ratios],
+                            min(max(steps, 0), w - 1), nxt)
+    linear.update(start_factor=spec.warmup_start_factor, end_factor=1.0, total_iters=w)
+    seq = {k: copy.deepcopy(v) for k, v in old.items() if k != "_schedulers"} if old_warmup \
+        else {}
+    seq.update(_milestones=[w], last_epoch=max(steps, 0), _last_lr=nxt,
+               _schedulers=[linear, main])
+    return seq, nxt
+
+
+def apply_changes(spec: ScheduleSpec, changes: dict) -> ScheduleSpec:
+    """`spec` with the requested fields changed (validated by ScheduleSpec)."""
+    return replace(spec, offset=0, **changes)

@@ -1,0 +1,82 @@
+"""Write an edited checkpoint atomically: temp file in the output folder, fsync, rename.
+
+The input is never modified: an output that is the input, or a hard link to it (timm's
+`model_best.pth.tar`), is refused unless `in_place=True`, which first keeps a backup copy.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from ckpt_tools import pickled, zipfmt
+from ckpt_tools.load import LoadedCheckpoint
+from trainer.errors import RunwatchError
+
+
+def check_output_path(src: Path, out: Path, in_place: bool = False) -> None:
+    """Refuse an output that would write through the input (same file or same inode)."""
+    if out.is_dir():
+        raise RunwatchError(f"-o {out} is a directory: name the output file, e.g. {out}/edited.pt")
+    if not out.parent.is_dir():
+        raise RunwatchError(f"-o {out}: folder {out.parent} does not exist: create it first")
+    same = out.exists() and os.path.samefile(src, out)
+    if same and not in_place:
+        what = "the input" if out.resolve() == src.resolve() else "a hard link to the input"
+        raise RunwatchError(f"-o {out} is {what}: writing it would change the input; choose a "
+                            "new file, or pass --in-place (keeps a backup)")
+    if out.exists() and not same:
+        raise RunwatchError(f"-o {out} already exists: choose a new file name")
+
+
+def backup_path(src: Path) -> Path:
+    """A free name next to `src` for the kept original."""
+    n = 0
+    while True:
+        candidate = src.with_name(f"{src.name}.bak{n or ''}")
+        if not candidate.exists():
+            return candidate
+        n += 1
+
+
+def write_checkpoint(loaded: LoadedCheckpoint, obj: object, out: Path,
+                     in_place: bool = False) -> Path:
+    """Write `obj` (the edited tree of `loaded`) to `out`; returns the backup path or `out`."""
+    check_output_path(loaded.path, out, in_place)
+    if in_place and out.exists():
+        backup = backup_path(out)
+        shutil.copy2(out, backup)
+        os.unlink(out)  # break a hard link: the other name keeps the old bytes
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if loaded.container == "zip":
+                zipfmt.rewrite_archive(loaded.archive, pickled.dumps_torch(obj), f)
+            else:
+                _torch_save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, out)
+        _fsync_dir(out.parent)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return out
+
+
+def _torch_save(obj: object, f: object) -> None:
+    # Legacy inputs were loaded by torch (real tensors); they are written back as a zip.
+    import torch
+
+    torch.save(obj, f)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,167 @@
+"""Torch's zip checkpoint format, read and rewritten without torch.
+
+`torch.save` writes a zip of stored (uncompressed) records `<archive>/data.pkl`,
+`<archive>/data/<key>` (one per storage) and a few small ones, each preceded by a local header
+whose "FB" extra field pads the data to a multiple of `.storage_alignment` bytes (64), followed by
+a data descriptor. `rewrite_archive` replaces only data.pkl and copies every other record's bytes
+through a fixed-size buffer, checking each CRC on the way, re-padding to the same alignment rule
+(PyTorchStreamWriter's `getPadding`), so torch.load (mmap too) reads the result.
+"""
+
+from __future__ import annotations
+
+import struct
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from trainer.errors import RunwatchError
+
+CHUNK = 1 << 20
+LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
+CENTRAL_HEADER = struct.Struct("<4sHHHHHHIIIHHHHHII")
+END_RECORD = struct.Struct("<4sHHHHIIH")
+DESCRIPTOR = struct.Struct("<4sIII")
+FLAGS = 0x0808  # data descriptor follows the data; names are UTF-8 (as torch writes)
+ZIP32_LIMIT = 0xFFFFFFFF
+
+
+@dataclass(frozen=True)
+class Archive:
+    """A torch zip checkpoint: its records and where data.pkl is."""
+
+    path: Path
+    prefix: str  # the archive's top folder, e.g. "archive/"
+    infos: list[zipfile.ZipInfo]
+    alignment: int
+
+    @property
+    def pickle_name(self) -> str:
+        return self.prefix + "data.pkl"
+
+
+def is_zip(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(4) == b"PK\x03\x04"
+
+
+def open_archive(path: Path) -> Archive:
+    """Index a torch zip checkpoint; RunwatchError when it is not one or is truncated."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            names = [i.filename for i in infos]
+            pkl = [n for n in names if n.endswith("data.pkl") and n.count("/") == 1]
+            if not pkl:
+                raise RunwatchError(
+                    f"{path}: a zip file but not a torch checkpoint (no <archive>/data.pkl)"
+                )
+            prefix = pkl[0][: -len("data.pkl")]
+            alignment = 64
+            if prefix + ".storage_alignment" in names:
+                alignment = int(zf.read(prefix + ".storage_alignment").decode() or 64)
+    except zipfile.BadZipFile as exc:
+        raise RunwatchError(
+            f"{path}: damaged zip archive ({exc}); the file is truncated or corrupt: "
+            "use another checkpoint"
+        ) from None
+    for info in infos:
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise RunwatchError(f"{path}: record {info.filename} is compressed; torch never "
+                                "writes that: re-save the checkpoint with torch.save")
+    return Archive(Path(path), prefix, infos, alignment)
+
+
+def read_record(archive: Archive, name: str) -> bytes:
+    """One record's bytes, its CRC checked."""
+    try:
+        with zipfile.ZipFile(archive.path) as zf:
+            return zf.read(name)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise RunwatchError(f"{archive.path}: record {name} is damaged ({exc}); "
+                            "use another checkpoint") from None
+
+
+def check_crcs(archive: Archive) -> list[str]:
+    """Names of records whose bytes do not match their CRC (streamed, constant memory)."""
+    bad = []
+    with open(archive.path, "rb") as f:
+        for info in archive.infos:
+            if _copy_record(f, info, None) != info.CRC:
+                bad.append(info.filename)
+    return bad
+
+
+def _data_offset(f: BinaryIO, info: zipfile.ZipInfo) -> int:
+    f.seek(info.header_offset)
+    header = f.read(LOCAL_HEADER.size)
+    if len(header) < LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
+        raise RunwatchError(f"record {info.filename}: bad local header; the file is damaged")
+    *_, name_len, extra_len = LOCAL_HEADER.unpack(header)
+    return info.header_offset + LOCAL_HEADER.size + name_len + extra_len
+
+
+def _copy_record(src: BinaryIO, info: zipfile.ZipInfo, dst: BinaryIO | None) -> int:
+    """Stream one record's data (to `dst` when given); returns its CRC-32."""
+    src.seek(_data_offset(src, info))
+    crc, left = 0, info.file_size
+    while left:
+        chunk = src.read(min(CHUNK, left))
+        if not chunk:
+            raise RunwatchError(f"record {info.filename} is truncated; the file is damaged")
+        crc = zlib.crc32(chunk, crc)
+        if dst is not None:
+            dst.write(chunk)
+        left -= len(chunk)
+    return crc
+
+
+def _padding(cursor: int, name_len: int, alignment: int) -> bytes:
+    """The "FB" extra field torch adds so the record's data starts aligned."""
+    start = cursor + LOCAL_HEADER.size + name_len + 4
+    pad = (-start) % alignment
+    return b"FB" + struct.pack("<H", pad) + b"Z" * pad
+
+
+def _write_local(dst: BinaryIO, name: bytes, alignment: int) -> None:
+    extra = _padding(dst.tell(), len(name), alignment)
+    dst.write(LOCAL_HEADER.pack(b"PK\x03\x04", 0, FLAGS, 0, 0, 0, 0, 0, 0, len(name),
+                                len(extra)))
+    dst.write(name)
+    dst.write(extra)
+
+
+def rewrite_archive(archive: Archive, new_pickle: bytes, dst: BinaryIO) -> None:
+    """Write `archive` to `dst` with data.pkl replaced; every other record copied verbatim.
+
+    Raises RunwatchError when a source record fails its CRC (nothing valid is produced).
+    """
+    central = []
+    with open(archive.path, "rb") as src:
+        for info in archive.infos:
+            name = info.filename.encode("utf-8")
+            offset = dst.tell()
+            _write_local(dst, name, archive.alignment)
+            if info.filename == archive.pickle_name:
+                crc, size = zlib.crc32(new_pickle), len(new_pickle)
+                dst.write(new_pickle)
+            else:
+                crc, size = _copy_record(src, info, dst), info.file_size
+                if crc != info.CRC:
+                    raise RunwatchError(
+                        f"{archive.path}: record {info.filename} fails its CRC check (the "
+                        "file is corrupt); nothing was written: use another checkpoint"
+                    )
+            dst.write(DESCRIPTOR.pack(b"PK\x07\x08", crc, size, size))
+            if dst.tell() > ZIP32_LIMIT:
+                raise RunwatchError("checkpoints over 4 GiB are not supported yet by ckpt edit")
+            central.append(CENTRAL_HEADER.pack(
+                b"PK\x01\x02", 0, 0, FLAGS, 0, 0, 0, crc, size, size, len(name), 0, 0, 0, 0, 0,
+                offset) + name)
+    start = dst.tell()
+    for entry in central:
+        dst.write(entry)
+    size = dst.tell() - start
+    dst.write(END_RECORD.pack(b"PK\x05\x06", 0, 0, len(central), len(central), size, start, 0))
