@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -255,3 +256,147 @@ def test_unrecognised_file_fails_at_open_but_missing_one_waits(tmp_path):
     assert (epochs_of(records)[0]["epoch"], epochs_of(records)[0]["test_acc1"]) == (1, 50.0)
     assert "counts from 0" in source.note and "fractions" in source.note
     assert json.loads(json.dumps(records[0]))["source"]["kind"] == "CSV (epoch, top1)"
+
+
+# --- the real loggers: files written by timm and Lightning themselves ----------------------
+
+
+def test_timm_summary_written_by_timm_is_followed_row_by_row(tmp_path):
+    from timm.utils import update_summary
+
+    path = tmp_path / "summary.csv"
+    source = open_source(tmp_path)
+    followed: list[dict] = []
+    for epoch in range(3):  # timm's train.py counts epochs from 0
+        update_summary(epoch, {"loss": 2.0 - epoch / 10},
+                       {"loss": 1.5 - epoch / 10, "top1": 40.0 + epoch, "top5": 70.0 + epoch},
+                       path, lr=0.1 / (epoch + 1))
+        records, reset = source.poll()
+        assert not reset
+        followed += records
+    assert source.kind == "timm summary.csv"
+    assert [r["type"] for r in followed] == ["run_start", "epoch", "epoch", "epoch"]
+    last = followed[-1]
+    assert (last["epoch"], last["test_acc1"], last["test_acc5"]) == (3, 42.0, 72.0)
+    assert last["test_loss"] == pytest.approx(1.3) and last["train_loss"] == pytest.approx(1.8)
+    assert last["lr"] == pytest.approx(0.1 / 3)
+    with open(path, "a") as f:
+        f.write("3,1.7,1.2,43.0")  # a row still being written
+    assert source.poll() == ([], False)
+    with open(path, "a") as f:
+        f.write(",73.0,0.025\n")
+    assert [r["test_acc1"] for r in source.poll()[0]] == [43.0]
+    assert read_source(path, metric="eval_top5")[0][-1]["test_acc1"] == 73.0
+    with pytest.raises(RunwatchError, match="use one of epoch, eval_loss, eval_top1"):
+        read_source(path, metric="val_acc")
+
+
+def _fit_lightning(log_dir: Path, lr: float, epochs: int, callbacks: list) -> Path:
+    import lightning.pytorch as pl
+    import torch
+    from lightning.pytorch.callbacks import LearningRateMonitor
+    from lightning.pytorch.loggers import CSVLogger
+    from torch.utils.data import DataLoader, TensorDataset
+
+    class Tiny(pl.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer = torch.nn.Linear(4, 2)
+
+        def _step(self, batch):
+            x, y = batch
+            out = self.layer(x)
+            acc = (out.argmax(1) == y).float().mean()  # a fraction, as torchmetrics gives
+            return torch.nn.functional.cross_entropy(out, y), acc
+
+        def training_step(self, batch, _):
+            loss, acc = self._step(batch)
+            self.log("train_loss", loss, on_step=True, on_epoch=True)
+            self.log("train_acc", acc, on_epoch=True)
+            return loss
+
+        def validation_step(self, batch, _):
+            loss, acc = self._step(batch)
+            self.log("val_loss", loss)
+            self.log("val_acc", acc)
+
+        def configure_optimizers(self):
+            opt = torch.optim.SGD(self.parameters(), lr=lr)
+            return [opt], [torch.optim.lr_scheduler.StepLR(opt, 1, 0.5)]
+
+    torch.manual_seed(0)
+    x = torch.randn(64, 4)
+    data = DataLoader(TensorDataset(x, (x[:, 0] > 0).long()), batch_size=16)
+    trainer = pl.Trainer(
+        max_epochs=epochs, logger=CSVLogger(log_dir, name="tiny", version=0),
+        callbacks=[LearningRateMonitor("epoch"), *callbacks], log_every_n_steps=1,
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        accelerator="cpu", num_sanity_val_steps=0,
+    )
+    trainer.fit(Tiny(), data, data)
+    return log_dir / "tiny" / "version_0" / "metrics.csv"
+
+
+def _polling_callback(source, polls: list, headers: set | None = None):
+    import lightning.pytorch as pl
+
+    def poll() -> None:
+        polls.append(source.poll())
+        if headers is not None and source.path is not None:
+            headers.add(source.path.read_text().split("\n", 1)[0])
+
+    class PollEveryHook(pl.Callback):
+        def on_train_batch_end(self, *_):
+            poll()
+
+        def on_validation_end(self, *_):
+            poll()
+
+        def on_train_epoch_end(self, *_):
+            poll()
+
+    return PollEveryHook()
+
+
+def _accumulate(polls: list) -> list[dict]:
+    kept: list[dict] = []
+    for records, reset in polls:
+        kept = list(records) if reset else kept + records
+    return kept
+
+
+def test_lightning_csv_logger_is_followed_live_while_it_rewrites_itself(tmp_path):
+    source = open_source(tmp_path)  # the run dir: Lightning creates tiny/version_0 later
+    polls: list = []
+    headers: set[str] = set()
+    path = _fit_lightning(tmp_path, 0.1, 3, [_polling_callback(source, polls, headers)])
+    polls.append(source.poll())
+    whole, whole_source = read_source(tmp_path)
+    assert source.kind == whole_source.kind == "Lightning metrics.csv"
+    followed = _accumulate(polls)
+    assert followed[0]["type"] == whole[0]["type"] == "run_start"
+    assert followed[1:] == whole[1:]  # incremental reading gives what one read gives
+    epochs = epochs_of(whole)
+    assert [r["epoch"] for r in epochs] == [1, 2, 3]
+    assert [r["lr"] for r in epochs] == pytest.approx([0.1, 0.05, 0.025])
+    with open(path, newline="") as f:
+        raw_val = [float(row["val_acc"]) for row in csv.DictReader(f) if row["val_acc"]]
+    assert [r["test_acc1"] for r in epochs] == pytest.approx([100 * v for v in raw_val])
+    assert all(r["train_acc1"] is not None and r["train_loss"] is not None for r in epochs)
+    assert "val_acc" in whole_source.note and "fractions" in whole_source.note
+    assert any(r["type"] == "step" for r in whole)
+    # Lightning rewrote the file whole when keys appeared (the header changed under the
+    # follower), and wrote each epoch's val row before its train row: neither made it restart.
+    assert len(headers) >= 2
+    assert source.state.resets == 0
+
+
+def test_lightning_run_restarted_in_the_same_directory_is_a_reset(tmp_path):
+    path = _fit_lightning(tmp_path, 0.1, 2, [])
+    source = open_source(path)
+    first, _ = source.poll()
+    _fit_lightning(tmp_path, 0.4, 2, [])  # CSVLogger deletes and rewrites metrics.csv
+    records, reset = source.poll()
+    assert reset and source.state.resets == 1
+    assert [r["lr"] for r in epochs_of(records)] == pytest.approx([0.4, 0.2])
+    assert [r["lr"] for r in epochs_of(first)] == pytest.approx([0.1, 0.05])

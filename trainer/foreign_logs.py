@@ -392,75 +392,75 @@ def csv_table(header: list[str], rows: list[dict[str, str]], metric: str | None)
     return Table(records, "; ".join(notes) + "; --metric overrides", bad)
 
 
+@dataclass
+class _LightningEpoch:
+    """The rows of one Lightning epoch merged so far."""
+
+    values: dict
+    filled: set[str]  # columns with a value in any of its rows
+    record: dict | None = None
+    steps: int = 0
+
+
 def lightning_table(header: list[str], rows: list[dict[str, str]], metric: str | None,
                     settled_only: bool = False) -> Table:
     """Lightning CSVLogger rows merged into one epoch record per epoch (plus step records).
 
     Rows of one epoch (Lightning's 0-based `epoch`) are merged, the last value of each column
     winning. An `lr-*` row has no epoch: it belongs to the next row that has one (the
-    LearningRateMonitor logs at the start of an epoch). `*_step` loss columns become step
-    records. With `settled_only`, a last epoch that may still gain values (no row after it
-    and a column it lacks) is held back, so a live reader does not emit it half-made.
+    LearningRateMonitor logs at the start of an epoch). A `*loss*_step` column becomes step
+    records. With `settled_only`, the last epoch is held back while it may still gain values:
+    no row after it, and a column missing that it will get (a mapped column, or `X_epoch` when
+    `X_step` exists: Lightning writes the val row and the train-epoch row separately).
     """
     columns = pick_columns(header, metric)
     if columns is None:
         raise RunwatchError("this metrics.csv has no epoch column: pass a Lightning CSVLogger file")
     step_loss = next((c for c in header if c.endswith("_step") and "loss" in c), None)
     lr_col = columns.fields.get("lr")
-    epoch_level = [c for c in columns.fields.values() if c != lr_col]
+    expected = ({c for c in columns.fields.values() if c != lr_col}
+                | {c[: -len("_step")] + "_epoch" for c in header if c.endswith("_step")})
     out: list[dict] = []
-    groups: dict[int, dict] = {}
+    epochs: dict[int, _LightningEpoch] = {}
     pending_lr: float | None = None
-    last_epoch: int | None = None
+    last: _LightningEpoch | None = None
     bad = 0
     for row in rows:
         try:
             epoch = int(float(row["epoch"])) if row.get("epoch") else None
             lr = to_float(row.get(lr_col)) if lr_col else None
             loss = to_float(row.get(step_loss)) if step_loss else None
+            values = {ours: to_float(row.get(theirs)) for ours, theirs in columns.fields.items()
+                      if ours != "lr"}
         except ValueError:
             bad += 1
             continue
         if epoch is None:
             pending_lr = lr if lr is not None else pending_lr
-            last_epoch = None  # a row outside the epoch: the epoch before it is settled
+            last = None  # a row outside the epoch: the epoch before it is settled
             continue
-        group = groups.get(epoch)
-        if group is None:
-            group = groups[epoch] = {"values": {"lr": pending_lr}, "seen": set(), "record": None}
+        last = epochs.get(epoch)
+        if last is None:
+            last = epochs[epoch] = _LightningEpoch({"lr": pending_lr}, set())
             pending_lr = None
-        try:
-            _merge_row(group, row, columns)
-        except ValueError:
-            bad += 1
-            continue
-        last_epoch = epoch
+        last.values.update({k: v for k, v in values.items() if v is not None})
+        last.filled.update(c for c, v in row.items() if v not in ("", None))
         if loss is not None:
-            out.append({"type": "step", "time": None, "epoch": epoch + 1, "step": None,
+            last.steps += 1
+            out.append({"type": "step", "time": None, "epoch": epoch + 1, "step": last.steps,
                         "global_step": int(float(row.get("step") or 0)), "loss": loss,
-                        "lr": group["values"].get("lr")})
-        if group["seen"] and group["record"] is None:
-            group["record"] = epoch_record(epoch + 1, {})
-            out.append(group["record"])
-    for group in groups.values():
-        if group["record"] is not None:
-            group["record"].update({k: v for k, v in group["values"].items() if v is not None})
-    if settled_only and last_epoch is not None:
-        last = groups[last_epoch]
-        if last["record"] is not None and not set(epoch_level) <= last["seen"]:
-            out = [r for r in out if r is not last["record"]]
+                        "lr": last.values["lr"]})
+        if last.record is None and any(v is not None for v in values.values()):
+            last.record = epoch_record(epoch + 1, {})
+            out.append(last.record)
+    for merged in epochs.values():
+        if merged.record is not None:
+            merged.record.update({k: v for k, v in merged.values.items() if v is not None})
+    if settled_only and last is not None and last.record is not None \
+            and not expected <= last.filled:
+        out = [r for r in out if r is not last.record]
     scaled = scale_fractions([r for r in out if r["type"] == "epoch"])
     notes = [columns.describe(), "epoch = Lightning's 0-based epoch + 1"]
     if scaled:
         notes.append(f"{', '.join(scaled)} read as fractions, shown x100 as percent")
     return Table(out, "; ".join(notes) + "; --metric overrides", bad)
-
-
-def _merge_row(group: dict, row: dict[str, str], columns: Columns) -> None:
-    values = {}
-    for ours, theirs in columns.fields.items():
-        value = to_float(row.get(theirs))
-        if value is not None and ours != "lr":
-            values[ours] = value
-            group["seen"].add(theirs)
-    group["values"].update(values)

@@ -30,8 +30,9 @@ SEED_CONFIG = {"model": "resnet50", "data": "ImageNet-1K", "image_size": 224,
 class ReplaySource:
     """Releases recorded records over time: `epochs_per_second` epoch records each second.
 
-    Records before the first epoch record (run_start ...) and the first epoch come at once;
-    each later epoch record comes with the records between it and the one before. `clock` is
+    Records up to the first epoch record (run_start, its steps) come at once; each later
+    epoch comes with the records between it and the epoch before (its steps); records after
+    the last epoch (run_end) come with it. `clock` is
     injectable for tests (default `time.monotonic`); the clock starts at the first `poll()`.
     """
 
@@ -49,22 +50,17 @@ class ReplaySource:
         self._clock = clock
         self._start: float | None = None
         self._next = 0
-        self._epochs_released = 0
+        # Epoch k's batch ends just after its record; trailing records come with the last one.
+        self._epoch_ends = [i + 1 for i, r in enumerate(self.records) if r.get("type") == "epoch"]
 
     def poll(self) -> tuple[list[dict], bool]:
         now = self._clock()
         if self._start is None:
             self._start = now
         due = int((now - self._start) * self.epochs_per_second) + 1
-        out = []
-        while self._next < len(self.records):
-            record = self.records[self._next]
-            if record.get("type") == "epoch":
-                if self._epochs_released >= due:
-                    break
-                self._epochs_released += 1
-            out.append(record)
-            self._next += 1
+        end = self._epoch_ends[due - 1] if due <= len(self._epoch_ends) else len(self.records)
+        out = self.records[self._next:end]
+        self._next = max(self._next, end)
         self.state.records += len(out)
         return out, False
 

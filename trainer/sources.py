@@ -185,20 +185,21 @@ class _TableReader:
             source.kind = f"CSV ({columns.epoch}, {columns.fields['test_acc1']})"
         source.note = table.note
         source.state.bad_lines = bad_rows + table.bad_rows
-        records = table.records
-        if records:
-            records = [synthetic_run_start(source.kind, source.path, source.note, {}), *records]
-        return self._update(source, records)
+        return self._update(source, table.records)
 
     def _update(self, source: Source, records: list[dict]) -> tuple[list[dict], bool]:
+        """The records not returned before, or all of them and reset=True when earlier ones
+        changed; a synthetic run_start leads the first non-empty batch after a (re)start."""
         n = len(self.emitted)
         same = len(records) >= n and all(map(_same_record, records[:n], self.emitted))
         self.emitted = records
         source.state.records = len(records)
-        if same:
-            return records[n:], False
-        source.state.resets += 1
-        return records, True
+        new = records[n:] if same else records
+        if not same:
+            source.state.resets += 1
+        if new and (n == 0 or not same):
+            new = [synthetic_run_start(source.kind, source.path, source.note, {}), *new]
+        return new, not same
 
     def caught_up(self) -> bool:
         return True
