@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from trainer.replay import SEED_EPOCH_TIME_S, ReplaySource, seed_run_records
+from trainer.replay import SEED_EPOCH_TIME_S, ReplaySource, open_replay, seed_run_records
 from trainer.schedule import ScheduleSpec, lr_plan
 from trainer.stream import latest_plan
 
@@ -43,6 +45,17 @@ def test_replay_releases_epochs_at_the_asked_rate():
     assert replay.caught_up() and replay.state.records == 12
     with pytest.raises(ValueError):
         ReplaySource([], 0)
+
+
+def test_open_replay_reads_a_foreign_log_whole_then_releases_it():
+    clock = FakeClock()
+    path = Path(__file__).parent / "data" / "foreign" / "json_stats_log_txt" / "vgg_log.txt"
+    replay = open_replay(path, epochs_per_second=10, clock=clock)
+    assert replay.kind == "replay of Torch7 json_stats log" and replay.path == path
+    first, _ = replay.poll()
+    assert [r["type"] for r in first] == ["run_start", "epoch"]
+    clock.now += 19.95
+    assert len(replay.poll()[0]) == 199 and replay.caught_up()
 
 
 def test_seed_run_has_its_plan_target_and_timing():

@@ -7,6 +7,8 @@ import json
 import math
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -400,3 +402,12 @@ def test_lightning_run_restarted_in_the_same_directory_is_a_reset(tmp_path):
     assert reset and source.state.resets == 1
     assert [r["lr"] for r in epochs_of(records)] == pytest.approx([0.4, 0.2])
     assert [r["lr"] for r in epochs_of(first)] == pytest.approx([0.1, 0.05])
+
+
+def test_importing_the_readers_pulls_in_no_heavy_library():
+    code = ("import sys, trainer.sources, trainer.replay; "
+            "print(sorted(m for m in ('torch', 'pandas', 'numpy', 'textual', 'scipy') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).parent.parent)
+    assert out.stdout.strip() == "[]"

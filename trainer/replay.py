@@ -8,10 +8,12 @@ the plan and timing its README states, so forecasts and wall-clock ETAs work in 
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict
 from importlib import resources
+from pathlib import Path
 
 from trainer.schedule import ScheduleSpec, lr_plan
 from trainer.sources import read_source
@@ -44,7 +46,7 @@ class ReplaySource:
         self.records = list(records)
         self.epochs_per_second = epochs_per_second
         self.kind, self.note = kind, note
-        self.path = None
+        self.path: Path | None = None
         self.modified: float | None = None
         self.state = FollowState()
         self._clock = clock
@@ -67,6 +69,16 @@ class ReplaySource:
     def caught_up(self) -> bool:
         """True once every record has been released."""
         return self._next >= len(self.records)
+
+
+def open_replay(path: str | os.PathLike, epochs_per_second: float, metric: str | None = None,
+                clock: Callable[[], float] = time.monotonic) -> ReplaySource:
+    """PATH read whole (any format trainer.sources reads), replayed as if live."""
+    records, source = read_source(path, metric)
+    replay = ReplaySource(records, epochs_per_second, clock, kind=f"replay of {source.kind}",
+                          note=source.note)
+    replay.path = source.path
+    return replay
 
 
 def seed_run_records(start_time: float | None = None) -> list[dict]:

@@ -139,7 +139,7 @@ class _LineReader:
             info = getattr(self.follower.parse, "run_info", dict)()
             records.insert(0, synthetic_run_start(source.kind, source.path, source.note, info))
             self.started = True
-        if source.metric and not self.synthetic:
+        if source.metric not in (None, "test_acc1") and not self.synthetic:
             records = [_with_metric(r, source.metric) for r in records]
         return records, reset
 
@@ -306,7 +306,9 @@ def read_source(path: str | os.PathLike, metric: str | None = None) -> tuple[lis
     records: list[dict] = []
     while True:
         batch, reset = source.poll()
-        records = batch if reset else records + batch
+        if reset:
+            records.clear()
+        records.extend(batch)
         if source.caught_up():
             break
     if metric and source.kind == KINDS["stream"]:
