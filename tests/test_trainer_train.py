@@ -1,4 +1,4 @@
-"""The training loop on a tiny CPU setup: exact resume, stream contents, and every way a run ends."""
+"""The training loop on a tiny CPU setup: exact resume, the stream, every way a run ends."""
 
 from __future__ import annotations
 

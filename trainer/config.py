@@ -168,6 +168,9 @@ def config_from_dict(raw: dict, source: str = "config") -> Config:
             raise RunwatchError(f"{section} in {source} must be a [section] table")
         sections[section] = _section_from_dict(section, values, source)
     config = Config(**sections)
+    if config.optim.nesterov and config.optim.momentum <= 0:
+        raise RunwatchError(f"optim.nesterov in {source}: nesterov needs momentum > 0; set "
+                            f"optim.momentum or nesterov = false")
     schedule_spec(config, source)  # range checks of the schedule, with their own messages
     return config
 

@@ -38,10 +38,10 @@ from trainer.errors import RunwatchError
 from trainer.lr import build_scheduler, current_lr
 from trainer.model import build_model, build_optimizer, set_optimizer_hyperparameters
 from trainer.resume import PREVIEW_EPOCHS, ResumePlan, fmt_lrs, plan_resume, restore_schedule
-from trainer.schedule import ScheduleSpec, lr_plan
+from trainer.schedule import ScheduleSpec, lr_at, lr_plan
 from trainer.signals import StopRequest
 from trainer.steps import EpochSums, Precision, evaluate, reduce_sums, train_one_epoch
-from trainer.stream import SCHEMA_VERSION, StreamWriter, stream_path
+from trainer.stream import SCHEMA_VERSION, StreamWriter, latest_plan, read_stream, stream_path
 
 
 @dataclass
@@ -146,7 +146,11 @@ def _run(config: Config, run_dir: Path, info: DistInfo, device: torch.device,
         pin_memory=device.type == "cuda")
     steps = steps_per_epoch(sampler, config.data.batch_size)
     writer = StreamWriter(stream_path_for(run_dir)) if info.is_main else NullWriter()
-    start_fields = run_start_fields(config, spec, info, device, state.run_id)
+    if plan is None:
+        lr_schedule = lr_plan(spec)
+    else:  # only rank 0 has the stream (and writes)
+        lr_schedule = plan_with_history(spec, state.epoch, run_dir) if info.is_main else []
+    start_fields = run_start_fields(config, spec, lr_schedule, info, device, state.run_id)
     if plan is None:
         writer.write("run_start", **start_fields)
     else:
@@ -262,10 +266,11 @@ def loop_state_from_checkpoint(saved: dict, plan: ResumePlan) -> LoopState:
         last_record=saved.get("metrics"))
 
 
-def run_start_fields(config: Config, spec: ScheduleSpec, info: DistInfo, device: torch.device,
-                     run_id: str) -> dict:
+def run_start_fields(config: Config, spec: ScheduleSpec, lr_schedule: list[float],
+                     info: DistInfo, device: torch.device, run_id: str) -> dict:
+    """The fields run_start and resume records share."""
     return {"schema": SCHEMA_VERSION, "run_id": run_id, "config": config_to_dict(config),
-            "schedule": spec_to_dict(spec), "lr_schedule": lr_plan(spec), "epochs": spec.epochs,
+            "schedule": spec_to_dict(spec), "lr_schedule": lr_schedule, "epochs": spec.epochs,
             "target_acc1": config.train.target_acc1, "world_size": info.world_size,
             "device": str(device), "torch": torch.__version__, "host": socket.gethostname(),
             "pid": os.getpid()}
@@ -275,6 +280,18 @@ def spec_to_dict(spec: ScheduleSpec) -> dict:
     d = dataclasses.asdict(spec)
     d["milestones"] = list(spec.milestones)
     return d
+
+
+def plan_with_history(spec: ScheduleSpec, done: int, run_dir: Path) -> list[float]:
+    """The LR plan of a resumed run: epochs 1..done as the stream last planned them (they are
+    history), then the schedule it follows now. NaN where neither knows (an edited schedule
+    that starts mid-run, with no stream to take the history from)."""
+    previous = latest_plan(read_stream(run_dir)[0]) if stream_path(run_dir).exists() else None
+    if previous and len(previous) >= done:
+        history = previous[:done]
+    else:
+        history = [lr_at(spec, e) if e > spec.offset else math.nan for e in range(1, done + 1)]
+    return history + lr_plan(spec, done + 1)
 
 
 def announce_resume(writer, plan: ResumePlan, state: LoopState, spec: ScheduleSpec,

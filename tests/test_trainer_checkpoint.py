@@ -1,0 +1,133 @@
+"""Checkpoint files: weights-only loads, atomic writes, separate copies, no non-finite weights."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+
+from trainer import checkpoint as ckpt
+from trainer.errors import RunwatchError
+
+
+def payload(epoch: int, value: float = 1.0) -> dict:
+    return {"format": "runwatch", "format_version": 1, "epoch": epoch,
+            "model": {"layer.weight": torch.full((4, 4), value), "layer.bias": torch.zeros(4)},
+            "rng": ckpt.rng_state(), "config": {"train": {"epochs": 3}}}
+
+
+def test_save_writes_separate_whole_files_and_keeps_the_newest(tmp_path):
+    for epoch in range(1, 6):
+        written = ckpt.save_checkpoint(tmp_path, payload(epoch), is_best=epoch == 2, keep=2)
+    assert [p.name for p in written] == ["epoch-0005.pt", "last.pt"]
+    names = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    assert names == ["best.pt", "epoch-0004.pt", "epoch-0005.pt", "last.pt"]
+    files = [tmp_path / "checkpoints" / n for n in names]
+    assert all(f.stat().st_nlink == 1 for f in files)  # copies, never hard links
+    assert len({f.stat().st_ino for f in files}) == len(files)
+    assert ckpt.load_checkpoint(files[0])["epoch"] == 2
+    assert ckpt.load_checkpoint(tmp_path)["epoch"] == 5  # a run dir means its last.pt
+
+
+def test_refuses_non_finite_weights_and_keeps_the_old_files(tmp_path):
+    ckpt.save_checkpoint(tmp_path, payload(1), is_best=True, keep=3)
+    before = (tmp_path / "checkpoints" / "last.pt").read_bytes()
+    bad = payload(2)
+    bad["model"]["layer.weight"][0, 0] = float("nan")
+    with pytest.raises(RunwatchError, match="non-finite.*layer.weight"):
+        ckpt.save_checkpoint(tmp_path, bad, is_best=True, keep=3)
+    assert (tmp_path / "checkpoints" / "last.pt").read_bytes() == before
+    assert not (tmp_path / "checkpoints" / "epoch-0002.pt").exists()
+
+
+def test_a_failed_rename_leaves_the_old_file_and_no_temp(tmp_path, monkeypatch):
+    target = tmp_path / "last.pt"
+    target.write_bytes(b"old")
+
+    def die(src, dst):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(os, "replace", die)
+    with pytest.raises(OSError):
+        ckpt.write_atomic(target, b"new")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
+
+
+WRITER = """
+import sys, torch
+from trainer import checkpoint as ckpt
+run_dir = sys.argv[1]
+print("ready", flush=True)
+epoch = 0
+while True:
+    epoch += 1
+    model = {"w": torch.full((256, 1024), float(epoch))}  # 1 MiB: writes take a while
+    ckpt.save_checkpoint(run_dir, {"format": "runwatch", "format_version": 1, "epoch": epoch,
+                                   "model": model}, is_best=epoch % 3 == 0, keep=2)
+"""
+
+
+def test_sigkill_during_writes_leaves_every_name_absent_or_whole(tmp_path):
+    rng = random.Random(0)
+    for trial in range(4):
+        run_dir = tmp_path / f"run{trial}"
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(run_dir)],
+                                stdout=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        assert proc.stdout.readline().strip() == b"ready"
+        time.sleep(0.3 + rng.random() * 0.7)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        names = [p for p in (run_dir / "checkpoints").iterdir() if not p.name.startswith(".")]
+        assert names, "the writer wrote nothing before it was killed"
+        for path in names:
+            with zipfile.ZipFile(path) as archive:
+                assert archive.testzip() is None
+            loaded = ckpt.load_checkpoint(path)
+            assert torch.equal(loaded["model"]["w"],
+                               torch.full((256, 1024), float(loaded["epoch"])))
+
+
+def test_rng_state_round_trips_through_a_weights_only_file(tmp_path):
+    random.seed(1)
+    np.random.seed(2)
+    torch.manual_seed(3)
+    ckpt.save_checkpoint(tmp_path, payload(1), is_best=False, keep=1)
+    expected = (random.random(), np.random.rand(), torch.rand(1).item())
+    ckpt.set_rng_state(ckpt.load_checkpoint(tmp_path / "checkpoints" / "last.pt")["rng"])
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) == expected
+
+
+def test_load_refuses_what_is_not_a_runwatch_checkpoint(tmp_path):
+    torch.save({"state_dict": {}}, tmp_path / "other.pt")
+    with pytest.raises(RunwatchError, match="not a runwatch checkpoint"):
+        ckpt.load_checkpoint(tmp_path / "other.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a zip")
+    with pytest.raises(RunwatchError, match="weights_only=True"):
+        ckpt.load_checkpoint(tmp_path / "junk.pt")
+    with pytest.raises(RunwatchError, match="not found"):
+        ckpt.load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_load_never_unpickles_code(tmp_path):
+    class Payload:
+        def __reduce__(self):
+            return (os.system, ("touch " + str(tmp_path / "pwned"),))
+
+    torch.save({"format": "runwatch", "format_version": 1, "x": Payload()}, tmp_path / "evil.pt")
+    with pytest.raises(RunwatchError):
+        ckpt.load_checkpoint(tmp_path / "evil.pt")
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_strip_prefixes():
+    sd = {"module._orig_mod.conv.weight": 1, "_orig_mod.fc.bias": 2, "layer.0.weight": 3}
+    assert ckpt.strip_prefixes(sd) == {"conv.weight": 1, "fc.bias": 2, "layer.0.weight": 3}

@@ -1,0 +1,103 @@
+"""Config files: the built-in configs, --set overrides, and refusals that name the problem."""
+
+from __future__ import annotations
+
+import pytest
+from trainer_tiny import TINY, write_toml
+
+from trainer.config import (
+    CONFIGS_DIR,
+    config_from_dict,
+    config_to_dict,
+    load_config,
+    resolve_config_path,
+    schedule_spec,
+)
+from trainer.errors import RunwatchError
+from trainer.schedule import ScheduleSpec, find_jumps, lr_at, lr_plan
+
+
+def test_seed_config_is_the_seed_run():
+    config, path = load_config("resnet50_imagenet")
+    assert path == CONFIGS_DIR / "resnet50_imagenet.toml"
+    assert schedule_spec(config) == ScheduleSpec("cosine_restarts", 0.05, 100, t0=30,
+                                                 eta_min=1e-5)
+    assert (config.model.arch, config.data.batch_size, config.data.image_size) == \
+        ("resnet50", 256, 224)
+    assert (config.optim.momentum, config.optim.weight_decay) == (0.9, 1e-4)
+    assert (config.train.early_stop_patience, config.train.target_acc1) == (15, 75.0)
+    spec = schedule_spec(config)
+    assert [j.epoch for j in find_jumps(lr_plan(spec), 1)] == [31, 61, 91]
+
+
+def test_recipe_config_warms_up_then_one_cosine_over_the_budget():
+    config, _ = load_config("resnet50_imagenet_recipe")
+    spec = schedule_spec(config)
+    assert spec.name == "cosine" and spec.warmup_epochs == 5
+    assert config.optim.lr == pytest.approx(0.1 * config.data.batch_size / 256)
+    assert config.optim.label_smoothing == 0.1
+    plan = lr_plan(spec)
+    assert max(plan) == pytest.approx(config.optim.lr)
+    warmup, anneal = plan[:5], plan[5:]
+    assert warmup == sorted(warmup) and anneal == sorted(anneal, reverse=True)  # no restart
+    assert anneal[0] == pytest.approx(config.optim.lr) and anneal[-1] < 0.001
+
+
+def test_smoke_config_restarts_early_on_a_small_synthetic_set():
+    config, _ = load_config("smoke_cpu")
+    spec = schedule_spec(config)
+    assert config.data.dataset == "synthetic" and config.data.image_size == 32
+    assert spec.name == "cosine_restarts" and spec.t0 <= 6
+    assert 20 <= spec.epochs <= 30
+    assert lr_at(spec, spec.t0 + 1) > 10 * lr_at(spec, spec.t0)
+
+
+def test_set_overrides_are_typed_like_toml(tmp_path):
+    path = write_toml(tmp_path / "c.toml", TINY)
+    config, _ = load_config(path, ["optim.lr=0.2", "schedule.name=step",
+                                   "schedule.milestones=[2, 3]", "model.arch=resnet18",
+                                   'data.data_dir="/x y"', "train.compile=true"])
+    assert config.optim.lr == 0.2 and config.schedule.milestones == (2, 3)
+    assert (config.model.arch, config.data.data_dir, config.train.compile) == \
+        ("resnet18", "/x y", True)
+    assert config_to_dict(config)["schedule"]["milestones"] == [2, 3]
+    assert config_from_dict(config_to_dict(config)) == config
+
+
+@pytest.mark.parametrize(("raw", "overrides", "message"), [
+    ({"model": {"arhc": "x"}}, [], r"unknown key model.arhc in .*c.toml"),
+    ({"modle": {}}, [], r"unknown section \[modle\]"),
+    ({"optim": {"lr": "0.1"}}, [], r"optim.lr in .* must be a number, not '0.1'"),
+    ({"train": {"epochs": 9.5}}, [], r"train.epochs .* must be an integer"),
+    ({"train": {"compile": 1}}, [], r"train.compile .* must be true or false"),
+    ({"schedule": {"milestones": [1, "2"]}}, [], r"must be a list of integers"),
+    ({"train": {"amp": "fp8"}}, [], r"train.amp .* use one of bf16, fp16, off"),
+    ({"schedule": {"name": "linear"}}, [], r"unknown schedule 'linear'"),
+    ({"data": {"batch_size": 0}}, [], r"data.batch_size .* at least 1"),
+    ({"optim": {"momentum": 0.0, "nesterov": True}}, [], r"nesterov needs momentum"),
+    ({}, ["optim.lr"], r"--set 'optim.lr' is not section.key=value"),
+    ({}, ["lr=0.1"], r"is not section.key=value"),
+    ({}, ["optim.lr=abc"], r"optim.lr in .* must be a number, not 'abc'"),
+    ({}, ["optim.lrr=0.1"], r"unknown key optim.lrr"),
+])
+def test_bad_configs_are_refused_in_one_line(tmp_path, raw, overrides, message):
+    path = write_toml(tmp_path / "c.toml", raw)
+    with pytest.raises(RunwatchError, match=message) as err:
+        load_config(path, overrides)
+    assert "\n" not in str(err.value)
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(RunwatchError, match="config file nope.toml not found"):
+        load_config("nope.toml")
+    (tmp_path / "bad.toml").write_text("[model\narch = 1\n")
+    with pytest.raises(RunwatchError, match="not valid TOML"):
+        load_config(tmp_path / "bad.toml")
+
+
+def test_bare_names_resolve_to_the_built_in_configs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert resolve_config_path("smoke_cpu") == CONFIGS_DIR / "smoke_cpu.toml"
+    assert resolve_config_path("smoke_cpu.toml") == CONFIGS_DIR / "smoke_cpu.toml"
+    (tmp_path / "smoke_cpu.toml").write_text("")
+    assert resolve_config_path("smoke_cpu.toml").resolve() == tmp_path / "smoke_cpu.toml"

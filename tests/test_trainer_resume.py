@@ -1,0 +1,150 @@
+"""Config against checkpoint on resume: refuse, override on purpose, or follow an edit."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from trainer_tiny import tiny_config
+
+from trainer.checkpoint import load_checkpoint, save_checkpoint
+from trainer.config import schedule_spec
+from trainer.errors import RunwatchError
+from trainer.lr import position_scheduler
+from trainer.model import build_model, build_optimizer
+from trainer.resume import config_changes, plan_resume, spec_from_dict
+from trainer.schedule import continue_schedule, lr_at, lr_plan
+from trainer.stream import read_stream
+from trainer.train import run, spec_to_dict
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def two_epochs(tmp_path_factory):
+    """A run stopped after epoch 2 of 6 (t0=2: epoch 3 is a warm restart)."""
+    run_dir = tmp_path_factory.mktemp("base")
+    run(tiny_config(train={"epochs": 2}), run_dir)
+    saved = load_checkpoint(run_dir / "checkpoints" / "last.pt")
+    # Planned 6 epochs: the checkpoint's config must say so, as a 6-epoch run stopped early would.
+    saved["config"]["train"]["epochs"] = 6
+    saved["schedule"]["epochs"] = 6
+    return run_dir, saved
+
+
+def write_run(tmp_path, saved: dict):
+    run_dir = tmp_path / "run"
+    save_checkpoint(run_dir, saved, is_best=False, keep=3)
+    return run_dir, run_dir / "checkpoints" / "last.pt"
+
+
+def test_changed_schedule_is_refused_with_both_values_and_the_way_forward(two_epochs, tmp_path):
+    _, saved = two_epochs
+    run_dir, path = write_run(tmp_path, saved)
+    config = tiny_config(schedule={"t0": 10}, optim={"lr": 0.2}, train={"epochs": 6})
+    with pytest.raises(RunwatchError) as err:
+        run(config, run_dir, resume_from=path)
+    message = str(err.value)
+    assert "schedule.t0: checkpoint 2, config 10" in message
+    assert "optim.lr: checkpoint 0.1, config 0.2" in message
+    assert "runwatch ckpt edit" in message and "--override-schedule" in message
+    assert "\n" not in message
+    records, _ = read_stream(run_dir)
+    assert records == []  # nothing written: the stream is not even started
+
+
+def test_changes_outside_the_schedule_need_no_consent(two_epochs):
+    _, saved = two_epochs
+    config = tiny_config(train={"epochs": 6, "log_every_steps": 3}, data={"workers": 0})
+    changes, others = config_changes(saved["config"], config)
+    assert changes == []
+    assert others == [{"key": "train.log_every_steps", "checkpoint": 2, "config": 3}]
+    assert plan_resume(saved, config, override=False, source="x").mode == "as_saved"
+
+
+def test_override_applies_the_new_schedule_from_the_next_epoch(two_epochs, tmp_path, capsys):
+    _, saved = two_epochs
+    run_dir, path = write_run(tmp_path, saved)
+    config = tiny_config(schedule={"t0": 10}, optim={"lr": 0.2, "momentum": 0.8},
+                         train={"epochs": 6})
+    result = run(config, run_dir, resume_from=path, override_schedule=True)
+    assert result.status == "completed"
+    new_spec = schedule_spec(config)
+    records, _ = read_stream(run_dir)
+    epochs = {r["epoch"]: r["lr"] for r in records if r["type"] == "epoch"}
+    # keep-phase: epoch k+1 runs at the new schedule's LR for k+1, not a restart at 0.2.
+    assert [epochs[e] for e in (3, 4, 5, 6)] == pytest.approx(lr_plan(new_spec, 3, 6))
+    event = next(r for r in records if r.get("kind") == "schedule_override")
+    assert {c["key"] for c in event["changes"]} == {"schedule.t0", "optim.lr",
+                                                   "optim.momentum"}
+    assert event["lr_next"] == pytest.approx(lr_plan(new_spec, 3, 6))
+    resume = next(r for r in records if r["type"] == "resume")
+    assert resume["lr_schedule"] == pytest.approx(lr_plan(new_spec))
+    out = capsys.readouterr().out
+    assert "override schedule.t0: 2 -> 10" in out and "LR of epochs 3-6" in out
+    final = load_checkpoint(run_dir / "checkpoints" / "last.pt")
+    assert final["optimizer"]["param_groups"][0]["momentum"] == 0.8
+    assert final["config"]["schedule"]["t0"] == 10  # the run now follows the new config
+    assert spec_from_dict(final["schedule"]) == new_spec
+
+
+def test_override_keeps_momentum_buffers(two_epochs):
+    _, saved = two_epochs
+    model = build_model(tiny_config().model)
+    config = tiny_config(schedule={"t0": 10}, train={"epochs": 6})
+    optimizer = build_optimizer(model, config.optim)
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    buffers = [s["momentum_buffer"].clone() for s in optimizer.state.values()]
+    position_scheduler(optimizer, schedule_spec(config), 2)
+    assert all(torch.equal(a, s["momentum_buffer"])
+               for a, s in zip(buffers, optimizer.state.values(), strict=True))
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(lr_at(schedule_spec(config), 3))
+
+
+def edited(saved: dict, mode: str) -> dict:
+    """What `runwatch ckpt edit` writes: a new schedule, consistent optimizer and scheduler."""
+    old = spec_from_dict(saved["schedule"])
+    new = continue_schedule(dataclasses.replace(old, t0=10), saved["epoch"],
+                            lr_at(old, saved["epoch"]), mode)
+    model = build_model(tiny_config().model)
+    optimizer = build_optimizer(model, tiny_config().optim)
+    optimizer.load_state_dict(saved["optimizer"])
+    scheduler = position_scheduler(optimizer, new, saved["epoch"])
+    out = dict(saved)
+    out.update(schedule=spec_to_dict(new), optimizer=optimizer.state_dict(),
+               lr_scheduler=scheduler.state_dict(),
+               edits=[{"time": 0.0, "mode": mode, "changes": [{"key": "t0", "from": 2, "to": 10}],
+                       "from_schedule": saved["schedule"], "to_schedule": spec_to_dict(new)}])
+    return out
+
+
+@pytest.mark.parametrize("mode", ["anneal-from-current", "restart"])
+def test_an_edited_checkpoint_is_followed_as_edited(two_epochs, tmp_path, capsys, mode):
+    _, saved = two_epochs
+    run_dir, path = write_run(tmp_path, edited(saved, mode))
+    result = run(tiny_config(train={"epochs": 6}), run_dir, resume_from=path)
+    assert result.status == "completed"
+    spec = spec_from_dict(load_checkpoint(path)["schedule"])
+    records, _ = read_stream(run_dir)
+    lrs = [r["lr"] for r in records if r["type"] == "epoch"]
+    assert lrs == pytest.approx(lr_plan(spec, 3, 6))
+    event = next(r for r in records if r.get("kind") == "schedule_edit")
+    assert event["mode"] == mode and event["lr_next"] == pytest.approx(lrs)
+    resume = next(r for r in records if r["type"] == "resume")
+    assert len(resume["lr_schedule"]) == 6 and resume["lr_schedule"][2:] == pytest.approx(lrs)
+    assert "edited schedule" in capsys.readouterr().out
+    # Once followed, a later resume of the same run is a plain one (no second edit event).
+    final = load_checkpoint(run_dir / "checkpoints" / "last.pt")
+    assert final["edits_followed"] == 1
+    assert plan_resume(final, tiny_config(train={"epochs": 6}), False, "x").mode == "as_saved"
+
+
+def test_an_inconsistent_checkpoint_is_refused(two_epochs, tmp_path):
+    _, saved = two_epochs
+    broken = edited(saved, "restart")
+    broken["schedule"] = dict(broken["schedule"], t0=3)  # schedule says one thing, state another
+    run_dir, path = write_run(tmp_path, broken)
+    with pytest.raises(RunwatchError, match="inconsistent"):
+        run(tiny_config(train={"epochs": 6}), run_dir, resume_from=path)
