@@ -56,3 +56,15 @@ def write_stream(path: Path, records: list[dict], mode: str = "w") -> Path:
         for record in records:
             f.write(json.dumps(record) + "\n")
     return path
+
+
+def run_async(test):
+    """Runs an `async def` test with asyncio.run (no async pytest plugin needed)."""
+    import asyncio
+    import functools
+
+    @functools.wraps(test)
+    def wrapper(*args, **kwargs):
+        return asyncio.run(test(*args, **kwargs))
+
+    return wrapper

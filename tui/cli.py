@@ -16,6 +16,7 @@ from trainer.errors import RunwatchError
 # Modules that define subcommands, in the order `--help` lists them.
 SUBCOMMAND_MODULES = (
     "trainer.cli",
+    "tui.commands",
     "ckpt_tools.cli",
 )
 

@@ -1,0 +1,346 @@
+"""Pilot tests of the monitor: every panel, key and alert, on small real streams."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from textual.widgets import Sparkline, TabbedContent
+from tui_records import (
+    EPOCH_S,
+    T0,
+    epoch,
+    run_async,
+    run_records,
+    run_start,
+    step,
+    write_stream,
+)
+
+from trainer.sources import open_source
+from tui import surgery
+from tui.app import RunwatchApp
+from tui.screens.confirm_screen import ConfirmScreen
+from tui.screens.edit_screen import EditScreen
+from tui.screens.help_screen import HelpScreen
+from tui.screens.quit_screen import QuitScreen
+from tui.widgets.accuracy_chart import AccuracyChart
+from tui.widgets.alert_list import AlertList
+from tui.widgets.checkpoint_panel import CheckpointPanel
+from tui.widgets.epoch_table import EpochTable
+from tui.widgets.forecast_panel import ForecastPanel
+from tui.widgets.run_header import RunHeader
+
+NOW = T0 + 12 * EPOCH_S
+
+
+def make_app(run_dir: Path, now: float = NOW, **kwargs) -> RunwatchApp:
+    return RunwatchApp(open_source(run_dir), run_dir, clock=lambda: now, poll_s=0.05, **kwargs)
+
+
+async def wait_for(pilot, condition, timeout: float = 10.0) -> None:
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, "condition not met in time"
+        await pilot.pause(0.05)
+
+
+def text_of(widget) -> str:
+    return str(widget.render())
+
+
+def table_column(app, key: str) -> list[str]:
+    table = app.query_one(EpochTable)
+    return [str(table.get_cell_at((r, list(table.columns).index(key)))) for r in
+            range(table.row_count)]
+
+
+def stream_in(tmp_path: Path, records: list[dict]) -> Path:
+    write_stream(tmp_path / "metrics.jsonl", records)
+    os.utime(tmp_path / "metrics.jsonl", (NOW, NOW))  # the fixed clock's "now"
+    return tmp_path
+
+
+@run_async
+async def test_table_header_sparklines_chart_forecast_follow_appends(tmp_path):
+    stream_in(tmp_path, run_records(8, steps=20))
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.query_one(EpochTable)
+        await wait_for(pilot, lambda: table.row_count == 8)
+        assert table_column(app, "epoch") == [str(e) for e in range(1, 9)]  # no step rows
+        assert table.cursor_row == 7  # newest at the bottom, followed
+        header = text_of(app.query_one(RunHeader))
+        assert "epoch 8 of 40" in header and "1,234 img/s" in header and "1 min/epoch" in header
+        assert app.query_one("#spark-acc", Sparkline).data[-1] == pytest.approx(
+            epoch(8)["test_acc1"])
+        lrs = app.query_one("#spark-lr", Sparkline).data
+        assert len(lrs) == 40 and min(lrs) < 0.003  # the whole plan: the dip at epoch 10
+        assert len(app.query_one("#spark-loss", Sparkline).data) > 0
+        chart = app.query_one("#chart-small", AccuracyChart)
+        assert chart._series["live"][0] == list(range(1, 9))
+        await wait_for(pilot, lambda: app.forecast.data is not None)
+        forecast = text_of(app.query_one("#forecast-small", ForecastPanel))
+        assert "P(reach within budget)" in forecast and "next: ep 11: lr_restart" in forecast
+        assert chart._series["predictions"]
+
+        write_stream(tmp_path / "metrics.jsonl", [step(9, 1, 2.0), epoch(9), epoch(10)], "a")
+        await wait_for(pilot, lambda: table.row_count == 10, timeout=1.5)
+        assert table.cursor_row == 9
+        assert table_column(app, "tag")[-1] != ""
+
+
+@run_async
+async def test_restart_alert_then_regression_and_markers(tmp_path):
+    stream_in(tmp_path, run_records(8))
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.forecast.data is not None)
+        alerts = text_of(app.query_one("#alert-lines"))
+        assert "[!!] LR RESTART AHEAD: in 3 epochs (epoch 11)" in alerts
+        assert "predicted drop" in alerts
+        assert app.query_one(AlertList).has_class("-critical")
+        write_stream(tmp_path / "metrics.jsonl", [epoch(e) for e in (9, 10, 11)], "a")
+        await wait_for(pilot, lambda: app.query_one(EpochTable).row_count == 11)
+        await wait_for(pilot, lambda: "REGRESSION" in text_of(app.query_one("#alert-lines")))
+        assert "[!] REGRESSION: epoch 11 after an LR restart" in text_of(
+            app.query_one("#alert-lines"))
+        assert table_column(app, "tag")[-1] == "LR RESTART"
+
+
+@run_async
+async def test_resume_hides_abandoned_branch_and_reset_reloads(tmp_path):
+    stream_in(tmp_path, run_records(6))
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.query_one(EpochTable)
+        await wait_for(pilot, lambda: table.row_count == 6)
+        resume = {**run_start(), "type": "resume", "after_epoch": 3}
+        write_stream(tmp_path / "metrics.jsonl", [resume, epoch(4, 10.0)], "a")
+        await wait_for(pilot, lambda: table.row_count == 4)
+        assert table_column(app, "test")[-1] == "10.00"  # the new branch, not mixed
+        assert "BRANCH ABANDONED" in text_of(app.query_one("#alert-lines"))
+        chart = app.query_one("#chart-small", AccuracyChart)
+        assert chart._series["abandoned"][0] == [4, 5, 6]
+        # Replaced by a shorter file: start over from it.
+        replacement = tmp_path / "new.jsonl"
+        write_stream(replacement, run_records(2))
+        os.replace(replacement, tmp_path / "metrics.jsonl")
+        await wait_for(pilot, lambda: table.row_count == 2 and app.follow_state.resets == 1)
+        await wait_for(pilot, lambda: "FILE REPLACED" in text_of(app.query_one("#alert-lines")))
+
+
+@run_async
+async def test_missing_file_garbage_lines_nan_and_partial_line(tmp_path):
+    app = make_app(tmp_path / "later")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: "file missing" in text_of(app.query_one(RunHeader))
+                       or "waiting" in text_of(app.query_one(RunHeader)))
+        (tmp_path / "later").mkdir()
+        path = tmp_path / "later" / "metrics.jsonl"
+        write_stream(path, run_records(2))
+        with open(path, "a") as f:
+            f.write("this is not json\n")
+            f.write('{"type": "epoch", "epoch": 3, "test_acc1": NaN, "test_loss": NaN}\n')
+            f.write('{"type": "epoch", "epo')  # partial: waits for its newline
+        table = app.query_one(EpochTable)
+        await wait_for(pilot, lambda: table.row_count == 3)
+        assert table_column(app, "test")[-1] == "NaN"
+        assert table_column(app, "tag")[-1] == "non-finite"
+        await wait_for(pilot, lambda: "bad lines 1" in text_of(app.query_one(RunHeader)))
+        lines = text_of(app.query_one("#alert-lines"))
+        assert "UNREADABLE LINES: 1 skipped" in lines and "[!!] NON-FINITE" in lines
+        with open(path, "a") as f:
+            f.write('ch": 4, "test_acc1": 50.0}\n')
+        await wait_for(pilot, lambda: table.row_count == 4)
+
+
+@run_async
+async def test_stalled_and_finished_status(tmp_path):
+    stream_in(tmp_path, run_records(3))
+    app = make_app(tmp_path, now=NOW + 20 * 60)
+    async with app.run_test(size=(80, 24)) as pilot:
+        header = app.query_one(RunHeader)
+        await wait_for(pilot, lambda: "stalled for 20 min" in text_of(header))
+        assert header.has_class("-stalled")
+        assert "[!] STALLED" in text_of(app.query_one("#alert-lines"))
+        write_stream(tmp_path / "metrics.jsonl",
+                     [{"type": "run_end", "status": "early_stopped", "epoch": 3, "time": NOW}],
+                     "a")
+        await wait_for(pilot, lambda: "finished: early_stopped" in text_of(header))
+
+
+@run_async
+async def test_forecast_unavailable_without_the_package(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "forecast", None)  # import forecast -> ImportError
+    stream_in(tmp_path, run_records(5))
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.forecast.note == "forecast unavailable")
+        await pilot.pause(0.1)
+        assert "forecast unavailable" in text_of(app.query_one("#forecast-small"))
+        assert "predicted drop: forecast unavailable" in text_of(app.query_one("#alert-lines"))
+
+
+@run_async
+async def test_keys_help_tabs_alert_focus_follow_and_quit(tmp_path):
+    stream_in(tmp_path, run_records(30))
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.query_one(EpochTable)
+        await wait_for(pilot, lambda: table.row_count == 30)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        assert "rewind to the best checkpoint" in text_of(app.screen.query_one("Static"))
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        tabs = app.query_one(TabbedContent)
+        for key, tab in (("2", "chart"), ("3", "checkpoints"), ("1", "run")):
+            await pilot.press(key)
+            assert tabs.active == tab
+        await pilot.press("a")
+        assert app.focused is app.query_one(AlertList)
+        table.focus()
+        table.move_cursor(row=0)
+        await pilot.press("G")
+        assert table.cursor_row == 29
+        await pilot.press("q")
+    assert app.return_value is None
+
+
+@run_async
+async def test_narrow_layout_moves_chart_to_its_tab_and_resizes(tmp_path):
+    stream_in(tmp_path, run_records(5))
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.screen.has_class("-narrow")
+        assert not app.query_one("#chart-small").display
+        await pilot.resize_terminal(130, 40)
+        await pilot.pause(0.1)
+        assert app.screen.has_class("-wide") and app.query_one("#chart-small").display
+
+
+def test_no_thread_left_after_quit(tmp_path):
+    stream_in(tmp_path, run_records(5))
+    before = set(threading.enumerate())
+    app = make_app(tmp_path)
+
+    async def watch_then_quit():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: app.query_one(EpochTable).row_count == 5)
+            await pilot.press("q")
+
+    asyncio.run(watch_then_quit())  # also joins the loop's executor threads
+    assert all(w.is_finished for w in app.workers._workers)
+    assert set(threading.enumerate()) <= before
+
+
+@run_async
+async def test_quit_asks_about_a_training_it_started(tmp_path):
+    stream_in(tmp_path, run_records(2))
+    training = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        app = make_app(tmp_path, training=training)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("q")
+            assert isinstance(app.screen, QuitScreen)
+            await pilot.press("escape")  # cancel: keeps watching
+            assert not isinstance(app.screen, QuitScreen) and app.is_running
+            await pilot.press("q", "s")
+        assert app.return_value == "stop"
+    finally:
+        training.kill()
+        training.wait()
+
+
+def checkpoint_files(run_dir: Path) -> None:
+    folder = run_dir / "checkpoints"
+    folder.mkdir()
+    for name in ("epoch-0004.pt", "epoch-0005.pt", "best.pt", "last.pt"):
+        (folder / name).write_bytes(b"x" * 1000)
+
+
+@run_async
+async def test_checkpoints_panel_marks_best_and_rewind_asks_first(tmp_path, monkeypatch):
+    records = run_records(5) + [{"type": "checkpoint", "epoch": 5, "path": "last.pt",
+                                 "is_best": False}]
+    records[5]["test_acc1"] = 99.0  # epoch 5 is the best
+    stream_in(tmp_path, records)
+    checkpoint_files(tmp_path)
+    applied = []
+    plan = SimpleNamespace(to_dict=lambda: {"to_epoch": 5, "abandons": []})
+    monkeypatch.setattr(surgery, "plan_rewind", lambda run_dir, to: plan)
+    monkeypatch.setattr(surgery, "apply_rewind", lambda p: applied.append(p) or SimpleNamespace(
+        checkpoint="checkpoints/best.pt", resume_command="runwatch train --resume-from X"))
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        panel = app.query_one(CheckpointPanel)
+        await wait_for(pilot, lambda: len(panel.rows) == 4)
+        best = {row.path.name for row in panel.rows if row.is_best}
+        assert best == {"best.pt", "epoch-0005.pt"}
+        await pilot.press("b")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("n")
+        await wait_for(pilot, lambda: "nothing written" in text_of(app.query_one("#ckpt-status")))
+        assert applied == []
+        await pilot.press("b")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "resume with" in text_of(app.query_one("#ckpt-status")))
+        assert applied == [plan]
+        assert "runwatch train --resume-from X" in text_of(app.query_one("#ckpt-status"))
+
+
+@run_async
+async def test_tools_unavailable_is_reported_not_fatal(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ckpt_tools", None)
+    stream_in(tmp_path, run_records(3))
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("b")
+        await wait_for(pilot, lambda: "checkpoint tools unavailable" in text_of(
+            app.query_one("#ckpt-status")))
+        assert app.is_running
+
+
+@run_async
+async def test_edit_dialog_previews_lr_and_forecasts_then_confirms(tmp_path, monkeypatch):
+    stream_in(tmp_path, run_records(10))
+    checkpoint_files(tmp_path)
+    written = []
+    plan = SimpleNamespace(to_dict=lambda: {"first_epoch": 6, "jump_ratio": 1.0},
+                           resume_hint="")
+    monkeypatch.setattr(surgery, "plan_edit", lambda path, choice: plan)
+    monkeypatch.setattr(surgery, "write_edit", lambda p, out: written.append(out) or out)
+    app = make_app(tmp_path, config_name="smoke_cpu")
+    async with app.run_test(size=(120, 40)) as pilot:
+        panel = app.query_one(CheckpointPanel)
+        await wait_for(pilot, lambda: len(panel.rows) == 4)
+        await pilot.press("3")
+        names = [row.path.name for row in panel.rows]
+        panel.query_one("#ckpt-table").move_cursor(row=names.index("epoch-0005.pt"))
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, EditScreen))
+        screen = app.screen
+        preview = text_of(screen.query_one("#edit-preview"))
+        assert "from epoch 6:" in preview and "resume point" in preview
+        await wait_for(pilot, lambda: "match-lr" in text_of(screen.query_one("#edit-forecast")))
+        forecast = text_of(screen.query_one("#edit-forecast"))
+        assert all(mode in forecast for mode in ("keep-phase", "anneal-from-current", "restart"))
+        screen.query_one("#t0").value = "30"
+        await wait_for(pilot, lambda: screen.choice.t0 == 30)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert written == []  # nothing written before the confirmation
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "resume with" in text_of(app.query_one("#ckpt-status")))
+        assert written == [tmp_path / "checkpoints" / "epoch-0005-edited.pt"]
+        assert "runwatch train --config smoke_cpu --resume-from" in text_of(
+            app.query_one("#ckpt-status"))

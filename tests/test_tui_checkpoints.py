@@ -1,0 +1,29 @@
+from tui_records import run_records
+
+from tui.checkpoints import list_checkpoints, run_dir_of
+from tui.run_model import RunModel
+
+
+def test_lists_checkpoint_files_with_best_marked(tmp_path):
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    for name in ("epoch-0002.pt", "epoch-0003.pt", "best.pt", "last.pt", "notes.txt"):
+        (folder / name).write_bytes(b"0" * 2_000_000)
+    model = RunModel()
+    records = run_records(3)
+    records[2]["test_acc1"] = 99.0  # epoch 2 is the best
+    model.apply(records + [{"type": "checkpoint", "epoch": 3, "path": str(folder / "last.pt"),
+                            "is_best": False}])
+    rows = {row.path.name: row for row in list_checkpoints(tmp_path, model)}
+    assert set(rows) == {"epoch-0002.pt", "epoch-0003.pt", "best.pt", "last.pt"}
+    assert rows["best.pt"].is_best and rows["best.pt"].epoch == 2
+    assert rows["epoch-0002.pt"].is_best and not rows["epoch-0003.pt"].is_best
+    assert rows["last.pt"].epoch == 3 and not rows["last.pt"].is_best
+    assert rows["epoch-0002.pt"].test_acc1 == 99.0 and rows["last.pt"].size_mb == 2.0
+
+
+def test_no_folder_and_run_dir_of(tmp_path):
+    assert list_checkpoints(tmp_path, RunModel()) == []
+    stream = tmp_path / "metrics.jsonl"
+    stream.write_text("")
+    assert run_dir_of(stream) == tmp_path and run_dir_of(tmp_path) == tmp_path

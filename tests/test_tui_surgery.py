@@ -1,0 +1,33 @@
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+from trainer.schedule import ScheduleSpec, lr_at
+from tui import surgery
+from tui.surgery import EditChoice, edited_path, preview_lrs, resume_command
+
+SEED = ScheduleSpec("cosine_restarts", 0.05, 100, t0=30, eta_min=1e-5)
+
+
+def test_preview_of_t0_100_keep_phase_shows_the_jump_match_lr_avoids_it():
+    schedule = {**asdict(SEED), "milestones": []}
+    last = lr_at(SEED, 30)
+    keep = preview_lrs(schedule, 30, last, EditChoice(t0=100, continuity="keep-phase"))
+    assert keep[0] == pytest.approx(0.0397, abs=1e-4)  # DOMAIN.md: a 270x jump
+    assert len(keep) == 70
+    match = preview_lrs(schedule, 30, last, EditChoice(t0=100, continuity="match-lr"))
+    assert match[0] <= 2 * last
+
+
+def test_edit_never_overwrites_and_resume_command():
+    assert edited_path(Path("c/epoch-0030.pt")) == Path("c/epoch-0030-edited.pt")
+    assert resume_command(Path("x.pt"), "smoke_cpu") == (
+        "runwatch train --config smoke_cpu --resume-from x.pt")
+
+
+def test_tools_unavailable(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ckpt_tools", None)
+    with pytest.raises(surgery.ToolsUnavailable, match="checkpoint tools unavailable"):
+        surgery.plan_rewind(Path("."))

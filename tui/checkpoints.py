@@ -1,0 +1,58 @@
+"""The run's checkpoint files, with the best one marked (no textual here).
+
+Listed from `RUN_DIR/checkpoints/` (docs/checkpoint-layout.md) and matched to the epochs the
+stream's `checkpoint` records name; `best.pt` and `last.pt` are copies of an epoch file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from tui.run_model import RunModel
+
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
+_EPOCH_IN_NAME = re.compile(r"(\d+)")
+
+
+@dataclass(frozen=True)
+class CheckpointRow:
+    path: Path
+    epoch: int | None
+    is_best: bool
+    test_acc1: float | None
+    size_mb: float
+
+
+def run_dir_of(path: Path) -> Path:
+    """The run directory of a stream path (its folder when it names a file)."""
+    return path if path.is_dir() else path.parent
+
+
+def list_checkpoints(run_dir: Path, model: RunModel) -> list[CheckpointRow]:
+    folder = run_dir / "checkpoints"
+    if not folder.is_dir():
+        return []
+    by_name = {Path(m.path).name: m for m in model.checkpoints.values()}
+    best = model.best()
+    rows = []
+    for path in sorted(folder.iterdir()):
+        if path.suffix not in CHECKPOINT_SUFFIXES or not path.is_file():
+            continue
+        mark = by_name.get(path.name)
+        epoch = mark.epoch if mark else _epoch_from_name(path.name)
+        if path.stem == "best" and best is not None:
+            epoch = best.epoch
+        point = model.live.get(epoch) if epoch is not None else None
+        is_best = path.stem == "best" or (best is not None and epoch == best.epoch
+                                          and path.stem != "last")
+        rows.append(CheckpointRow(path, epoch, is_best,
+                                  point.test_acc1 if point else None,
+                                  path.stat().st_size / 1e6))
+    return rows
+
+
+def _epoch_from_name(name: str) -> int | None:
+    digits = _EPOCH_IN_NAME.findall(name)
+    return int(digits[-1]) if digits else None

@@ -1,0 +1,40 @@
+"""The monitor's one door to the forecast package (no textual here).
+
+The forecast package may be absent in a partial install or an older checkout: that is the only
+failure caught here (ImportError), and it becomes a note the panel shows ("forecast
+unavailable") instead of a crash. Errors the user can cause (too little history) are
+RunwatchErrors and become the note too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from trainer.errors import RunwatchError
+
+UNAVAILABLE = "forecast unavailable"
+
+
+@dataclass(frozen=True)
+class ForecastOutcome:
+    data: dict | None  # ForecastResult.to_dict(), or None
+    note: str = ""
+
+
+def run_forecast(epoch_records: list[dict], plan: list[float] | None, target: float,
+                 patience: int | None = None,
+                 scenarios: tuple[tuple[str, int, tuple[float, ...]], ...] = ()) -> ForecastOutcome:
+    """Forecast the live branch (its epoch records, in order) towards `target`."""
+    try:
+        from forecast import ForecastOptions, forecast_run, history_from_records
+    except ImportError:
+        return ForecastOutcome(None, UNAVAILABLE)
+    if not epoch_records:
+        return ForecastOutcome(None, "forecast: waiting for the first epoch")
+    try:
+        history = history_from_records(epoch_records)
+        options = ForecastOptions(patience=patience, scenarios=scenarios)
+        result = forecast_run(history, plan, target, options)
+    except RunwatchError as exc:
+        return ForecastOutcome(None, f"forecast: {exc}")
+    return ForecastOutcome(result.to_dict(), "")

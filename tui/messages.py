@@ -1,0 +1,32 @@
+"""Messages the app's workers post to the UI thread (messages up, attributes down)."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from trainer.stream import FollowState
+from tui.checkpoints import CheckpointRow
+from tui.forecasting import ForecastOutcome
+from tui.run_model import Change
+
+
+class StreamUpdated(Message):
+    """The follower folded new records into the model (or the file was reset)."""
+
+    def __init__(self, change: Change, follow: FollowState, activity: float | None) -> None:
+        super().__init__()
+        self.change = change
+        self.follow = follow
+        self.activity = activity  # wall time new bytes were last seen
+
+
+class ForecastReady(Message):
+    def __init__(self, outcome: ForecastOutcome) -> None:
+        super().__init__()
+        self.outcome = outcome
+
+
+class CheckpointsListed(Message):
+    def __init__(self, rows: list[CheckpointRow]) -> None:
+        super().__init__()
+        self.rows = rows

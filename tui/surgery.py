@@ -1,0 +1,86 @@
+"""The monitor's door to the checkpoint tools, and the LR preview of an edit (no textual here).
+
+The ckpt_tools package may be absent (partial install, older checkout): that ImportError is the
+only failure caught here; it becomes `ToolsUnavailable`, which the panel shows as "checkpoint
+tools unavailable". The LR preview uses trainer.schedule, the one place LRs are computed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+from trainer.schedule import ScheduleSpec, continue_schedule, lr_plan
+
+UNAVAILABLE = "checkpoint tools unavailable"
+
+
+class ToolsUnavailable(Exception):
+    """ckpt_tools cannot be imported."""
+
+
+def _tools():
+    try:
+        import ckpt_tools
+        from ckpt_tools import EditRequest  # noqa: F401 - proves the API is there
+    except ImportError as exc:
+        raise ToolsUnavailable(UNAVAILABLE) from exc
+    return ckpt_tools
+
+
+@dataclass(frozen=True)
+class EditChoice:
+    """What the edit dialog asks for (None: keep the checkpoint's value)."""
+
+    t0: int | None = None
+    lr: float | None = None
+    schedule: str | None = None
+    continuity: str = "match-lr"
+
+
+def spec_from_dict(schedule: dict) -> ScheduleSpec:
+    """A ScheduleSpec from its dict form (a stream or checkpoint `schedule` field)."""
+    known = {f.name for f in fields(ScheduleSpec)}
+    values = {k: v for k, v in schedule.items() if k in known}
+    if "milestones" in values:
+        values["milestones"] = tuple(values["milestones"])
+    return ScheduleSpec(**values)
+
+
+def preview_lrs(schedule: dict, epochs_done: int, last_lr: float,
+                choice: EditChoice) -> list[float]:
+    """LRs of epochs epochs_done+1 .. end that the edited run would train with."""
+    spec = spec_from_dict(schedule)
+    changes = {"t0": choice.t0, "base_lr": choice.lr, "name": choice.schedule}
+    new = replace(spec, **{k: v for k, v in changes.items() if v is not None}, offset=0)
+    continued = continue_schedule(new, epochs_done, last_lr, choice.continuity)
+    return lr_plan(continued, epochs_done + 1)
+
+
+def plan_edit(checkpoint: Path, choice: EditChoice):
+    tools = _tools()
+    request = tools.EditRequest(t0=choice.t0, lr=choice.lr, schedule=choice.schedule,
+                                continuity=choice.continuity)
+    return tools.plan_edit(checkpoint, request)
+
+
+def write_edit(plan, out_path: Path) -> Path:
+    return _tools().write_edit(plan, out_path)
+
+
+def plan_rewind(run_dir: Path, to: str | int = "best"):
+    return _tools().plan_rewind(run_dir, to=to)
+
+
+def apply_rewind(plan):
+    return _tools().apply_rewind(plan)
+
+
+def edited_path(checkpoint: Path) -> Path:
+    """Where an edit is written: beside its input, never over it."""
+    return checkpoint.with_name(f"{checkpoint.stem}-edited{checkpoint.suffix}")
+
+
+def resume_command(checkpoint: Path, config: str | None) -> str:
+    """How to continue from an edited checkpoint (the trainer follows its recorded edits)."""
+    return f"runwatch train --config {config or 'CONFIG'} --resume-from {checkpoint}"

@@ -1,0 +1,69 @@
+"""When the target is reached (epoch, date, interval), the chance within the planned budget,
+each model's verdict, and the schedule events ahead. Shows the note when there is no forecast
+(the forecast package missing: "forecast unavailable")."""
+
+from __future__ import annotations
+
+from rich.markup import escape
+from textual.widgets import Static
+
+from tui.forecasting import ForecastOutcome
+
+MAX_MODELS = 4
+MAX_EVENTS = 3
+
+
+def _interval(data: dict) -> str:
+    """Epochs where the 80% band first reaches the target: optimistic .. pessimistic."""
+    target = data.get("target")
+    preds = data.get("predictions") or []
+    first_hi = next((p["epoch"] for p in preds if (p.get("hi80") or 0) >= target), None)
+    first_lo = next((p["epoch"] for p in preds if (p.get("lo80") or 0) >= target), None)
+    if first_hi is None:
+        return ""
+    return f" (80%: ep {first_hi}..{first_lo if first_lo is not None else 'beyond plan'})"
+
+
+def event_text(event: dict) -> str:
+    kind = event.get("kind", "?")
+    text = f"ep {event.get('epoch')}: {kind}"
+    if kind == "lr_restart":
+        ratio = event.get("ratio")
+        drop = event.get("predicted_drop")
+        if ratio is not None:
+            text += f" LR x{ratio:.0f}"
+        if drop is not None:
+            text += f", drop ~{drop:.1f} pts"
+    return text
+
+
+def forecast_lines(outcome: ForecastOutcome) -> list[str]:
+    data = outcome.data
+    if data is None:
+        return [outcome.note or "forecast: waiting"]
+    target = data.get("target")
+    eta_epoch = data.get("eta_epoch")
+    if eta_epoch is None:
+        reach = f"{target:g}%: not within the plan"
+    else:
+        date = f" ({data['eta_time'][:16].replace('T', ' ')})" if data.get("eta_time") else ""
+        reach = f"{target:g}% at ep {eta_epoch}{date}{_interval(data)}"
+    prob = data.get("probability_reach")
+    lines = [reach, f"P(reach within budget) {prob * 100:.0f}%" if prob is not None else ""]
+    for model in sorted(data.get("models") or [], key=lambda m: -(m.get("weight") or 0))[
+            :MAX_MODELS]:
+        final = model.get("final_acc1")
+        verdict = "-" if final is None else (
+            f"{final:.1f}% {'reaches' if final >= target else 'misses'}")
+        lines.append(f"  {model.get('name')}: {verdict} (w {model.get('weight') or 0:.2f})")
+    ahead = [e for e in data.get("events") or [] if (e.get("epoch") or 0) > data.get(
+        "last_epoch", 0)]
+    for event in ahead[:MAX_EVENTS]:
+        lines.append("next: " + event_text(event))
+    return [line for line in lines if line]
+
+
+class ForecastPanel(Static):
+    def show(self, outcome: ForecastOutcome) -> None:
+        self.set_class(outcome.data is None, "-unavailable")
+        self.update(escape("\n".join(forecast_lines(outcome))))
