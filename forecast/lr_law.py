@@ -10,10 +10,16 @@ that form, per epoch, with LRs normalised by the plan's peak:
     g(t) = g_inf - a * S1(t)**(-alpha) - b * eta_eff(t)
 
 where g is the run's "goodness" (logit of accuracy, or minus the test loss), S1(t) the summed
-normalised LR of epochs 1..t, and eta_eff the normalised LR seen through an asymmetric lag: an LR
-rise takes effect at once (noise comes back immediately: a restart costs its drop within one
-epoch), a decrease pays off gradually (`eta_eff = lag * eta_eff + (1 - lag) * eta`). Raising
-the LR gives the annealing area back, which is what predicts a restart's drop.
+normalised LR of epochs 1..t, and eta_eff the normalised LR as the weights feel it, raised to a
+power p <= 1 (the benefit of annealing grows fastest as the LR approaches zero). An LR rise takes
+effect at once (noise comes back immediately: a restart costs its drop within one epoch); a
+decrease pays off gradually, at a rate that slows as the LR gets smaller, as in Luo et al.'s
+saturation in `eta**(-gamma) * area` (gamma = 1/2):
+
+    eta_eff(t) = eta_eff(t-1) + (eta(t) - eta_eff(t-1)) * (1 - exp(-kappa * sqrt(eta(t))))
+
+Raising the LR gives the annealing area back, which is what predicts a restart's drop. The
+forecast fits a few (p, kappa) variants (VARIANTS) and lets their recent holdout errors weigh them.
 
 A single run leaves b poorly determined while the LR has not moved yet, so b has a Gaussian
 prior (in logit units per peak LR; converted to loss units through the run's own loss->accuracy
@@ -26,10 +32,12 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import least_squares
+from scipy.optimize import lsq_linear, minimize_scalar
 
-LAGS = (0.0, 0.5, 0.7)
+# (p, kappa): linear and immediate, and concave ones that pay off more slowly at small LRs.
+VARIANTS = ((1.0, math.inf), (0.7, 1.0), (0.5, 1.0), (0.5, 3.0))
 B_PRIOR_LOGIT = (1.0, 0.4)  # mean, sd of b for the logit-accuracy signal
+ALPHA_GRID = np.geomspace(0.05, 3.0, 24)
 MAX_FIT_POINTS = 120  # long histories are thinned (all recent epochs kept) to bound fit time
 RECENT_KEPT = 40
 
@@ -42,19 +50,23 @@ def logit_acc(acc: np.ndarray) -> np.ndarray:
 
 def acc_from_logit(y: np.ndarray) -> np.ndarray:
     """100 / (1 + exp(-y)): the inverse of logit_acc."""
-    return 100.0 / (1.0 + np.exp(-np.asarray(y, float)))
+    return 100.0 / (1.0 + np.exp(-np.clip(np.asarray(y, float), -50, 50)))
 
 
-def schedule_features(lrs: np.ndarray, lag: float, peak: float) -> tuple[np.ndarray, np.ndarray]:
-    """(S1, eta_eff) per epoch for per-epoch LRs `lrs`, normalised by `peak`."""
+def schedule_features(lrs: np.ndarray, power: float, kappa: float,
+                      peak: float) -> tuple[np.ndarray, np.ndarray]:
+    """(S1, eta_eff**power) per epoch for per-epoch LRs `lrs`, normalised by `peak`."""
     eta = np.asarray(lrs, float) / peak
     s1 = np.cumsum(eta)
     eff = np.empty_like(eta)
     prev = eta[0] if len(eta) else 0.0
     for i, value in enumerate(eta):
-        prev = value if value > prev else lag * prev + (1 - lag) * value
+        if value >= prev:
+            prev = value
+        else:
+            prev += (value - prev) * -math.expm1(-kappa * math.sqrt(max(value, 0.0)))
         eff[i] = prev
-    return s1, eff
+    return s1, eff**power
 
 
 def lr_law(s1: np.ndarray, eta_eff: np.ndarray, g_inf: float, a: float, alpha: float,
@@ -72,7 +84,8 @@ class LawFit:
     """
 
     signal: str
-    lag: float
+    power: float
+    kappa: float
     peak: float
     g_inf: float
     a: float
@@ -111,7 +124,7 @@ def loss_map(loss: np.ndarray, acc: np.ndarray) -> tuple[float, float]:
 
 
 def fit_lr_law(epochs: np.ndarray, acc: np.ndarray, loss: np.ndarray | None, lrs: np.ndarray,
-               lag: float, peak: float, signal: str) -> LawFit | None:
+               variant: tuple[float, float], peak: float, signal: str) -> LawFit | None:
     """Fit the law to the history: accuracy (and loss) at `epochs`, LRs of epochs 1.. in `lrs`.
 
     Residuals are scaled by the curve's own noise, so the prior on b weighs as much as the
@@ -120,7 +133,7 @@ def fit_lr_law(epochs: np.ndarray, acc: np.ndarray, loss: np.ndarray | None, lrs
     n = len(acc)
     if n < 4:
         return None
-    s1, eff = schedule_features(lrs[:int(epochs[-1])], lag, peak)
+    s1, eff = schedule_features(lrs[:int(epochs[-1])], *variant, peak)
     s1, eff = s1[epochs - 1], eff[epochs - 1]
     c0, c1 = (0.0, 1.0)
     if signal == "test_loss":
@@ -134,30 +147,37 @@ def fit_lr_law(epochs: np.ndarray, acc: np.ndarray, loss: np.ndarray | None, lrs
     sd = sd if math.isfinite(sd) and sd > 0 else 0.02
     sd = max(sd, 1e-3 * max(float(np.ptp(g[idx])), 1e-6))
     w = np.linspace(0.3, 1.0, len(idx)) / sd
-    x1, x2, y = s1[idx], eff[idx], g[idx]
+    x1, x2, y = np.maximum(s1[idx], 1e-6), eff[idx], g[idx]
+    log_x1 = np.log(x1)
+    # Prior row: (b - mean) / sd, so the data decide b only as far as they can.
+    prior_row = np.array([0.0, 0.0, 1.0 / prior_sd])
+    target = np.append(y * w, prior_mean / prior_sd)
 
-    def residuals(p: np.ndarray) -> np.ndarray:
-        r = (lr_law(x1, x2, *p) - y) * w
-        return np.append(r, (p[3] - prior_mean) / prior_sd)
+    def solve(alpha: float) -> tuple[float, np.ndarray]:
+        """Best (g_inf, a, b) for this alpha (linear least squares, a and b >= 0), and cost."""
+        design = np.vstack([np.column_stack([np.ones_like(y), -np.exp(-alpha * log_x1), -x2])
+                            * w[:, None], prior_row])
+        theta = np.linalg.lstsq(design, target, rcond=None)[0]
+        if theta[1] < 0 or theta[2] < 0:
+            theta = lsq_linear(design, target, bounds=([-np.inf, 0, 0], np.inf)).x
+        return float(np.sum((design @ theta - target) ** 2)), theta
 
-    span = float(max(np.ptp(y), 0.1))
-    p0 = [float(y[-1]) + 0.5 * span, span, 0.5, prior_mean]
-    lower = [float(y.min()) - 5 * span, 0.0, 0.05, 0.0]
-    upper = [float(y.max()) + 10 * span + 1, 100 * span + 1, 3.0, prior_mean + 6 * prior_sd]
-    p0 = np.clip(p0, np.array(lower) + 1e-9, np.array(upper) - 1e-9)
-    try:
-        sol = least_squares(residuals, p0, bounds=(lower, upper), max_nfev=200)
-    except ValueError:
+    # The law is linear in g_inf, a, b: search alpha on a grid, then refine around the best.
+    costs = [solve(alpha)[0] for alpha in ALPHA_GRID]
+    i = int(np.argmin(costs))
+    lo, hi = ALPHA_GRID[max(i - 1, 0)], ALPHA_GRID[min(i + 1, len(ALPHA_GRID) - 1)]
+    best = minimize_scalar(lambda a: solve(a)[0], bounds=(lo, hi), method="bounded",
+                           options={"xatol": 1e-3})
+    alpha = float(best.x) if best.fun <= costs[i] else float(ALPHA_GRID[i])
+    g_inf, a, b = (float(v) for v in solve(alpha)[1])
+    if not all(math.isfinite(v) for v in (g_inf, a, b)):
         return None
-    if not np.all(np.isfinite(sol.x)):
-        return None
-    g_inf, a, alpha, b = (float(v) for v in sol.x)
-    return LawFit(signal, lag, peak, g_inf, a, alpha, b, c0, c1)
+    return LawFit(signal, *variant, peak, g_inf, a, alpha, b, c0, c1)
 
 
 def predict_lr_law(fit: LawFit, lrs: np.ndarray) -> np.ndarray:
     """Accuracy at epochs 1..len(lrs) under the per-epoch LRs `lrs` (history + plan)."""
-    s1, eff = schedule_features(lrs, fit.lag, fit.peak)
+    s1, eff = schedule_features(lrs, fit.power, fit.kappa, fit.peak)
     g = lr_law(s1, eff, fit.g_inf, fit.a, fit.alpha, fit.b)
     y = fit.map_c0 + fit.map_c1 * g if fit.signal == "test_loss" else g
     return acc_from_logit(y)

@@ -13,7 +13,7 @@ import numpy as np
 from forecast.combine import ModelSpec
 from forecast.curves import BASELINES, FAMILIES, fit_family, predict_family
 from forecast.inputs import History
-from forecast.lr_law import LAGS, LawFit, fit_indices, fit_lr_law, predict_lr_law
+from forecast.lr_law import VARIANTS, LawFit, fit_indices, fit_lr_law, predict_lr_law
 
 MIN_FAMILY_EPOCHS = 6
 
@@ -41,24 +41,25 @@ def _family(h: History, name: str) -> ModelSpec:
     return ModelSpec(name, "curve", False, predict)
 
 
-def law_name(signal: str, lag: float) -> str:
-    return f"lr_law_{'loss' if signal == 'test_loss' else 'acc'}_lag{lag:g}"
+def law_name(signal: str, variant: tuple[float, float]) -> str:
+    power, kappa = variant
+    return f"lr_law_{'loss' if signal == 'test_loss' else 'acc'}_p{power:g}_k{kappa:g}"
 
 
-def fit_law(h: History, n: int, signal: str, lag: float) -> LawFit | None:
+def fit_law(h: History, n: int, signal: str, variant: tuple[float, float]) -> LawFit | None:
     """The law fitted on the first n usable epochs (None when it cannot be fitted)."""
     loss = h.loss[:n] if h.loss is not None else None
-    return fit_lr_law(h.epochs[:n], h.acc[:n], loss, h.lrs, lag, float(h.lrs.max()), signal)
+    return fit_lr_law(h.epochs[:n], h.acc[:n], loss, h.lrs, variant, float(h.lrs.max()), signal)
 
 
-def _law(h: History, signal: str, lag: float, full: LawFit | None) -> ModelSpec:
+def _law(h: History, signal: str, variant: tuple[float, float], full: LawFit | None) -> ModelSpec:
     def predict(n: int, epochs: np.ndarray) -> np.ndarray | None:
-        fit = full if n == len(h.acc) else fit_law(h, n, signal, lag)
+        fit = full if n == len(h.acc) else fit_law(h, n, signal, variant)
         if fit is None:
             return None
         return predict_lr_law(fit, h.lrs[:int(epochs.max())])[epochs - 1]
 
-    return ModelSpec(law_name(signal, lag), "schedule", True, predict)
+    return ModelSpec(law_name(signal, variant), "schedule", True, predict)
 
 
 def build_models(h: History) -> tuple[list[ModelSpec], dict[str, LawFit | None]]:
@@ -69,8 +70,8 @@ def build_models(h: History) -> tuple[list[ModelSpec], dict[str, LawFit | None]]
     if h.lr_known:
         signals = ["logit_acc"] + (["test_loss"] if h.loss is not None else [])
         for signal in signals:
-            for lag in LAGS:
-                name = law_name(signal, lag)
-                fits[name] = fit_law(h, len(h.acc), signal, lag)
-                models.append(_law(h, signal, lag, fits[name]))
+            for variant in VARIANTS:
+                name = law_name(signal, variant)
+                fits[name] = fit_law(h, len(h.acc), signal, variant)
+                models.append(_law(h, signal, variant, fits[name]))
     return models, fits

@@ -18,6 +18,7 @@ SUBCOMMAND_MODULES = (
     "trainer.cli",
     "tui.commands",
     "ckpt_tools.cli",
+    "forecast.cli",
 )
 
 

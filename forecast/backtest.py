@@ -1,0 +1,211 @@
+"""Backtest the forecast on finished curves: `python -m forecast.backtest [CURVES...]`.
+
+For every curve and cut (25/50/75% of its epochs) the forecast sees only the epochs up to the
+cut and the whole LR column as its plan (a schedule is configured before a run starts; the
+accuracy after the cut is not known). It prints each model's error on the final accuracy and on
+the next 10 epochs, the combined forecast's, the 80%/95% interval coverage, the time per
+forecast, and the issue's quality goals as PASS/FAIL lines.
+
+Coverage is scored leave-one-curve-out: the band multipliers used on a curve are the quantiles
+of the normalised errors of the OTHER curves, so no curve is scored by a band tuned on itself.
+The seed run (tests/data/seed_run/epochs.csv) is scored with its configured 100-epoch plan.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from forecast.engine import forecast_run
+from forecast.intervals import CAL80
+from forecast.result import ForecastResult
+from forecast.scenario_plans import SEED_PLAN, parse_plan, plan_lrs
+from forecast.speed import time_long_history
+
+CUTS = (0.25, 0.5, 0.75)
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_CURVES = sorted(glob.glob(str(REPO / "tests/data/curves/*.csv")))
+SEED_CURVE = str(REPO / "tests/data/seed_run/epochs.csv")
+
+
+@dataclass
+class CutScore:
+    curve: str
+    cut: float
+    n_known: int
+    final_true: float
+    final_pred: float
+    next10_mae: float
+    model_final_err: dict[str, float]
+    model_next10_mae: dict[str, float]
+    z: np.ndarray  # |truth - prediction| / band scale, every future epoch with a truth
+    seconds: float
+    result: ForecastResult = field(repr=False)
+
+
+def load_curve(path: str) -> tuple[pd.DataFrame, list[float] | None]:
+    """A finished curve and its plan: the seed run's configured plan, else its LR column."""
+    df = pd.read_csv(path)
+    if Path(path).resolve() == Path(SEED_CURVE).resolve():
+        return df, plan_lrs(parse_plan(SEED_PLAN))
+    plan = df["lr"].astype(float).tolist() if "lr" in df.columns else None
+    return df, plan
+
+
+def band_scale_of(result: ForecastResult) -> np.ndarray:
+    """The band scale behind each prediction, read back from its unclipped 80% side."""
+    out = []
+    for p in result.predictions:
+        half = p.acc1 - p.lo80 if p.lo80 > 0 else p.hi80 - p.acc1
+        out.append(max(half / CAL80, 1e-6))
+    return np.array(out)
+
+
+def score_cut(name: str, df: pd.DataFrame, plan: list[float] | None, cut: float) -> CutScore:
+    n = max(int(round(cut * len(df))), 1)
+    truth = dict(zip(df["epoch"].astype(int), df["test_acc1"].astype(float), strict=True))
+    if max(abs(v) for v in truth.values()) <= 1.0:
+        truth = {e: 100 * v for e, v in truth.items()}
+    start = time.perf_counter()
+    result = forecast_run(df.iloc[:n], plan, 75.0)
+    seconds = time.perf_counter() - start
+    epochs = np.array([p.epoch for p in result.predictions])
+    pred = np.array([p.acc1 for p in result.predictions])
+    known = np.array([e in truth for e in epochs], bool)
+    true = np.array([truth[e] for e in epochs[known]])
+    final_epoch = int(df["epoch"].iloc[-1])
+    final_true = truth[final_epoch]
+    i_final = int(np.nonzero(epochs == final_epoch)[0][0])
+    nxt = slice(0, min(10, int(known.sum())))
+    model_final, model_next = {}, {}
+    for m in result.models:
+        if not m.predictions:
+            continue
+        mp = np.array(m.predictions)
+        model_final[m.name] = float(mp[i_final] - final_true)
+        model_next[m.name] = float(np.mean(np.abs(mp[known][nxt] - true[nxt])))
+    z = np.abs(true - pred[known]) / band_scale_of(result)[known]
+    return CutScore(name, cut, n, final_true, float(pred[i_final]),
+                    float(np.mean(np.abs(pred[known][nxt] - true[nxt]))), model_final,
+                    model_next, z, seconds, result)
+
+
+def weighted_quantile(groups: list[np.ndarray], q: float) -> float:
+    """Quantile of the pooled values, each group (a curve's cut) weighing the same."""
+    values = np.concatenate(groups)
+    weights = np.concatenate([np.full(len(g), 1.0 / len(g)) for g in groups])
+    order = np.argsort(values)
+    cum = np.cumsum(weights[order]) / weights.sum()
+    return float(values[order][np.searchsorted(cum, q)])
+
+
+def coverage_loco(scores: list[CutScore], q: float) -> dict[str, float]:
+    """Per curve: mean over its cuts of the fraction of epochs inside the band whose
+    multiplier is the q-quantile of the other curves' normalised errors."""
+    out = {}
+    for curve in sorted({s.curve for s in scores}):
+        others = [s.z for s in scores if s.curve != curve and len(s.z)]
+        mult = weighted_quantile(others, q)
+        mine = [float(np.mean(s.z <= mult)) for s in scores if s.curve == curve and len(s.z)]
+        out[curve] = float(np.mean(mine))
+    return out
+
+
+def print_tables(scores: list[CutScore], cov80: dict[str, float], cov95: dict[str, float]) -> None:
+    print("| curve | cut | known | final true | forecast | error | best model (error) |"
+          " next-10 MAE | cov80 | cov95 | ms |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for s in scores:
+        best = min(s.model_final_err.items(), key=lambda kv: abs(kv[1]))
+        inside80 = np.mean(s.z <= weighted_quantile([x.z for x in scores if x.curve != s.curve
+                                                     and len(x.z)], 0.8))
+        inside95 = np.mean(s.z <= weighted_quantile([x.z for x in scores if x.curve != s.curve
+                                                     and len(x.z)], 0.95))
+        print(f"| {s.curve} | {s.cut:.0%} | {s.n_known} | {s.final_true:.2f} | "
+              f"{s.final_pred:.2f} | {s.final_pred - s.final_true:+.2f} | {best[0]} "
+              f"({best[1]:+.2f}) | {s.next10_mae:.2f} | {inside80:.0%} | {inside95:.0%} | "
+              f"{1000 * s.seconds:.0f} |")
+    print()
+    names = sorted({m for s in scores for m in s.model_final_err})
+    print("| model | final MAE @25% | @50% | @75% | next-10 MAE |")
+    print("|---|---|---|---|---|")
+    for name in ["combined", *names]:
+        row = []
+        for cut in CUTS:
+            errs = [abs(s.final_pred - s.final_true) if name == "combined"
+                    else abs(s.model_final_err[name]) for s in scores
+                    if s.cut == cut and (name == "combined" or name in s.model_final_err)]
+            row.append(f"{np.mean(errs):.2f}" if errs else "-")
+        nxt = [s.next10_mae if name == "combined" else s.model_next10_mae[name]
+               for s in scores if name == "combined" or name in s.model_next10_mae]
+        print(f"| {name} | {' | '.join(row)} | {np.mean(nxt):.2f} |")
+    print()
+    print("coverage (leave-one-curve-out), per curve: "
+          + ", ".join(f"{c} {cov80[c]:.0%}/{cov95[c]:.0%}" for c in cov80))
+    all_z = [s.z for s in scores if len(s.z)]
+    print("band multipliers from all curves (for forecast.intervals): "
+          f"CAL80 = {weighted_quantile(all_z, 0.8):.2f}, "
+          f"CAL95 = {weighted_quantile(all_z, 0.95):.2f}")
+
+
+def goal(ok: bool, text: str) -> None:
+    print(f"{'PASS' if ok else 'FAIL'}: {text}")
+
+
+def seed_goals() -> None:
+    df, plan = load_curve(SEED_CURVE)
+    r20 = forecast_run(df.iloc[:20], plan, 75.0)
+    e30 = next(p.acc1 for p in r20.predictions if p.epoch == 30)
+    goal(abs(e30 - 69.06) <= 1.0, f"seed epochs 1-20 -> epoch 30 {e30:.2f} vs 69.06 "
+         f"(error {e30 - 69.06:+.2f}, goal within 1.0)")
+    r30 = forecast_run(df.iloc[:30], plan, 75.0)
+    e31 = next(p.acc1 for p in r30.predictions if p.epoch == 31)
+    goal(abs(e31 - 48.55) <= 3.0, f"seed epochs 1-30 + restart in plan -> epoch 31 {e31:.2f} "
+         f"vs 48.55 (error {e31 - 48.55:+.2f}, goal within 3)")
+    r23 = forecast_run(df.iloc[:23], plan, 75.0)
+    flagged = [e for e in r23.events if e.kind == "lr_restart" and e.epoch == 31]
+    drop = flagged[0].fields["predicted_drop"] if flagged else float("nan")
+    goal(bool(flagged) and drop > 3.0, f"seed epochs 1-23: restart at epoch 31 flagged with "
+         f"predicted drop {drop:.2f} points (true drop 20.51)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m forecast.backtest", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("curves", nargs="*", help="finished curves (CSV: epoch, test_acc1, lr)")
+    args = parser.parse_args(argv)
+    curves = args.curves or DEFAULT_CURVES
+    with_seed = not args.curves
+    scores = []
+    for path in curves + ([SEED_CURVE] if with_seed else []):
+        df, plan = load_curve(path)
+        name = "seed_run" if path == SEED_CURVE else Path(path).stem
+        scores += [score_cut(name, df, plan, cut) for cut in CUTS]
+    cov80, cov95 = coverage_loco(scores, 0.8), coverage_loco(scores, 0.95)
+    print_tables(scores, cov80, cov95)
+    print()
+    corpus = [s for s in scores if s.curve != "seed_run"]
+    if with_seed:
+        seed_goals()
+    for cut, limit in ((0.5, 2.5), (0.25, 4.0)):
+        errs = [abs(s.final_pred - s.final_true) for s in corpus if s.cut == cut]
+        goal(np.mean(errs) <= limit, f"final-accuracy MAE from {cut:.0%} of the run: "
+             f"{np.mean(errs):.2f} points over {len(errs)} curves (goal <= {limit})")
+    corpus_cov = float(np.mean([cov80[c] for c in {s.curve for s in corpus}]))
+    goal(0.70 <= corpus_cov <= 0.90, f"80% band coverage (leave-one-curve-out) "
+         f"{corpus_cov:.1%} (goal 70-90%); 95% band: "
+         f"{np.mean([cov95[c] for c in {s.curve for s in corpus}]):.1%}")
+    ms = 1000 * time_long_history(450)
+    goal(ms < 300, f"forecast of a 450-epoch history: {ms:.0f} ms (goal < 300 ms, one core "
+         "when run with OMP_NUM_THREADS=1)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,103 @@
+"""Read a run for `runwatch forecast` / `runwatch report`: records -> history, plan, options.
+
+The I/O edge of the forecast: any log trainer.sources reads (our stream, DeiT/json_stats logs,
+timm/Lightning/plain CSVs), cut at `--upto`, with the plan from `--plan`, else the stream's
+ScheduleSpec, else the planned LRs the log carries.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from forecast.records import history_from_records
+from forecast.result import ForecastOptions
+from forecast.scenario_plans import parse_plan, plan_lrs, spec_from_dict, standard_scenarios
+from trainer.errors import RunwatchError
+from trainer.schedule import ScheduleSpec
+from trainer.sources import read_source
+from trainer.stream import latest_plan
+
+DEFAULT_TARGET = 75.0
+
+
+@dataclass(frozen=True)
+class RunInput:
+    """Everything a forecast of one run needs, parsed from its log and the command line."""
+
+    name: str
+    source_kind: str
+    history: pd.DataFrame
+    plan: list[float] | None
+    spec: ScheduleSpec | None
+    target: float
+    options: ForecastOptions
+    notes: tuple[str, ...]
+
+
+def _start_record(records: list[dict]) -> dict:
+    starts = [r for r in records if r.get("type") in ("run_start", "resume")]
+    return starts[-1] if starts else {}
+
+
+def _find_key(tree: object, key: str) -> object:
+    """The first value of `key` anywhere in a nested config dict."""
+    if isinstance(tree, dict):
+        if key in tree:
+            return tree[key]
+        for value in tree.values():
+            found = _find_key(value, key)
+            if found is not None:
+                return found
+    return None
+
+
+def _last_lr(history: pd.DataFrame, plan: list[float]) -> float:
+    last = int(history["epoch"].iloc[-1])
+    if "lr" in history.columns and math.isfinite(float(history["lr"].iloc[-1])):
+        return float(history["lr"].iloc[-1])
+    return float(plan[min(last, len(plan)) - 1])
+
+
+def load_run(path: str, metric: str | None = None, upto: int | None = None,
+             plan_text: str | None = None, target: float | None = None,
+             patience: int | None = None, checkpoint: int | None = None) -> RunInput:
+    """Parse one run; RunwatchError (one line) for anything the user can fix."""
+    records, source = read_source(path, metric)
+    history = history_from_records(records)
+    if history.empty:
+        raise RunwatchError(f"{path}: no epoch records yet; wait for the first epoch")
+    if upto is not None:
+        history = history[history["epoch"] <= upto].reset_index(drop=True)
+        if history.empty:
+            raise RunwatchError(f"--upto {upto} leaves no epoch: the run starts at a later "
+                                "epoch; raise --upto")
+    start = _start_record(records)
+    notes: list[str] = []
+    spec = None
+    if plan_text:
+        spec = parse_plan(plan_text)
+    elif isinstance(start.get("schedule"), dict) and not start.get("synthetic"):
+        spec = spec_from_dict(start["schedule"])
+    plan = plan_lrs(spec) if spec is not None else latest_plan(records)
+    if plan is None:
+        notes.append("the log carries no LR plan: pass --plan (e.g. --plan seed or "
+                     "--plan cosine:lr=0.1,epochs=90) for schedule-aware forecasts")
+    if target is None:
+        target = float(start.get("target_acc1") or DEFAULT_TARGET)
+    if patience is None:
+        found = _find_key(start.get("config", {}), "patience")
+        patience = int(found) if isinstance(found, (int, float)) and found > 0 else None
+    scenarios: tuple = ()
+    if plan is not None:
+        acc = pd.to_numeric(history["test_acc1"], errors="coerce")
+        best_epoch = int(history["epoch"][acc.idxmax()]) if acc.notna().any() else 1
+        last = int(history["epoch"].iloc[-1])
+        candidates, more = standard_scenarios(plan, checkpoint or last, _last_lr(history, plan),
+                                              best_epoch, spec)
+        scenarios, notes = tuple(candidates), notes + more
+    options = ForecastOptions(patience=patience, scenarios=scenarios)
+    name = str(start.get("run_id") or path)
+    return RunInput(name, source.kind, history, plan, spec, float(target), options, tuple(notes))
