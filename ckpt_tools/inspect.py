@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ckpt_tools.layouts import CheckpointView, detect, is_tensor
 from ckpt_tools.load import load_checkpoint
-from ckpt_tools.plan import TABLE_EPOCHS, upcoming_lrs
+from ckpt_tools.plan import TABLE_EPOCHS, last_trained_lr, upcoming_lrs
 from trainer.errors import RunwatchError
 from trainer.schedule import find_jumps
 
@@ -48,6 +48,7 @@ class CheckpointInfo:
     scheduler_fields: dict
     next_epoch: int | None
     next_lrs: list[float] = field(default_factory=list)
+    last_lr: float | None = None  # LR of the last epoch trained, when the schedule tells
     lr_note: str = ""
     jumps: list[dict] = field(default_factory=list)
     extra_keys: list[str] = field(default_factory=list)
@@ -156,7 +157,12 @@ def inspect_checkpoint(path: str | Path) -> CheckpointInfo:
     except RunwatchError as exc:
         info.lr_note = str(exc)
         return info
+    if view.layout == "runwatch" and isinstance(view.schedule, dict) and view.epochs_done:
+        left = int(view.schedule.get("epochs", 0)) - view.epochs_done
+        info.next_lrs = info.next_lrs[:max(left, 1)]
     first = info.next_epoch or 1
+    info.last_lr = last_trained_lr(view)
     info.jumps = [{"epoch": j.epoch, "lr_before": j.lr_before, "lr_after": j.lr_after,
-                   "ratio": j.ratio} for j in find_jumps(info.next_lrs, first)]
+                   "ratio": j.ratio}
+                  for j in find_jumps(info.next_lrs, first, prev_lr=info.last_lr)]
     return info

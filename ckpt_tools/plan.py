@@ -132,6 +132,20 @@ def _last_lr(spec: ScheduleSpec, epochs_done: int) -> float | None:
     return lr_at(spec, epochs_done) if epochs_done - spec.offset >= 1 else None
 
 
+def last_trained_lr(view: CheckpointView) -> float | None:
+    """LR the last trained epoch used, from the schedule; None when it cannot be known."""
+    done = view.epochs_done
+    if not done:
+        return None
+    try:
+        if view.layout == "timm":
+            initial = _group_values(view, "initial_lr")[0]
+            return timm_sched.timm_cosine(view.args).lr(initial, done - 1)
+        return _last_lr(specs.current_spec(view, None), done)
+    except RunwatchError:
+        return None
+
+
 def _jump_warnings(first: int, last_lr: float | None, after: list[float]) -> list[str]:
     out = []
     for jump in find_jumps(after, first, JUMP_WARN_RATIO, prev_lr=last_lr):

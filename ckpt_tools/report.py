@@ -34,6 +34,8 @@ def format_info(info: CheckpointInfo) -> str:
     if info.next_lrs:
         jumps = {j["epoch"]: j["ratio"] for j in info.jumps}
         lines.append("  next epochs' LR (as the scheduler will produce them):")
+        if info.last_lr is not None and info.next_epoch:
+            lines.append(f"    epoch {info.next_epoch - 1:>5}: {info.last_lr:.6g}  (last trained)")
         for i, lr in enumerate(info.next_lrs):
             epoch = (info.next_epoch or 1) + i
             mark = f"  <- jump x{jumps[epoch]:.0f}" if epoch in jumps else ""

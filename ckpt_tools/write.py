@@ -43,12 +43,11 @@ def backup_path(src: Path) -> Path:
 
 def write_checkpoint(loaded: LoadedCheckpoint, obj: object, out: Path,
                      in_place: bool = False) -> Path:
-    """Write `obj` (the edited tree of `loaded`) to `out`; returns the backup path or `out`."""
+    """Write `obj` (the edited tree of `loaded`) to `out`; returns `out`."""
     check_output_path(loaded.path, out, in_place)
     if in_place and out.exists():
-        backup = backup_path(out)
-        shutil.copy2(out, backup)
-        os.unlink(out)  # break a hard link: the other name keeps the old bytes
+        # The rename below gives `out` a new inode: another hard link keeps the old bytes.
+        shutil.copy2(out, backup_path(out))
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     tmp = Path(tmp_name)
     try:

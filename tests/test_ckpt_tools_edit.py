@@ -1,0 +1,122 @@
+"""Edits of real torchvision-reference checkpoints, resumed by torch the way train.py resumes.
+
+The preview (plan.lr_after) must be the LRs the resumed run really uses; momentum buffers and
+weights must come through byte for byte; the input must never change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import zipfile
+
+import pytest
+import torch
+from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR
+
+from ckpt_tools import EditRequest, plan_edit, write_edit
+from ckpt_tools.plan import TABLE_EPOCHS
+from tests.ckpt_builders import (
+    seed_scheduler,
+    torchvision_args,
+    torchvision_checkpoint,
+    torchvision_resume,
+)
+from trainer.errors import RunwatchError
+from trainer.schedule import CONTINUITY_MODES
+
+
+@pytest.fixture(scope="module")
+def seed_ckpt(tmp_path_factory):
+    """The seed run's situation: CosineAnnealingWarmRestarts(T_0=30) after 30 epochs."""
+    return torchvision_checkpoint(tmp_path_factory.mktemp("seed") / "model_29.pth", 30)
+
+
+def _digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_t0_100_keep_phase_jumps_270x_as_domain_says(seed_ckpt):
+    plan = plan_edit(seed_ckpt, EditRequest(t0=100))
+    assert plan.first_epoch == 31
+    assert plan.last_lr == pytest.approx(0.000147, abs=1e-6)
+    assert plan.lr_after[0] == pytest.approx(0.0397, abs=1e-4)
+    assert round(plan.jump_ratio) == 270
+    assert plan.lr_before[0] == pytest.approx(0.05)  # the unedited restart
+    assert any("270x" in w for w in plan.warnings)
+
+
+@pytest.mark.parametrize("mode", CONTINUITY_MODES)
+def test_each_mode_resumes_in_torch_with_the_previewed_lrs(seed_ckpt, tmp_path, mode):
+    before = _digest(seed_ckpt)
+    plan = plan_edit(seed_ckpt, EditRequest(t0=100, continuity=mode))
+    out = write_edit(plan, tmp_path / "edited.pth")
+    used, _ = torchvision_resume(out, seed_scheduler, TABLE_EPOCHS)
+    assert used == pytest.approx(plan.lr_after, rel=1e-12)
+    assert _digest(seed_ckpt) == before
+    original = torch.load(seed_ckpt, weights_only=False)  # our own file, written by the test
+    ckpt = torch.load(out, weights_only=False)
+    for key, state in original["optimizer"]["state"].items():
+        assert torch.equal(state["momentum_buffer"], ckpt["optimizer"]["state"][key][
+            "momentum_buffer"])
+    assert ckpt["args"] == original["args"]
+
+
+def test_mode_shapes_at_the_resume_point(seed_ckpt):
+    plans = {m: plan_edit(seed_ckpt, EditRequest(t0=100, continuity=m)) for m in CONTINUITY_MODES}
+    assert plans["anneal-from-current"].jump_ratio == pytest.approx(1.0)
+    assert plans["match-lr"].jump_ratio < 1.5
+    assert plans["restart"].lr_after[0] == pytest.approx(0.05)
+    assert not plans["anneal-from-current"].warnings
+
+
+def test_tensor_records_are_copied_byte_for_byte(seed_ckpt, tmp_path):
+    out = write_edit(plan_edit(seed_ckpt, EditRequest(lr=0.02)), tmp_path / "e.pth")
+    with zipfile.ZipFile(seed_ckpt) as a, zipfile.ZipFile(out) as b:
+        data = [n for n in a.namelist() if "/data/" in n]
+        assert data and all(a.read(n) == b.read(n) for n in data)
+        assert a.namelist() == b.namelist()
+
+
+def test_warmup_cosine_annealing_lr_edit_of_epochs(tmp_path):
+    """torchvision's own schedule: LinearLR warmup then CosineAnnealingLR (chainable)."""
+    def make(opt):
+        return SequentialLR(opt, [LinearLR(opt, start_factor=0.1, total_iters=3),
+                                  CosineAnnealingLR(opt, T_max=17, eta_min=0.0)], milestones=[3])
+
+    src = torchvision_checkpoint(tmp_path / "model_9.pth", 10, make,
+                                 torchvision_args(epochs=20, lr_warmup_epochs=3))
+    plan = plan_edit(src, EditRequest(epochs=40))
+    out = write_edit(plan, tmp_path / "longer.pth")
+    used, _ = torchvision_resume(out, make, TABLE_EPOCHS)
+    assert used == pytest.approx(plan.lr_after, rel=1e-12)
+    assert plan.lr_after[0] > plan.lr_before[0]  # a longer cosine is higher at the same step
+
+
+def test_output_equal_to_input_or_a_hard_link_is_refused(seed_ckpt, tmp_path):
+    link = tmp_path / "model_best.pth"
+    os.link(seed_ckpt, link)
+    plan = plan_edit(link, EditRequest(t0=60))
+    for out in (link, seed_ckpt):
+        with pytest.raises(RunwatchError, match="input"):
+            write_edit(plan, out)
+    assert plan_edit(seed_ckpt, EditRequest()).lr_after[0] == pytest.approx(0.05)
+
+
+def test_in_place_keeps_a_backup_and_breaks_the_hard_link(tmp_path):
+    src = torchvision_checkpoint(tmp_path / "checkpoint-29.pth", 30)
+    link = tmp_path / "model_best.pth"
+    os.link(src, link)
+    before = _digest(src)
+    write_edit(plan_edit(link, EditRequest(t0=60)), link, in_place=True)
+    assert _digest(src) == before  # the other name still holds the original
+    assert _digest(tmp_path / "model_best.pth.bak") == before
+    assert _digest(link) != before
+
+
+def test_out_of_range_values_are_refused(seed_ckpt):
+    for request, flag in [(EditRequest(t0=0), "--t0"), (EditRequest(lr=-1), "--lr"),
+                          (EditRequest(eta_min=-1.0), "--eta-min"),
+                          (EditRequest(epochs=0), "--epochs")]:
+        with pytest.raises(RunwatchError, match=flag):
+            plan_edit(seed_ckpt, request)
