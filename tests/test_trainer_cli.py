@@ -1,0 +1,54 @@
+"""`runwatch train` / `python -m trainer`: light imports, errors as one line and status 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from trainer_tiny import tiny_dict, write_toml
+
+from trainer.cli import default_run_dir
+from tui.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_the_torch_free_modules_do_not_import_torch():
+    code = ("import sys, trainer.stream, trainer.schedule, trainer.config, trainer.cli; "
+            "heavy = [m for m in ('torch', 'torchvision', 'numpy') if m in sys.modules]; "
+            "print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=REPO)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--config", "does-not-exist"], "config file does-not-exist not found"),
+    (["--config", "{bad}", "--set", "optim.momentum=fast"], "optim.momentum in"),
+    (["--config", "{bad}", "--set", "train.epochs"], "is not section.key=value"),
+    (["--config", "{good}", "--override-schedule"], "only applies with --resume-from"),
+    (["--config", "{good}", "--resume-from", "{missing}"], "not found"),
+])
+def test_user_errors_exit_2_with_one_line(tmp_path, capsys, args, message):
+    good = write_toml(tmp_path / "good.toml", tiny_dict())
+    args = [a.format(bad=good, good=good, missing=tmp_path / "nope.pt") for a in args]
+    assert main(["train", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("runwatch: error: ") and message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_python_dash_m_trainer_reports_errors_the_same_way(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "trainer", "--config", "nope"],
+                         capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 2 and out.stderr.startswith("runwatch: error: config file nope")
+
+
+def test_default_run_dirs(tmp_path):
+    assert default_run_dir(Path("configs/smoke_cpu.toml"), None).name.startswith("smoke_cpu-")
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    assert default_run_dir(Path("x.toml"), run / "checkpoints" / "epoch-0003.pt") == run
+    assert default_run_dir(Path("x.toml"), run) == run
