@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, field
 
+from ckpt_tools import zipfmt
 from ckpt_tools.load import LoadedCheckpoint
 from ckpt_tools.pickled import TensorRef
 from ckpt_tools.schedulers import scheduler_type
@@ -85,7 +86,7 @@ def detect(loaded: LoadedCheckpoint) -> CheckpointView:
     if obj.get("format") == "runwatch":
         return _runwatch(obj)
     if "optimizer_states" in obj or "pytorch-lightning_version" in obj:
-        return _lightning(obj)
+        return _lightning(obj, loaded)
     if "state_dict" in obj and ("arch" in obj or "version" in obj) and "optimizer" in obj:
         return _timm(obj)
     if "model" in obj and ("optimizer" in obj or "lr_scheduler" in obj or "args" in obj):
@@ -125,16 +126,18 @@ def _torchvision(obj: dict) -> CheckpointView:
     return _with_scheduler(view, obj.get("lr_scheduler"))
 
 
-def _lightning(obj: dict) -> CheckpointView:
+def _lightning(obj: dict, loaded: LoadedCheckpoint) -> CheckpointView:
     optimizers = obj.get("optimizer_states") or []
     schedulers = obj.get("lr_schedulers") or []
     metrics = {}
-    for name, state in (obj.get("callbacks") or {}).items():
-        if isinstance(state, dict) and "best_model_score" in state:
-            score = state["best_model_score"]
-            metrics["best_model_score"] = None if is_tensor(score) else score
+    for state in (obj.get("callbacks") or {}).values():
+        score = state.get("best_model_score") if isinstance(state, dict) else None
+        if score is not None:
+            if isinstance(score, TensorRef) and loaded.archive is not None:
+                score = zipfmt.read_scalar(loaded.archive, score)
+            metrics["best_model_score"] = float(score) if score is not None else None
             metrics["best_model_path"] = state.get("best_model_path")
-            metrics["monitor"] = state.get("monitor") or name
+            metrics["monitor"] = state.get("monitor")
     view = CheckpointView(
         "lightning", obj, epochs_done=_next_index(obj.get("epoch")),
         global_step=_int(obj.get("global_step")), model=obj.get("state_dict"),

@@ -84,6 +84,20 @@ def read_record(archive: Archive, name: str) -> bytes:
                             "use another checkpoint") from None
 
 
+SCALAR_FORMATS = {"float32": "<f", "float64": "<d", "float16": "<e", "int64": "<q",
+                  "int32": "<i", "uint8": "<B", "bool": "<?"}
+
+
+def read_scalar(archive: Archive, tensor: object) -> float | None:
+    """The value of a one-element tensor placeholder (None for other dtypes or shapes)."""
+    fmt = SCALAR_FORMATS.get(tensor.dtype)
+    if fmt is None or tensor.numel != 1:
+        return None
+    raw = read_record(archive, f"{archive.prefix}data/{tensor.storage.key}")
+    start = tensor.offset * struct.calcsize(fmt)
+    return float(struct.unpack_from(fmt, raw, start)[0])
+
+
 def check_crcs(archive: Archive) -> list[str]:
     """Names of records whose bytes do not match their CRC (streamed, constant memory)."""
     bad = []
