@@ -36,6 +36,15 @@ class LoadedCheckpoint:
 def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
     """Load `path` without running any code in it; RunwatchError on anything else."""
     p = Path(path)
+    try:
+        return _load_any(p)
+    except RunwatchError as exc:
+        if str(p) in str(exc):
+            raise
+        raise RunwatchError(f"{p}: {exc}") from None
+
+
+def _load_any(p: Path) -> LoadedCheckpoint:
     if not p.exists():
         raise RunwatchError(f"{p}: no such file: check the path")
     if p.is_dir():

@@ -93,8 +93,15 @@ def _get_lr(kind: str, s: dict, lrs: list[float]) -> list[float]:
         if s.get("_is_initial") or e > n:
             return lrs
         return [lr * (1.0 + (b - a) / (n * a + (e - 1) * (b - a))) for lr in lrs]
-    raise RunwatchError(f"cannot compute the LRs of a {kind} scheduler: its formula is not "
-                        "stored in the checkpoint")
+    raise unsupported(kind, s)
+
+
+def unsupported(kind: str, state: dict) -> RunwatchError:
+    """The error for a scheduler whose LRs cannot be computed from its fields."""
+    what = kind if kind != "unknown" else f"unrecognised scheduler (fields {sorted(state)[:4]})"
+    return RunwatchError(f"cannot compute the LRs of {what}: its formula is not stored in the "
+                         f"checkpoint, so it cannot be previewed or edited; supported: "
+                         f"{', '.join(SIMULATED)}")
 
 
 def _step(kind: str, s: dict, lrs: list[float]) -> list[float]:
@@ -124,8 +131,7 @@ def next_lrs(state: dict, group_lrs: list[float], count: int) -> list[list[float
     """LRs (one list per param group) of the next `count` epochs, stepping once per epoch."""
     kind = scheduler_type(state)
     if kind not in SIMULATED:
-        raise RunwatchError(f"cannot compute the LRs of a {kind} scheduler: its formula is not "
-                            "stored in the checkpoint")
+        raise unsupported(kind, state)
     s = copy.deepcopy(state)
     lrs = [float(x) for x in group_lrs]
     out = [lrs]

@@ -1,0 +1,171 @@
+"""`runwatch ckpt ...`: bad input is exit status 2, one line, no traceback, nothing written."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+
+import pytest
+import torch
+from torch.optim.lr_scheduler import LambdaLR, OneCycleLR
+
+from tests.ckpt_builders import tiny_model, torchvision_args, torchvision_checkpoint
+from tests.test_ckpt_tools_load import Payload
+from tui.cli import main
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory):
+    return torchvision_checkpoint(tmp_path_factory.mktemp("good") / "model_29.pth", 30)
+
+
+def _bad_files(folder, good):
+    model = tiny_model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    files = {
+        "missing": folder / "missing.pt",
+        "directory": folder / "somedir",
+        "empty": folder / "empty.pt",
+        "truncated": folder / "truncated.pt",
+        "garbage": folder / "garbage.pt",
+        "text": folder / "notes.txt",
+        "payload": folder / "payload.pt",
+        "no_optimizer": folder / "weights.pt",
+        "no_scheduler": folder / "noscheduler.pt",
+        "lambda_scheduler": folder / "lambda.pt",
+        "onecycle_scheduler": folder / "onecycle.pt",
+    }
+    files["directory"].mkdir()
+    files["empty"].write_bytes(b"")
+    files["truncated"].write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    files["garbage"].write_bytes(os.urandom(4096))
+    files["text"].write_text("epoch,lr\n1,0.05\n")
+    torch.save({"model": model.state_dict(), "x": Payload(folder / "pwned")}, files["payload"])
+    torch.save(model.state_dict(), files["no_optimizer"])
+    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 3,
+                "args": torchvision_args()}, files["no_scheduler"])
+    for name, sched in (("lambda_scheduler", LambdaLR(opt, lambda e: 0.9**e)),
+                        ("onecycle_scheduler", OneCycleLR(opt, max_lr=0.1, total_steps=10))):
+        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                    "lr_scheduler": sched.state_dict(), "epoch": 3,
+                    "args": torchvision_args()}, files[name])
+    return files
+
+
+BAD_INPUTS = ["missing", "directory", "empty", "truncated", "garbage", "text", "payload",
+              "no_optimizer", "no_scheduler", "lambda_scheduler", "onecycle_scheduler"]
+
+
+@pytest.fixture(scope="module")
+def bad(tmp_path_factory, good):
+    return _bad_files(tmp_path_factory.mktemp("bad"), good)
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("runwatch: error: "), err
+    return lines[0]
+
+
+@pytest.mark.parametrize("kind", BAD_INPUTS)
+def test_bad_input_to_edit_is_exit_2_one_line_nothing_written(bad, kind, tmp_path, capsys):
+    before = sorted(os.listdir(bad["empty"].parent))
+    out = tmp_path / "out.pt"
+    code = main(["ckpt", "edit", str(bad[kind]), "-o", str(out), "--t0", "50", "--yes"])
+    assert code == 2
+    _one_line_error(capsys)
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+    assert sorted(os.listdir(bad["empty"].parent)) == before
+    assert not (bad["empty"].parent / "pwned").exists()
+
+
+@pytest.mark.parametrize("kind", ["missing", "empty", "truncated", "garbage", "text", "payload"])
+def test_bad_input_to_inspect_is_exit_2(bad, kind, capsys):
+    assert main(["ckpt", "inspect", str(bad[kind])]) == 2
+    _one_line_error(capsys)
+
+
+@pytest.mark.parametrize("flags,word", [(["--t0", "0"], "--t0"), (["--lr", "-1"], "--lr"),
+                                        (["--t-mult", "0"], "--t-mult")])
+def test_out_of_range_values_are_exit_2(good, tmp_path, capsys, flags, word):
+    assert main(["ckpt", "edit", str(good), "-o", str(tmp_path / "o.pt"), *flags, "--yes"]) == 2
+    assert word in _one_line_error(capsys)
+    assert not (tmp_path / "o.pt").exists()
+
+
+def test_without_a_terminal_edit_asks_for_yes(good, tmp_path, capsys):
+    out = tmp_path / "o.pt"
+    assert main(["ckpt", "edit", str(good), "-o", str(out), "--t0", "100"]) == 2
+    assert "--yes" in _one_line_error(capsys)
+    assert not out.exists()
+
+
+def test_dry_run_prints_the_preview_and_writes_nothing(good, tmp_path, capsys):
+    out = tmp_path / "o.pt"
+    assert main(["ckpt", "edit", str(good), "-o", str(out), "--t0", "100", "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    assert "270x" in text and "WARNING" in text and "dry run" in text
+    assert not out.exists()
+
+
+def test_edit_then_diff_shows_only_the_schedule_fields(good, tmp_path, capsys):
+    out = tmp_path / "o.pt"
+    assert main(["ckpt", "edit", str(good), "-o", str(out), "--t0", "100",
+                 "--continuity", "anneal-from-current", "--epochs", "100", "--yes"]) == 0
+    assert "verified" in capsys.readouterr().out
+    assert main(["ckpt", "diff", str(good), str(out), "--json", "--values"]) == 0
+    diff = json.loads(capsys.readouterr().out)
+    keys = {c["key"] for c in diff["changed"]}
+    assert "lr_scheduler.T_0" in keys and "lr_scheduler.T_i" in keys
+    assert all(k.startswith(("lr_scheduler.", "optimizer.param_groups.")) for k in keys)
+    assert diff["tensors_compared"] > 0 and diff["tensor_values_differ"] == []
+
+
+def test_inspect_json_reports_the_restart_jump(good, capsys):
+    assert main(["ckpt", "inspect", str(good), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["layout"] == "torchvision" and info["epochs_done"] == 30
+    assert info["jumps"][0]["epoch"] == 31 and info["jumps"][0]["ratio"] > 300
+    assert info["optimizer"]["param_groups"][0]["momentum"] == 0.9
+
+
+def test_hugging_face_trainer_folder_is_inspected_and_not_edited(tmp_path, capsys):
+    from safetensors.torch import save_file
+
+    model = tiny_model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    sched = LambdaLR(opt, lambda step: 1 - step / 100)
+    folder = tmp_path / "checkpoint-500"
+    folder.mkdir()
+    torch.save(opt.state_dict(), folder / "optimizer.pt")
+    torch.save(sched.state_dict(), folder / "scheduler.pt")
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()},
+              folder / "model.safetensors")
+    (folder / "trainer_state.json").write_text(json.dumps(
+        {"epoch": 2.0, "global_step": 500, "best_metric": 0.71, "log_history": []}))
+    assert main(["ckpt", "inspect", str(folder), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["layout"] == "hf-trainer" and info["scheduler_type"] == "LambdaLR"
+    assert info["model"]["tensors"] == 4 and info["global_step"] == 500
+    assert "formula is not stored" in info["lr_note"]
+    assert main(["ckpt", "edit", str(folder), "-o", str(tmp_path / "x"), "--lr", "0.1",
+                 "--yes"]) == 2
+    _one_line_error(capsys)
+
+
+def test_real_subprocess_refuses_a_payload(bad, tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "ckpt", "edit", str(bad["payload"]), "-o",
+         str(tmp_path / "o.pt"), "--t0", "50", "--yes"],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "system" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (bad["payload"].parent / "pwned").exists()
+    assert not (tmp_path / "o.pt").exists()
+    assert zipfile.is_zipfile(bad["payload"])  # the input is untouched

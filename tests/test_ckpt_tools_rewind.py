@@ -1,0 +1,71 @@
+"""The rewind / edit / resume cycle on a real (tiny) runwatch smoke run that crossed a restart."""
+
+from __future__ import annotations
+
+import shlex
+
+import pytest
+
+from ckpt_tools import EditRequest, apply_rewind, plan_rewind
+from ckpt_tools.load import load_checkpoint
+from trainer.errors import RunwatchError
+from trainer.stream import read_stream, split_branches
+from tui.cli import main
+
+TINY = ["--set", 'model.arch="tiny_cnn"', "--set", "model.num_classes=4",
+        "--set", "data.image_size=8", "--set", "data.batch_size=8",
+        "--set", "data.train_size=64", "--set", "data.val_size=32",
+        "--set", "schedule.t0=3", "--set", "train.epochs=5",
+        "--set", "train.checkpoint_keep=10", "--set", 'train.device="cpu"']
+
+
+@pytest.fixture
+def smoke_run(tmp_path):
+    run = tmp_path / "run"
+    assert main(["train", "--config", "smoke_cpu", "--run-dir", str(run), *TINY]) == 0
+    return run
+
+
+def _live_lrs(run) -> dict[int, float]:
+    return {r["epoch"]: r["lr"] for r in split_branches(read_stream(run)[0]).live}
+
+
+def test_rewind_edit_resume_cycle(smoke_run, capsys):
+    before = _live_lrs(smoke_run)
+    assert before[4] / before[3] > 3  # the run crossed a warm restart at epoch 4
+    plan = plan_rewind(smoke_run, to=3, request=EditRequest(t0=10, epochs=8,
+                                                            continuity="match-lr"))
+    assert plan.abandoned_epochs == [4, 5]
+    assert plan.edit.jump_ratio < 1.5
+    result = apply_rewind(plan)
+    assert result.checkpoint.name == "rewind-from-0003.pt"
+    assert (smoke_run / "checkpoints" / "epoch-0003.pt").is_file()  # nothing replaced
+
+    saved = load_checkpoint(result.checkpoint).obj
+    original = load_checkpoint(smoke_run / "checkpoints" / "epoch-0003.pt").obj
+    assert saved["config"] == original["config"]
+    assert saved["edits"][-1]["mode"] == "match-lr"
+    assert saved["schedule"]["t0"] == 10 and saved["schedule"]["epochs"] == 8
+
+    command = shlex.split(result.resume_command)
+    assert command[:2] == ["runwatch", "train"]
+    assert main(command[1:]) == 0
+    records = read_stream(smoke_run)[0]
+    rewind = [r for r in records if r.get("kind") == "rewind"]
+    assert rewind and rewind[0]["to_epoch"] == 3 and rewind[0]["abandoned_epochs"] == [4, 5]
+    after = _live_lrs(smoke_run)
+    assert sorted(after) == list(range(1, 9))
+    assert [after[e] for e in range(4, 9)] == pytest.approx(plan.edit.lr_after, rel=1e-9)
+    abandoned = split_branches(records).abandoned
+    assert sorted(r["epoch"] for r in abandoned) == [4, 5]
+
+
+def test_rewind_to_best_picks_the_best_live_epoch(smoke_run):
+    live = split_branches(read_stream(smoke_run)[0]).live
+    best = max(live, key=lambda r: (r["test_acc1"], -r["epoch"]))
+    plan = plan_rewind(smoke_run)
+    assert plan.to_epoch == best["epoch"] and plan.edit is None
+    result = apply_rewind(plan)
+    assert load_checkpoint(result.checkpoint).obj["epoch"] == best["epoch"]
+    with pytest.raises(RunwatchError, match="not on the live branch"):
+        plan_rewind(smoke_run, to=42)
