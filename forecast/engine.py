@@ -27,7 +27,7 @@ from forecast.inputs import History, prepare_history
 from forecast.intervals import band_scale, bands, reach_probabilities
 from forecast.lr_law import noise_sd
 from forecast.models import build_models
-from forecast.result import ForecastOptions, ForecastResult, ModelReport, Prediction
+from forecast.result import ForecastOptions, ForecastResult, ModelReport, Prediction, Scenario
 from forecast.scenarios import Candidate, run_scenarios
 
 MIN_FIT_EPOCHS = 4
@@ -125,3 +125,12 @@ def forecast_run(history: pd.DataFrame, plan: list[float] | None, target: float,
         scenarios=tuple(scenarios),
         notes=tuple(notes),
     )
+
+
+def forecast_scenarios(history: pd.DataFrame, plan: list[float] | None, checkpoint_epoch: int,
+                       candidates: list[tuple[str, list[float]]]) -> tuple[Scenario, ...]:
+    """Each named candidate (LRs of the epochs after `checkpoint_epoch`) -> its predicted curve
+    and final accuracy, from the LR-aware laws fitted and weighted on `history`."""
+    options = ForecastOptions(scenarios=tuple(
+        (name, checkpoint_epoch, tuple(float(v) for v in lrs)) for name, lrs in candidates))
+    return forecast_run(history, plan, 100.0, options).scenarios

@@ -5,8 +5,8 @@ the recent window), `nonfinite` (NaN/inf metrics), `divergence` (test loss or ac
 away from its best without an LR jump to explain it), `train_test_gap` (a widening gap),
 `early_stop_patience` (epochs since the best and patience left).
 Ahead: `lr_restart` (the LR returns to at least half the plan's peak), `lr_jump` (any other rise
-by 2x or more), `lr_drop` (a decay by 2x or more from at least 5% of the peak), each with
-the forecast's effect on accuracy.
+by 2x or more), `lr_drop` (a step decay by 2x or more, or any such decay from at least 10% of
+the peak), each with the forecast's effect on accuracy.
 Jumps are found with trainer.schedule.find_jumps, the one definition of an LR jump.
 """
 
@@ -47,10 +47,13 @@ def regressions(h: History, noise: float) -> list[Event]:
 
 
 def plateau(h: History, noise: float) -> list[Event]:
-    """The recent window gained no more than 2 noise (fitted linear trend over the window)."""
+    """The recent window (no LR jump in it) gained no more than 2 noise (linear trend)."""
     w = _window(len(h.acc))
     if len(h.acc) < w + 1:
         return []
+    lrs = h.lrs[int(h.epochs[-w]) - 1:h.last_epoch]
+    if np.any(lrs[1:] >= 2 * lrs[:-1]):
+        return []  # an LR jump in the window: its drop is a regression, not a plateau
     x, y = h.epochs[-w:].astype(float), h.acc[-w:]
     gain = float(np.polyfit(x, y, 1)[0] * (x[-1] - x[0]))
     if gain > 2 * max(noise, NOISE_FLOOR):
@@ -160,8 +163,10 @@ def events_ahead(h: History, future_epochs: np.ndarray, pred: np.ndarray) -> lis
             "predicted_recovery_epoch": int(future_epochs[i + back[0]]) if len(back) else None,
         }))
     for jump in drops:
-        if 1 / jump.lr_before < 0.05 * peak:
-            continue  # the tail of an anneal: halving a tiny LR changes little
+        i = jump.epoch - last - 1
+        step = i + 1 >= len(future_lrs) or abs(future_lrs[i + 1] / future_lrs[i] - 1) < 0.01
+        if 1 / jump.lr_before < 0.1 * peak and not step:
+            continue  # the tail of an anneal, not a step: halving a tiny LR changes little
         before, after = acc_at(jump.epoch - 1), acc_at(jump.epoch)
         out.append(Event("lr_drop", jump.epoch, {
             "lr_before": 1 / jump.lr_before, "lr_after": 1 / jump.lr_after,

@@ -43,10 +43,11 @@ def _start_record(records: list[dict]) -> dict:
 
 
 def _find_key(tree: object, key: str) -> object:
-    """The first value of `key` anywhere in a nested config dict."""
+    """The first value whose key contains `key` anywhere in a nested config dict."""
     if isinstance(tree, dict):
-        if key in tree:
-            return tree[key]
+        for name, value in tree.items():
+            if key in str(name) and not isinstance(value, dict):
+                return value
         for value in tree.values():
             found = _find_key(value, key)
             if found is not None:

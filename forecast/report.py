@@ -65,7 +65,7 @@ def phase_tags(h: History) -> dict[int, str]:
             tags[epoch] = "restart" if lr >= 0.5 * peak else "LR jump"
         elif lr > prev * 1.0001:
             tags[epoch] = "warmup"
-        elif prev > 0 and lr / prev <= 0.5:
+        elif prev > 0 and lr / prev <= 0.5 and prev >= 0.1 * peak:
             tags[epoch] = "LR drop"
         elif lr < LOW_LR * peak:
             tags[epoch] = "low LR"
@@ -172,7 +172,7 @@ def event_lines(events: list[Event]) -> list[str]:
                        f"{f['lr_after']:.3g}; forecast gain {f['predicted_gain']:+.2f} points")
         else:
             out.append(f"- **{e.kind}** (epoch {e.epoch}): " + ", ".join(
-                f"{k} {_fmt(v) if isinstance(v, float) else v}" for k, v in f.items()))
+                f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in f.items()))
     return out or ["- none"]
 
 
@@ -231,6 +231,11 @@ def recommendations(result: ForecastResult) -> list[str]:
                        f"({best.final_acc1 - planned.final_acc1:+.2f} points; "
                        + ("the 80% intervals do not overlap)." if clear
                           else "the 80% intervals overlap, so the gain is not certain)."))
+        close = [s.name for s in result.scenarios
+                 if s is not best and best.final_acc1 - s.final_acc1 < 0.5]
+        if close:
+            out.append(f"Within 0.5 points of it, as good within the forecast's precision: "
+                       f"{', '.join(close)}.")
         reaching = [s for s in result.scenarios if s.best_acc1 >= result.target]
         if not reaching:
             out.append(f"No scenario reaches {result.target:g}%: the best is "

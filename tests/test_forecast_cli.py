@@ -1,0 +1,78 @@
+"""`runwatch forecast` and `runwatch report` on our stream, the seed CSV and foreign logs."""
+
+import json
+
+import pytest
+
+from tui.cli import main
+
+SEED = "tests/data/seed_run/epochs.csv"
+DEIT = "tests/data/foreign/deit_style_log_txt/repvit_m0_9_distill_300e.txt"
+JSON_STATS = "tests/data/foreign/json_stats_log_txt/vgg_log.txt"
+
+
+def run_json(capsys, *argv):
+    assert main(["forecast", *argv, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_seed_csv_with_the_seed_plan_flags_the_restart(capsys):
+    data = run_json(capsys, SEED, "--plan", "seed", "--upto", "23", "--target", "75")
+    assert data["target"] == 75.0 and len(data["predictions"]) == 77
+    restart = next(e for e in data["events"] if e["kind"] == "lr_restart")
+    assert restart["epoch"] == 31 and restart["predicted_drop"] > 10
+    assert {s["name"] for s in data["scenarios"]} >= {"continue as planned",
+                                                     "anneal from current LR"}
+
+
+def test_seed_csv_without_a_plan_still_answers_and_says_why(capsys):
+    data = run_json(capsys, SEED)
+    assert data["predictions"] and any("--plan" in n for n in data["notes"])
+
+
+def test_json_stats_log_brings_its_own_plan(capsys):
+    data = run_json(capsys, JSON_STATS, "--upto", "100")
+    assert data["last_epoch"] == 100 and data["predictions"][-1]["epoch"] == 200
+    assert [e["epoch"] for e in data["events"] if e["kind"] == "lr_drop"] == [120, 160]
+    assert any(m["group"] == "schedule" and m["weight"] > 0 for m in data["models"])
+
+
+def test_deit_log_holds_its_last_lr_unless_given_a_plan(capsys):
+    data = run_json(capsys, DEIT, "--upto", "75")
+    assert data["last_epoch"] == 75 and data["predictions"][-1]["epoch"] < 300
+    assert any("no LR plan" in n for n in data["notes"])
+    data = run_json(capsys, DEIT, "--upto", "75", "--plan",
+                    "cosine:lr=0.004,epochs=300,warmup=5,warmup_start_factor=0.00025,eta_min=1e-5")
+    assert data["predictions"][-1]["epoch"] == 300
+    assert data["predictions"][-1]["acc1"] > data["last_acc1"] + 3  # the anneal ahead
+
+
+def test_text_output_summarises(capsys):
+    assert main(["forecast", SEED, "--plan", "seed", "--upto", "30"]) == 0
+    out = capsys.readouterr().out
+    assert "event lr_restart @ 31" in out and "scenario 'continue as planned'" in out
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["forecast", "no/such/file.csv"], "does not exist"),
+    (["forecast", SEED, "--plan", "cosine:lr=0.1"], "needs lr= and epochs="),
+    (["forecast", SEED, "--upto", "0"], "--upto"),
+])
+def test_bad_input_is_one_line_and_status_2(capsys, argv, words):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_report_writes_markdown_and_never_overwrites(tmp_path, capsys):
+    out = tmp_path / "report.md"
+    assert main(["report", SEED, "--plan", "seed", "--patience", "15", "-o", str(out)]) == 0
+    text = out.read_text()
+    for section in ("## Epochs", "## Phases", "## Models", "## Consolidated forecast",
+                    "## Upcoming events", "## Incidents", "## Scenarios", "## Recommendations"):
+        assert section in text
+    assert "69.06 -> 48.55 (-20.51)" in text  # the restart's before/after, computed
+    capsys.readouterr()
+    assert main(["report", SEED, "--plan", "seed", "-o", str(out)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert out.read_text() == text

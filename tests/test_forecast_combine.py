@@ -1,0 +1,58 @@
+"""Weighing models by their held-out recent error, and when LR-blind models may vote."""
+
+import numpy as np
+
+from forecast.combine import (
+    ModelSpec,
+    combine,
+    holdout_size,
+    lr_blind_ok,
+    model_weights,
+    score_models,
+)
+
+EPOCHS = np.arange(1, 31)
+ACC = 30 + EPOCHS.astype(float)
+
+
+def constant_model(name: str, offset: float, uses_plan: bool = True) -> ModelSpec:
+    """Predicts the true line plus `offset` at any epoch."""
+    return ModelSpec(name, "curve", uses_plan, lambda n, e: 30 + e.astype(float) + offset)
+
+
+def test_holdout_size_is_a_share_of_the_history_and_off_for_short_ones():
+    assert holdout_size(5) == 0
+    assert 3 <= holdout_size(30) <= 20
+    assert holdout_size(1000) <= 40
+
+
+def test_better_holdout_error_earns_more_weight_and_far_worse_none():
+    models = [constant_model("good", 0.1), constant_model("fair", 0.25),
+              constant_model("bad", 10.0)]
+    scored = score_models(models, EPOCHS, ACC, np.arange(31, 41))
+    assert [round(s.holdout_rmse, 6) for s in scored] == [0.1, 0.25, 10.0]
+    w = model_weights(scored, noise=0.1)
+    assert w[0] > w[1] > 0 and w[2] == 0 and abs(w.sum() - 1) < 1e-9
+
+
+def test_failed_models_get_no_weight():
+    failing = ModelSpec("fails", "curve", True, lambda n, e: None)
+    scored = score_models([constant_model("ok", 0.5), failing], EPOCHS, ACC, np.arange(31, 35))
+    assert model_weights(scored, 0.1).tolist() == [1.0, 0.0]
+
+
+def test_lr_blind_models_stop_voting_once_the_plan_moves_the_lr():
+    lrs = np.array([0.1] * 35 + [0.01] * 10)
+    ok = lr_blind_ok(lrs, 30, np.arange(31, 46), k=5)
+    assert ok[:5].all() and not ok[5:].any()
+
+
+def test_combine_uses_only_valid_models_per_epoch():
+    models = [constant_model("aware", 0.0, True), constant_model("blind", 4.0, False)]
+    future = np.arange(31, 35)
+    scored = score_models(models, EPOCHS, ACC, future)
+    weights = np.array([0.5, 0.5])
+    pred, spread, _ = combine(scored, weights, np.array([True, True, False, False]), 4)
+    truth = 30 + future
+    assert pred[0] == truth[0] + 2.0 and spread[0] == 2.0
+    assert pred[2] == truth[2] and spread[2] == 0.0

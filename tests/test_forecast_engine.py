@@ -1,0 +1,125 @@
+"""forecast_run end to end: the seed run's goals, determinism, JSON shape, bad input."""
+
+import json
+import math
+
+import pandas as pd
+import pytest
+from forecast_curves import SEED_CSV, cosine_run, restart_run
+
+from forecast import ForecastOptions, forecast_run
+from forecast.scenario_plans import SEED_PLAN, parse_plan, plan_lrs
+from trainer.errors import RunwatchError
+
+SEED = pd.read_csv(SEED_CSV)
+SEED_LRS = plan_lrs(parse_plan(SEED_PLAN))
+
+
+def at(result, epoch):
+    return next(p for p in result.predictions if p.epoch == epoch)
+
+
+def test_seed_epochs_1_to_20_forecast_epoch_30_within_one_point():
+    result = forecast_run(SEED.iloc[:20], SEED_LRS, 75.0)
+    assert abs(at(result, 30).acc1 - 69.06) <= 1.0
+
+
+def test_seed_epochs_1_to_30_forecast_the_restart_epoch_within_three_points():
+    result = forecast_run(SEED.iloc[:30], SEED_LRS, 75.0)
+    assert abs(at(result, 31).acc1 - 48.55) <= 3.0
+    assert at(result, 31).lo80 <= 48.55 <= at(result, 31).hi80
+
+
+def test_seed_restart_is_flagged_with_a_large_drop_from_epoch_23():
+    result = forecast_run(SEED.iloc[:23], SEED_LRS, 75.0)
+    restart = next(e for e in result.events if e.kind == "lr_restart")
+    assert restart.epoch == 31 and restart.fields["predicted_drop"] > 10
+    assert restart.fields["lr_before"] == pytest.approx(0.000147, rel=0.01)
+    assert restart.fields["lr_after"] == 0.05
+
+
+def test_same_input_same_result():
+    df, plan = restart_run(25)
+    options = ForecastOptions(patience=5, scenarios=(("again", 25, tuple(plan[25:])),))
+    first = forecast_run(df, plan, 80.0, options).to_dict()
+    assert forecast_run(df, plan, 80.0, options).to_dict() == first
+
+
+def test_json_has_the_issues_fields():
+    df, plan = cosine_run(30)
+    df["time"] = 1.7e9 + 600.0 * df["epoch"]
+    data = json.loads(json.dumps(forecast_run(df, plan, 60.0).to_dict()))
+    for key in ("target", "probability_reach", "eta_epoch", "eta_time", "predictions",
+                "events", "models", "scenarios", "notes"):
+        assert key in data
+    first = data["predictions"][0]
+    assert set(first) == {"epoch", "acc1", "lo80", "hi80", "lo95", "hi95"}
+    assert first["epoch"] == 31 and len(data["predictions"]) == 30
+    assert all(p["lo95"] <= p["lo80"] <= p["acc1"] <= p["hi80"] <= p["hi95"]
+               for p in data["predictions"])
+    assert {m["group"] for m in data["models"]} == {"baseline", "curve", "schedule"}
+
+
+def test_eta_epoch_and_wall_clock_from_the_epoch_time():
+    df, plan = cosine_run(30, noise=0.05)
+    df["time"] = 1.7e9 + 600.0 * df["epoch"]
+    final = forecast_run(df, plan, 0.0).predictions[-1].acc1
+    target = round(final - 1.0, 1)
+    result = forecast_run(df, plan, target)
+    assert result.probability_reach > 0.5 and result.eta_epoch is not None
+    assert result.eta_epoch > 30
+    assert result.eta_time.startswith(
+        pd.Timestamp(1.7e9 + 600.0 * result.eta_epoch, unit="s").strftime("%Y-%m-%dT%H:%M"))
+
+
+def test_unreachable_target_is_said_plainly():
+    df, plan = cosine_run(30)
+    result = forecast_run(df, plan, 99.9)
+    assert result.probability_reach < 0.2 and result.eta_epoch is None
+    assert any("unlikely" in n for n in result.notes)
+
+
+def test_reached_target_is_probability_one_at_its_epoch():
+    result = forecast_run(SEED.iloc[:30], SEED_LRS, 60.0)
+    assert result.probability_reach == 1.0 and result.eta_epoch == 19
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_too_few_epochs_still_answer_with_a_note(n):
+    df, plan = cosine_run(n)
+    result = forecast_run(df, plan, 75.0)
+    assert len(result.predictions) == 60 - n
+    assert result.predictions[0].acc1 == pytest.approx(df["test_acc1"].iloc[-1])
+    assert any("too few" in note for note in result.notes)
+
+
+def test_nan_epochs_are_skipped_and_reported():
+    df, plan = cosine_run(30)
+    df.loc[10, "test_acc1"] = math.nan
+    result = forecast_run(df, plan, 75.0)
+    assert any(e.kind == "nonfinite" and e.epoch == 11 for e in result.events)
+    assert len(result.predictions) == 30
+
+
+def test_missing_lr_and_plan_still_forecast_with_a_note():
+    df, _ = cosine_run(30)
+    result = forecast_run(df.drop(columns=["lr"]), None, 75.0)
+    assert result.predictions and all(m.group != "schedule" for m in result.models)
+    assert any("no learning rate known" in n for n in result.notes)
+
+
+def test_no_usable_epoch_is_an_error():
+    with pytest.raises(RunwatchError):
+        forecast_run(pd.DataFrame({"epoch": [1], "test_acc1": [math.nan]}), None, 75.0)
+
+
+def test_scenarios_in_options_come_back_evaluated():
+    df, plan = restart_run(18)
+    calm = tuple([plan[17]] * (60 - 18))
+    options = ForecastOptions(scenarios=(("as planned", 18, tuple(plan[18:])),
+                                         ("hold the low LR", 18, calm)))
+    result = forecast_run(df, plan, 75.0, options)
+    planned, held = result.scenarios
+    assert planned.final_epoch == held.final_epoch == 60
+    assert planned.curve[2][1] == plan[20]  # (epoch 21, its LR, acc)
+    assert held.curve[2][2] > planned.curve[2][2] + 5  # no restart, no drop at epoch 21

@@ -1,0 +1,48 @@
+"""Reading a run for the commands: plan from --plan, the stream's spec, or the log."""
+
+import json
+from dataclasses import asdict
+
+import pytest
+
+from forecast.loading import load_run
+from trainer.errors import RunwatchError
+from trainer.schedule import ScheduleSpec, lr_plan
+
+SPEC = ScheduleSpec("cosine_restarts", 0.1, 40, t0=10, eta_min=1e-4)
+
+
+def write_stream(path, n=12, patience=7):
+    lrs = lr_plan(SPEC)
+    lines = [{"type": "run_start", "time": 0.0, "run_id": "r1", "target_acc1": 70.0,
+              "config": {"train": {"early_stop_patience": patience}},
+              "schedule": {**asdict(SPEC), "milestones": []}, "lr_schedule": lrs}]
+    lines += [{"type": "epoch", "time": 100.0 * e, "epoch": e, "test_acc1": 20.0 + 3 * e,
+               "lr": lrs[e - 1], "epoch_time_s": 100.0} for e in range(1, n + 1)]
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    return path
+
+
+def test_stream_gives_spec_target_patience_and_scenarios(tmp_path):
+    run = load_run(str(write_stream(tmp_path / "metrics.jsonl")))
+    assert run.spec == SPEC and run.plan == lr_plan(SPEC)
+    assert run.target == 70.0 and run.options.patience == 7
+    assert run.options.scenarios[0][0] == "continue as planned"
+
+
+def test_upto_and_plan_override(tmp_path):
+    path = write_stream(tmp_path / "metrics.jsonl")
+    run = load_run(str(path), upto=5, plan_text="cosine:lr=0.1,epochs=50", target=80.0)
+    assert run.history["epoch"].max() == 5 and len(run.plan) == 50
+    assert run.target == 80.0 and run.spec.name == "cosine"
+
+
+def test_upto_before_the_first_epoch_is_an_error(tmp_path):
+    with pytest.raises(RunwatchError, match="--upto"):
+        load_run(str(write_stream(tmp_path / "metrics.jsonl")), upto=0)
+
+
+def test_seed_csv_without_a_plan_says_how_to_give_one():
+    run = load_run("tests/data/seed_run/epochs.csv")
+    assert run.plan is None and any("--plan" in n for n in run.notes)
+    assert len(run.history) == 31
