@@ -50,6 +50,8 @@ def test_divergence_non_finite_and_rising_loss():
     assert kinds(got).count("NON-FINITE") == 2 and got[0].level == "critical"
     rising = run_records(3) + [epoch(4, test_loss=20.0)]
     assert "DIVERGING" in kinds(alerts_of(rising))
+    after_restart = run_records(10) + [epoch(11, test_loss=20.0)]  # epoch 11 restarts the LR
+    assert "DIVERGING" not in kinds(alerts_of(after_restart))
 
 
 def test_train_test_gap():

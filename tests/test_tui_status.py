@@ -27,7 +27,10 @@ def test_header_progress_speed_and_eta_from_forecast():
     assert (facts.state, facts.epoch, facts.planned_epochs) == ("running", 10, 40)
     assert facts.epoch_time_s == EPOCH_S and facts.images_per_s == 1234.0
     assert facts.elapsed_s == 10 * EPOCH_S
-    assert facts.eta_at == now + 15 * EPOCH_S
+    assert facts.eta_at == now + 15 * EPOCH_S  # no wall-clock ETA in the forecast: own pace
+    own = header_facts(model, FollowState(), "r", now, now,
+                       {"eta_epoch": 25, "eta_time": "2023-11-14T22:13+00:00"})
+    assert own.eta_at == 1_699_999_980.0  # the forecast's own, anchored on its last epoch
 
 
 def test_states_missing_waiting_stalled_finished():

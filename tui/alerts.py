@@ -42,7 +42,8 @@ class Alert:
 
 
 def compute_alerts(model: RunModel, follow: FollowState, state: str, status_words: str,
-                   forecast: dict | None = None) -> list[Alert]:
+                   forecast: dict | None = None, source_note: str = "") -> list[Alert]:
+    """Every alert, most urgent first; `source_note` says how a foreign log was read."""
     alerts: list[Alert] = []
     alerts += restart_ahead(model, forecast)
     alerts += divergence(model)
@@ -52,6 +53,8 @@ def compute_alerts(model: RunModel, follow: FollowState, state: str, status_word
     alerts += train_test_gap(model)
     alerts += patience_left(model)
     alerts += stream_health(model, follow, state, status_words)
+    if source_note:
+        alerts.append(Alert("info", "SOURCE", source_note))
     order = {level: i for i, level in enumerate(LEVELS)}
     return sorted(alerts, key=lambda a: (order[a.level], -(a.epoch or 0)))
 
@@ -128,7 +131,9 @@ def divergence(model: RunModel) -> list[Alert]:
     if len(losses) >= 2:
         best = min(p.test_loss for p in losses)
         last = losses[-1]
-        if last.test_loss >= DIVERGE_LOSS_RATIO * best:
+        # A jump right after an LR restart is the restart's cost, reported as such.
+        if (last.test_loss >= DIVERGE_LOSS_RATIO * best
+                and not is_lr_restart(last, model.previous(last.epoch))):
             out.append(Alert("critical", "DIVERGING",
                              f"test loss {last.test_loss:.3f} at epoch {last.epoch} is "
                              f"{last.test_loss / best:.1f}x its best {best:.3f}", last.epoch))

@@ -69,7 +69,7 @@ class RunwatchApp(App[str | None]):
         ("?", "this list of keys"),
         ("1 2 3", "tabs: run, chart + forecast, checkpoints"),
         ("b", "rewind to the best checkpoint (asks first)"),
-        ("e", "edit the selected checkpoint's schedule: preview, forecast, confirm"),
+        ("e", "edit a checkpoint's schedule (LR preview, forecasts, then confirm)"),
         ("a", "focus the alert list (arrows/PgUp/PgDn scroll it)"),
         ("End G", "jump to and follow the newest epoch"),
         ("Tab", "move focus between panels"),
@@ -170,7 +170,8 @@ class RunwatchApp(App[str | None]):
         if not get_current_worker().is_cancelled:
             self.post_message(CheckpointsListed(rows))
 
-    # Messages up -----------------------------------------------------------------------
+    # Messages up (handlers update whatever is mounted: a late worker result may arrive
+    # while the app is shutting down) --------------------------------------------------
 
     def on_stream_updated(self, message: StreamUpdated) -> None:
         change = message.change
@@ -179,9 +180,11 @@ class RunwatchApp(App[str | None]):
             self.activity = message.activity
         with self._lock:
             if change.new_epochs or change.rebuild:
-                self.query_one(EpochTable).sync(self.model, change.new_epochs, change.rebuild)
+                for table in self.query(EpochTable):
+                    table.sync(self.model, change.new_epochs, change.rebuild)
             if change.new_epochs or change.rebuild or change.steps or change.plan:
-                self.query_one(TrendLines).show(self.model)
+                for trends in self.query(TrendLines):
+                    trends.show(self.model)
                 self._show_charts()
             if change.new_epochs or change.rebuild or change.plan:
                 self._forecast_due = True
@@ -198,7 +201,8 @@ class RunwatchApp(App[str | None]):
         self.refresh_status()
 
     def on_checkpoints_listed(self, message: CheckpointsListed) -> None:
-        self.query_one(CheckpointPanel).show(message.rows)
+        for panel in self.query(CheckpointPanel):
+            panel.show(message.rows)
 
     # Attributes down -------------------------------------------------------------------
 
@@ -207,9 +211,18 @@ class RunwatchApp(App[str | None]):
             facts = header_facts(self.model, self.follow_state, self.run_name, self.clock(),
                                  self.activity, self.forecast.data)
             self.alerts = compute_alerts(self.model, self.follow_state, facts.state,
-                                         facts.status, self.forecast.data)
-        self.query_one(RunHeader).show(facts, self.target)
-        self.query_one(AlertList).show(self.alerts)
+                                         facts.status, self.forecast.data, self._source_note())
+        for header in self.query(RunHeader):
+            header.show(facts, self.target, self.source.kind)
+        for alert_list in self.query(AlertList):
+            alert_list.show(self.alerts)
+
+    def _source_note(self) -> str:
+        """How a foreign log was read (which fields), for the alert list; empty for ours."""
+        kind, note = self.source.kind, self.source.note
+        if kind in ("runwatch stream", "waiting") or not note:
+            return ""
+        return f"{kind}: {note}"
 
     def _show_charts(self) -> None:
         for chart in self.query(AccuracyChart):
@@ -344,7 +357,8 @@ class RunwatchApp(App[str | None]):
         self.call_from_thread(self.list_checkpoint_files)
 
     def _report(self, text: str) -> None:
-        self.query_one(CheckpointPanel).report(text)
+        for panel in self.query(CheckpointPanel):
+            panel.report(text)
         self.notify(text.splitlines()[0], timeout=6)
 
 

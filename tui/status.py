@@ -7,6 +7,7 @@ epoch), or a quarter epoch (but at least STALL_WITH_STEPS_S, to cover evaluation
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import statistics
 import time
@@ -78,8 +79,8 @@ def header_facts(model: RunModel, follow: FollowState, run_name: str, now: float
     clock = end_time if isinstance(end_time, (int, float)) else now
     elapsed = clock - model.start_time if model.start_time is not None else None
     eta_epoch = _eta_epoch(forecast)
-    eta_at = None
-    if eta_epoch is not None and latest is not None and per_epoch:
+    eta_at = eta_timestamp(forecast)
+    if eta_at is None and eta_epoch is not None and latest is not None and per_epoch:
         eta_at = now + max(eta_epoch - latest.epoch, 0) * per_epoch
     return HeaderFacts(
         run_name=run_name,
@@ -99,6 +100,22 @@ def header_facts(model: RunModel, follow: FollowState, run_name: str, now: float
 def _eta_epoch(forecast: dict | None) -> int | None:
     value = (forecast or {}).get("eta_epoch")
     return int(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def eta_timestamp(forecast: dict | None) -> float | None:
+    """The forecast's own wall-clock ETA (ISO 8601 with its zone) as Unix time."""
+    text = (forecast or {}).get("eta_time")
+    if not isinstance(text, str):
+        return None
+    try:
+        return dt.datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None
+
+
+def format_when(timestamp: float) -> str:
+    """A wall-clock time in the viewer's local zone: 'Nov 14 23:06'."""
+    return dt.datetime.fromtimestamp(timestamp).strftime("%b %d %H:%M")
 
 
 def format_duration(seconds: float | None) -> str:

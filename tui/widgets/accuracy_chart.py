@@ -36,7 +36,7 @@ class AccuracyChart(PlotextPlot):
         plt.clear_data()
         plt.clear_figure()
         series = getattr(self, "_series", {})
-        plt.title("test acc % (green), forecast (cyan), 80% band (blue), target (red)")
+        plt.title("acc %: run green, forecast cyan, 80% blue, target red")
         target = series.get("target")
         xs, ys = series.get("live", ([], []))
         axs, ays = series.get("abandoned", ([], []))

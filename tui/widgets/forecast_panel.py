@@ -8,6 +8,7 @@ from rich.markup import escape
 from textual.widgets import Static
 
 from tui.forecasting import ForecastOutcome
+from tui.status import eta_timestamp, format_when
 
 MAX_MODELS = 4
 MAX_EVENTS = 3
@@ -46,7 +47,8 @@ def forecast_lines(outcome: ForecastOutcome) -> list[str]:
     if eta_epoch is None:
         reach = f"{target:g}%: not within the plan"
     else:
-        date = f" ({data['eta_time'][:16].replace('T', ' ')})" if data.get("eta_time") else ""
+        when = eta_timestamp(data)
+        date = "" if when is None else f" ({format_when(when)})"
         reach = f"{target:g}% at ep {eta_epoch}{date}{_interval(data)}"
     prob = data.get("probability_reach")
     lines = [reach, f"P(reach within budget) {prob * 100:.0f}%" if prob is not None else ""]
