@@ -234,6 +234,32 @@ def test_csv_rewritten_whole_returns_only_new_rows_or_a_reset(tmp_path):
     assert source.state.resets == 1
 
 
+def test_appended_csv_rows_are_parsed_alone_and_a_rewrite_from_the_start(tmp_path, monkeypatch):
+    import trainer.csv_logs
+
+    parsed: list[int] = []
+    real = trainer.csv_logs.parse_csv_lines
+
+    def counting(header, lines):
+        parsed.append(len(lines))
+        return real(header, lines)
+
+    monkeypatch.setattr(trainer.csv_logs, "parse_csv_lines", counting)
+    path = tmp_path / "metrics.csv"
+    rows = "".join(f"{e},{e},0.{e}\n" for e in range(50))
+    path.write_text("epoch,step,val_acc\n" + rows)
+    source = open_source(path)
+    source.poll()
+    with open(path, "a") as f:
+        f.write("50,50,0.9\n51,51,0.91\n")
+    records, reset = source.poll()
+    assert not reset and [r["epoch"] for r in epochs_of(records)] == [51, 52]
+    assert parsed == [50, 2]
+    path.write_text("epoch,step,val_acc\n" + rows.replace("0,0,0.0", "0,0,0.05"))  # rewritten
+    records, reset = source.poll()
+    assert reset and parsed[-1] == 50 and epochs_of(records)[0]["test_acc1"] == 5.0
+
+
 def test_csv_nan_rows_do_not_look_like_changes(tmp_path):
     path = tmp_path / "curve.csv"
     path.write_text("epoch,acc\n1,nan\n")

@@ -24,12 +24,16 @@ logged non-finite values stay float nan/inf; `time` is None (see foreign_logs).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
+from trainer import csv_logs
 from trainer import foreign_logs as fl
 from trainer.errors import RunwatchError
 from trainer.stream import STREAM_NAME, FollowState, StreamFollower
@@ -88,7 +92,7 @@ def _sniff_csv_header(line: str) -> str | None:
         return "timm"
     if "epoch" in header and "step" in header:
         return "lightning"
-    if fl.pick_columns(header, None) is not None:
+    if csv_logs.pick_columns(header, None) is not None:
         return "csv"
     return None
 
@@ -155,43 +159,68 @@ def _with_metric(record: dict, metric: str) -> dict:
 
 @dataclass
 class _TableReader:
-    """A CSV that may be rewritten whole: re-parsed when it changed, only new records returned."""
+    """A CSV that may be rewritten whole, re-read only when its size, mtime or inode changed.
 
-    fmt: str
+    When the bytes read before are unchanged (a hash of them is kept) only the rows after
+    them are parsed; otherwise the file is parsed again from the start. Only records not
+    returned before are returned, or all of them with reset=True when earlier ones changed.
+    """
+
+    make: Callable[[list[str], str | None], csv_logs.CsvTable | csv_logs.LightningTable]
+    settled_only: bool = True
     emitted: list[dict] = field(default_factory=list)
     seen: tuple | None = None
-    settled_only: bool = True
+    table: csv_logs.CsvTable | csv_logs.LightningTable | None = None
+    offset: int = 0
+    prefix: hashlib.blake2b = field(default_factory=hashlib.blake2b)  # of bytes[:offset]
+    bad_rows: int = 0
 
     def poll(self, source: Source) -> tuple[list[dict], bool]:
         try:
             st = os.stat(source.path)
+            key = (st.st_ino, st.st_size, st.st_mtime_ns)
+            if key == self.seen:
+                return [], False
+            with open(source.path, "rb") as f:
+                data = self._read_new(f, st.st_size)
         except FileNotFoundError:
             source.state.missing = True
             return [], False
         source.state.missing = False
-        key = (st.st_ino, st.st_size, st.st_mtime_ns)
-        if key == self.seen:
-            return [], False
         self.seen = key
-        with open(source.path, encoding="utf-8", errors="replace", newline="") as f:
-            header, rows, bad_rows = fl.read_csv_text(f.read())
-        if not header:
+        cut = data.rfind(b"\n") + 1  # a last line still being written waits
+        self.offset += cut
+        self.prefix.update(data[:cut])
+        lines = data[:cut].decode("utf-8", "replace").splitlines()
+        if self.table is None and lines:
+            self.table = self.make(csv_logs.parse_header(lines.pop(0)), source.metric)
+            source.kind = self.table.kind
+        if self.table is None:
             return self._update(source, [])
-        if self.fmt == "lightning":
-            table = fl.lightning_table(header, rows, source.metric, self.settled_only)
-        else:
-            table = fl.csv_table(header, rows, source.metric)
-            columns = fl.pick_columns(header, source.metric)
-            source.kind = f"CSV ({columns.epoch}, {columns.fields['test_acc1']})"
+        rows, bad = csv_logs.parse_csv_lines(self.table.header, lines)
+        self.bad_rows += bad
+        self.table.add(rows)
+        table = self.table.table(self.settled_only)
         source.note = table.note
-        source.state.bad_lines = bad_rows + table.bad_rows
+        source.state.bad_lines = self.bad_rows + table.bad_rows
         return self._update(source, table.records)
+
+    def _read_new(self, f: BinaryIO, size: int) -> bytes:
+        """The bytes after those read before, or the whole file when those changed."""
+        appended = (self.table is not None and size >= self.offset
+                    and hashlib.blake2b(f.read(self.offset)).digest() == self.prefix.digest())
+        if not appended:
+            self.table, self.offset, self.prefix, self.bad_rows = None, 0, hashlib.blake2b(), 0
+        f.seek(self.offset)
+        return f.read()
 
     def _update(self, source: Source, records: list[dict]) -> tuple[list[dict], bool]:
         """The records not returned before, or all of them and reset=True when earlier ones
         changed; a synthetic run_start leads the first non-empty batch after a (re)start."""
         n = len(self.emitted)
-        same = len(records) >= n and all(map(_same_record, records[:n], self.emitted))
+        # List equality checks identity first: unchanged step records cost next to nothing.
+        same = len(records) >= n and (records[:n] == self.emitted or all(
+            map(_same_record, records[:n], self.emitted)))
         self.emitted = records
         source.state.records = len(records)
         new = records[n:] if same else records
@@ -274,7 +303,8 @@ class Source:
 
     def _make_reader(self, fmt: str) -> _LineReader | _TableReader:
         if fmt in ("lightning", "csv"):
-            return _TableReader(fmt, settled_only=self.live)
+            make = csv_logs.LightningTable if fmt == "lightning" else csv_logs.CsvTable
+            return _TableReader(make, settled_only=self.live)
         parsers = {"deit": fl.DeitLines, "json_stats": fl.JsonStatsLines, "timm": fl.TimmLines}
         if fmt == "stream":
             return _LineReader(StreamFollower(self.path, state=self.state), synthetic=False)
