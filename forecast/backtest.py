@@ -105,28 +105,31 @@ def weighted_quantile(groups: list[np.ndarray], q: float) -> float:
     return float(values[order][np.searchsorted(cum, q)])
 
 
-def coverage_loco(scores: list[CutScore], q: float) -> dict[str, float]:
-    """Per curve: mean over its cuts of the fraction of epochs inside the band whose
-    multiplier is the q-quantile of the other curves' normalised errors."""
+def loco_multipliers(scores: list[CutScore], q: float) -> dict[str, float]:
+    """Per curve: the q-quantile of the OTHER curves' normalised errors (nan when alone)."""
     out = {}
     for curve in sorted({s.curve for s in scores}):
         others = [s.z for s in scores if s.curve != curve and len(s.z)]
-        mult = weighted_quantile(others, q)
-        mine = [float(np.mean(s.z <= mult)) for s in scores if s.curve == curve and len(s.z)]
-        out[curve] = float(np.mean(mine))
+        out[curve] = weighted_quantile(others, q) if others else float("nan")
     return out
 
 
+def coverage_loco(scores: list[CutScore], q: float) -> dict[str, float]:
+    """Per curve: mean over its cuts of the fraction of epochs inside its LOCO band."""
+    mult = loco_multipliers(scores, q)
+    return {curve: float(np.mean([np.mean(s.z <= m) for s in scores
+                                  if s.curve == curve and len(s.z)]))
+            for curve, m in mult.items()}
+
+
 def print_tables(scores: list[CutScore], cov80: dict[str, float], cov95: dict[str, float]) -> None:
+    m80, m95 = loco_multipliers(scores, 0.8), loco_multipliers(scores, 0.95)
     print("| curve | cut | known | final true | forecast | error | best model (error) |"
           " next-10 MAE | cov80 | cov95 | ms |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for s in scores:
         best = min(s.model_final_err.items(), key=lambda kv: abs(kv[1]))
-        inside80 = np.mean(s.z <= weighted_quantile([x.z for x in scores if x.curve != s.curve
-                                                     and len(x.z)], 0.8))
-        inside95 = np.mean(s.z <= weighted_quantile([x.z for x in scores if x.curve != s.curve
-                                                     and len(x.z)], 0.95))
+        inside80, inside95 = np.mean(s.z <= m80[s.curve]), np.mean(s.z <= m95[s.curve])
         print(f"| {s.curve} | {s.cut:.0%} | {s.n_known} | {s.final_true:.2f} | "
               f"{s.final_pred:.2f} | {s.final_pred - s.final_true:+.2f} | {best[0]} "
               f"({best[1]:+.2f}) | {s.next10_mae:.2f} | {inside80:.0%} | {inside95:.0%} | "

@@ -7,7 +7,8 @@ Each model is a plain function with its formula in the docstring. Fits return pl
   report can show how the hand-made forecasts compare;
 - parametric families of Domhan, Springenberg & Hutter (2015), "Speeding up automatic
   hyperparameter optimization of deep neural networks by extrapolation of learning curves",
-  fitted by bounded least squares on the recent part of the curve.
+  fitted by bounded least squares on the recent part of the curve (Janoschek is left out:
+  `exp(-kappa * x**delta)` is Weibull's `exp(-(kappa * x)**delta)` reparametrised).
 
 They ignore the schedule, so they are only trusted where the planned LR stays near the LR they
 were fitted under (see forecast.combine). Pure: numpy and scipy only.
@@ -78,11 +79,6 @@ def mmf(x: np.ndarray, alpha: float, beta: float, kappa: float, delta: float) ->
     return alpha - (alpha - beta) / (1 + (kappa * x) ** delta)
 
 
-def janoschek(x: np.ndarray, alpha: float, beta: float, kappa: float, delta: float) -> np.ndarray:
-    """acc = alpha - (alpha - beta) * exp(-kappa * x**delta)."""
-    return alpha - (alpha - beta) * np.exp(-kappa * x**delta)
-
-
 def exp3(x: np.ndarray, c: float, a: float, b: float) -> np.ndarray:
     """acc = c - exp(-a * x + b)."""
     return c - np.exp(-a * x + b)
@@ -116,8 +112,6 @@ FAMILIES: dict[str, Family] = {
                       (0, 0, 1e-6, 0.05), (100, 100, 10, 5)),
     "mmf": Family(mmf, lambda x, y: [_top(y), y[0], 1 / x.mean(), 1.0],
                   (0, 0, 1e-6, 0.05), (100, 100, 10, 5)),
-    "janoschek": Family(janoschek, lambda x, y: [_top(y), y[0], 1 / x.mean(), 1.0],
-                        (0, 0, 1e-8, 0.05), (100, 100, 10, 5)),
     "exp3": Family(exp3, lambda x, y: [_top(y), 1 / x.mean(), np.log(max(_top(y) - y[0], 1))],
                    (0, 1e-6, -20), (100, 10, 20)),
     "ilog2": Family(ilog2, lambda x, y: [_top(y), 1.0], (0, 0), (100, 1e4)),

@@ -1,0 +1,55 @@
+"""The Markdown report: computed tables, incidents, and advice that follows the scenarios."""
+
+import pandas as pd
+from forecast_curves import SEED_CSV
+
+from forecast import ForecastOptions, forecast_run
+from forecast.inputs import prepare_history
+from forecast.report import incident_checks, phase_tags, recommendations, render_report
+from forecast.scenario_plans import SEED_PLAN, parse_plan, plan_lrs, standard_scenarios
+
+SEED = pd.read_csv(SEED_CSV)
+SPEC = parse_plan(SEED_PLAN)
+LRS = plan_lrs(SPEC)
+
+
+def seed_report(n=31):
+    history = SEED.iloc[:n]
+    candidates, _ = standard_scenarios(LRS, n, LRS[n - 1], int(history.test_acc1.idxmax()) + 1,
+                                       SPEC)
+    result = forecast_run(history, LRS, 75.0,
+                          ForecastOptions(patience=15, scenarios=tuple(candidates)))
+    h = prepare_history(history, LRS)
+    checks = incident_checks(history, LRS, 75.0, h, result, 5)
+    return h, result, checks, render_report("seed", "CSV", h, result, checks, "seed")
+
+
+def test_phase_tags_follow_the_lr():
+    h = prepare_history(SEED, LRS)
+    tags = phase_tags(h)
+    assert tags[2] == "annealing" and tags[27] == "low LR" and tags[31] == "restart"
+
+
+def test_incident_at_the_restart_has_before_after_and_what_was_forecast():
+    h, result, checks, text = seed_report()
+    assert list(checks) == [31]
+    assert abs(checks[31].predicted - 48.55) < 3
+    assert "test loss 1.4327 -> 2.4077" in text
+    assert f"this forecast said {checks[31].predicted:.2f}" in text
+
+
+def test_report_tables_carry_computed_numbers():
+    h, result, _, text = seed_report()
+    assert "| 31 | 0.05 | 48.55 | -20.51 |" in text
+    for m in result.models:
+        assert f"| {m.name} | {m.group} |" in text
+    for s in result.scenarios:
+        assert f"| {s.name} | {s.checkpoint_epoch} | {s.final_epoch} | {s.final_acc1:.2f}" in text
+
+
+def test_recommendation_names_the_best_scenario_and_the_restart_ahead():
+    _, result, _, _ = seed_report(30)
+    advice = "\n".join(recommendations(result))
+    best = max(result.scenarios, key=lambda s: s.final_acc1)
+    assert f"Switch to **{best.name}**" in advice
+    assert "restarts the LR at epoch 31" in advice
