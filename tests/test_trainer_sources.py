@@ -95,6 +95,16 @@ def test_run_directory_prefers_our_stream_then_known_log_names(tmp_path):
     assert source.kind == "runwatch stream" and records[0]["test_acc1"] == 5.0
 
 
+def test_run_directory_waits_past_a_trainers_stdout_log(tmp_path):
+    _write(tmp_path / "train.log", '{"epoch": 1, "note": "printed by the trainer"}\n')
+    source = open_source(tmp_path)
+    assert source.poll() == ([], False) and source.state.missing
+    with StreamWriter(tmp_path / "metrics.jsonl") as w:
+        w.write("epoch", epoch=1, test_acc1=5.0)
+    records, _ = source.poll()
+    assert source.kind == "runwatch stream" and records[0]["test_acc1"] == 5.0
+
+
 def test_nested_lightning_version_directory_is_found(tmp_path):
     nested = tmp_path / "lightning_logs" / "version_0"
     nested.mkdir(parents=True)
@@ -183,7 +193,7 @@ def test_follow_json_stats_from_the_options_table_on(tmp_path):
     path = tmp_path / "log.txt"
     path.write_text(text[:first_stats])  # options and model printed, no epoch yet
     source = open_source(path)
-    assert source.kind == "Torch7 json_stats log"
+    assert source.kind == "Torch7 json_stats log" and "accuracy: test_acc" in source.note
     assert source.poll() == ([], False)
     with open(path, "a") as f:
         f.write(text[first_stats:])

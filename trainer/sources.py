@@ -113,7 +113,7 @@ def find_log(run_dir: Path) -> Path | None:
     if nested:
         return max(nested, key=lambda p: p.stat().st_mtime)
     others = [p for p in run_dir.iterdir() if p.is_file()
-              and p.suffix in (".jsonl", ".csv", ".txt", ".log")
+              and p.suffix in (".jsonl", ".csv", ".txt")  # not *.log: a trainer's stdout
               and sniff(_read_head(p)) not in (None, PENDING)]
     return max(others, key=lambda p: p.stat().st_mtime) if others else None
 
@@ -290,6 +290,9 @@ class Source:
             fmt = sniff(_read_head(target))
         except (FileNotFoundError, IsADirectoryError):
             return False
+        except PermissionError as exc:
+            raise RunwatchError(
+                f"cannot read {target}: {exc.strerror}; fix its permissions") from exc
         if fmt == PENDING:
             self.state.missing = False
             self.note = f"waiting for the first complete line of {target}"
@@ -297,8 +300,8 @@ class Source:
         if fmt is None:
             raise RunwatchError(f"{target}: format not recognised; runwatch reads {UNDERSTOOD}")
         self.path, self.kind = target, KINDS[fmt]
-        self._reader = self._make_reader(fmt)
         self.note = ""
+        self._reader = self._make_reader(fmt)
         return True
 
     def _make_reader(self, fmt: str) -> _LineReader | _TableReader:
@@ -309,6 +312,7 @@ class Source:
         if fmt == "stream":
             return _LineReader(StreamFollower(self.path, state=self.state), synthetic=False)
         parser = parsers[fmt](metric=self.metric)
+        self.note = parser.note  # DeiT's is known from the first record only
         return _LineReader(StreamFollower(self.path, state=self.state, parse=parser),
                            synthetic=True)
 
