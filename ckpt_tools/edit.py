@@ -48,7 +48,7 @@ def apply_plan(view: CheckpointView, plan: EditPlan) -> None:
 
 def write_edit(plan: EditPlan, out_path: str | Path, in_place: bool = False) -> Path:
     """Write the edited checkpoint to `out_path` (atomic), then verify it; returns the path."""
-    loaded = load_checkpoint(plan.source)
+    loaded = load_checkpoint(plan.source, check_crc=False)  # the copy checks every CRC
     if loaded.container == "hf-folder":
         raise RunwatchError("Hugging Face Trainer folders cannot be edited (LambdaLR stores no "
                             "formula)")
@@ -66,7 +66,7 @@ def write_edit(plan: EditPlan, out_path: str | Path, in_place: bool = False) -> 
 
 def verify_written(out: Path, plan: EditPlan) -> None:
     """Reload `out` with the reader and recompute the next LRs: they must be the preview's."""
-    view = detect(load_checkpoint(out))
+    view = detect(load_checkpoint(out, check_crc=False))  # data.pkl's CRC is still checked
     got = upcoming_lrs(view, len(plan.lr_after))
     if not all(math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-15)
                for a, b in zip(got, plan.lr_after, strict=True)):

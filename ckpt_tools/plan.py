@@ -163,8 +163,12 @@ def _same(a: list[float], b: list[float]) -> bool:
 
 
 def plan_edit(path: str | Path, request: EditRequest) -> EditPlan:
-    """Plan `request` on the checkpoint at `path` (nothing is written)."""
-    return plan_loaded(load_checkpoint(path), request)
+    """Plan `request` on the checkpoint at `path` (nothing is written).
+
+    Tensor CRCs are checked when the plan is written (the copy streams them through a CRC
+    check and refuses a corrupt record), not here: the preview needs only data.pkl.
+    """
+    return plan_loaded(load_checkpoint(path, check_crc=False), request)
 
 
 def plan_loaded(loaded: LoadedCheckpoint, request: EditRequest) -> EditPlan:

@@ -126,14 +126,14 @@ def resume_command(plan: RewindPlan) -> str:
 
 def apply_rewind(plan: RewindPlan) -> RewindResult:
     """Write the resume checkpoint and its config, then append the `rewind` event."""
+    loaded = load_checkpoint(plan.source, check_crc=False)  # the copy checks every CRC
+    config = detect(loaded).args  # the run's config as first configured; edits keep it
+    if not isinstance(config, dict):
+        raise RunwatchError(f"{plan.source} holds no config: cannot write the resume config")
     if plan.edit is not None:
         write_edit(plan.edit, plan.target)
     else:
-        loaded = load_checkpoint(plan.source)
         write_checkpoint(loaded, loaded.obj, plan.target)
-    config = detect(load_checkpoint(plan.target)).args
-    if not isinstance(config, dict):
-        raise RunwatchError(f"{plan.source} holds no config: cannot write the resume config")
     plan.config_file.write_text(dumps_toml(config), encoding="utf-8")
     with StreamWriter(stream_path(plan.run_dir)) as writer:
         event = writer.event("rewind", to_epoch=plan.to_epoch, checkpoint=str(plan.target),

@@ -19,7 +19,7 @@ from typing import BinaryIO
 
 from trainer.errors import RunwatchError
 
-CHUNK = 1 << 20
+CHUNK = 4 << 20
 LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
 CENTRAL_HEADER = struct.Struct("<4sHHHHHHIIIHHHHHII")
 END_RECORD = struct.Struct("<4sHHHHIIH")
@@ -101,9 +101,10 @@ def read_scalar(archive: Archive, tensor: object) -> float | None:
 def check_crcs(archive: Archive) -> list[str]:
     """Names of records whose bytes do not match their CRC (streamed, constant memory)."""
     bad = []
-    with open(archive.path, "rb") as f:
+    buffer = bytearray(CHUNK)
+    with open(archive.path, "rb", buffering=0) as f:
         for info in archive.infos:
-            if _copy_record(f, info, None) != info.CRC:
+            if _copy_record(f, info, None, buffer) != info.CRC:
                 bad.append(info.filename)
     return bad
 
@@ -117,18 +118,20 @@ def _data_offset(f: BinaryIO, info: zipfile.ZipInfo) -> int:
     return info.header_offset + LOCAL_HEADER.size + name_len + extra_len
 
 
-def _copy_record(src: BinaryIO, info: zipfile.ZipInfo, dst: BinaryIO | None) -> int:
-    """Stream one record's data (to `dst` when given); returns its CRC-32."""
+def _copy_record(src: BinaryIO, info: zipfile.ZipInfo, dst: BinaryIO | None,
+                 buffer: bytearray | None = None) -> int:
+    """Stream one record's data (to `dst` when given) through one reused buffer; its CRC-32."""
     src.seek(_data_offset(src, info))
+    view = memoryview(buffer if buffer is not None else bytearray(CHUNK))
     crc, left = 0, info.file_size
     while left:
-        chunk = src.read(min(CHUNK, left))
-        if not chunk:
+        n = src.readinto(view[:min(len(view), left)])
+        if not n:
             raise RunwatchError(f"record {info.filename} is truncated; the file is damaged")
-        crc = zlib.crc32(chunk, crc)
+        crc = zlib.crc32(view[:n], crc)
         if dst is not None:
-            dst.write(chunk)
-        left -= len(chunk)
+            dst.write(view[:n])
+        left -= n
     return crc
 
 
@@ -153,7 +156,8 @@ def rewrite_archive(archive: Archive, new_pickle: bytes, dst: BinaryIO) -> None:
     Raises RunwatchError when a source record fails its CRC (nothing valid is produced).
     """
     central = []
-    with open(archive.path, "rb") as src:
+    buffer = bytearray(CHUNK)
+    with open(archive.path, "rb", buffering=0) as src:
         for info in archive.infos:
             name = info.filename.encode("utf-8")
             offset = dst.tell()
@@ -162,7 +166,7 @@ def rewrite_archive(archive: Archive, new_pickle: bytes, dst: BinaryIO) -> None:
                 crc, size = zlib.crc32(new_pickle), len(new_pickle)
                 dst.write(new_pickle)
             else:
-                crc, size = _copy_record(src, info, dst), info.file_size
+                crc, size = _copy_record(src, info, dst, buffer), info.file_size
                 if crc != info.CRC:
                     raise RunwatchError(
                         f"{archive.path}: record {info.filename} fails its CRC check (the "
