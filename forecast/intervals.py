@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 REL_MOVE = 0.25
-CAL80 = 1.23
+CAL80 = 1.24
 CAL95 = 2.06
 Z80 = 1.2816  # standard normal quantile of 0.9: turns the 80% half-width into an sd
 

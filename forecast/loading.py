@@ -2,7 +2,8 @@
 
 The I/O edge of the forecast: any log trainer.sources reads (our stream, DeiT/json_stats logs,
 timm/Lightning/plain CSVs), cut at `--upto`, with the plan from `--plan`, else the stream's
-ScheduleSpec, else the planned LRs the log carries.
+ScheduleSpec, else the planned LRs the log carries, else (with `--upto` on a longer log) the LRs
+the log records for all its epochs, as the backtest does.
 """
 
 from __future__ import annotations
@@ -55,6 +56,17 @@ def _find_key(tree: object, key: str) -> object:
     return None
 
 
+def _logged_lrs(full: pd.DataFrame) -> list[float] | None:
+    """The LR column of a whole log as a plan, when every epoch 1..N has one."""
+    if "lr" not in full.columns:
+        return None
+    lrs = pd.to_numeric(full["lr"], errors="coerce")
+    epochs = full["epoch"].astype(int).tolist()
+    if lrs.isna().any() or epochs != list(range(1, len(epochs) + 1)):
+        return None
+    return lrs.astype(float).tolist()
+
+
 def _last_lr(history: pd.DataFrame, plan: list[float]) -> float:
     last = int(history["epoch"].iloc[-1])
     if "lr" in history.columns and math.isfinite(float(history["lr"].iloc[-1])):
@@ -67,11 +79,12 @@ def load_run(path: str, metric: str | None = None, upto: int | None = None,
              patience: int | None = None, checkpoint: int | None = None) -> RunInput:
     """Parse one run; RunwatchError (one line) for anything the user can fix."""
     records, source = read_source(path, metric)
-    history = history_from_records(records)
-    if history.empty:
+    full = history_from_records(records)
+    if full.empty:
         raise RunwatchError(f"{path}: no epoch records yet; wait for the first epoch")
+    history = full
     if upto is not None:
-        history = history[history["epoch"] <= upto].reset_index(drop=True)
+        history = full[full["epoch"] <= upto].reset_index(drop=True)
         if history.empty:
             raise RunwatchError(f"--upto {upto} leaves no epoch: the run starts at a later "
                                 "epoch; raise --upto")
@@ -83,9 +96,11 @@ def load_run(path: str, metric: str | None = None, upto: int | None = None,
     elif isinstance(start.get("schedule"), dict) and not start.get("synthetic"):
         spec = spec_from_dict(start["schedule"])
     plan = plan_lrs(spec) if spec is not None else latest_plan(records)
-    if plan is None:
-        notes.append("the log carries no LR plan: pass --plan (e.g. --plan seed or "
-                     "--plan cosine:lr=0.1,epochs=90) for schedule-aware forecasts")
+    if plan is None and upto is not None and len(full) > len(history):
+        plan = _logged_lrs(full)
+        if plan is not None:
+            notes.append(f"plan: the LRs the log records for epochs 1-{len(plan)} (a schedule "
+                         "is set before a run; only the accuracy after --upto is hidden)")
     if target is None:
         target = float(start.get("target_acc1") or DEFAULT_TARGET)
     if patience is None:

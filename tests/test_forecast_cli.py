@@ -37,13 +37,10 @@ def test_json_stats_log_brings_its_own_plan(capsys):
     assert any(m["group"] == "schedule" and m["weight"] > 0 for m in data["models"])
 
 
-def test_deit_log_holds_its_last_lr_unless_given_a_plan(capsys):
+def test_deit_log_cut_with_upto_uses_its_logged_lrs_as_the_plan(capsys):
     data = run_json(capsys, DEIT, "--upto", "75")
-    assert data["last_epoch"] == 75 and data["predictions"][-1]["epoch"] < 300
-    assert any("no LR plan" in n for n in data["notes"])
-    data = run_json(capsys, DEIT, "--upto", "75", "--plan",
-                    "cosine:lr=0.004,epochs=300,warmup=5,warmup_start_factor=0.00025,eta_min=1e-5")
-    assert data["predictions"][-1]["epoch"] == 300
+    assert data["last_epoch"] == 75 and data["predictions"][-1]["epoch"] == 300
+    assert any("the LRs the log records" in n for n in data["notes"])
     assert data["predictions"][-1]["acc1"] > data["last_acc1"] + 3  # the anneal ahead
 
 

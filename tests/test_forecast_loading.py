@@ -42,7 +42,12 @@ def test_upto_before_the_first_epoch_is_an_error(tmp_path):
         load_run(str(write_stream(tmp_path / "metrics.jsonl")), upto=0)
 
 
-def test_seed_csv_without_a_plan_says_how_to_give_one():
+def test_seed_csv_carries_no_plan():
     run = load_run("tests/data/seed_run/epochs.csv")
-    assert run.plan is None and any("--plan" in n for n in run.notes)
-    assert len(run.history) == 31
+    assert run.plan is None and len(run.history) == 31 and run.options.scenarios == ()
+
+
+def test_upto_on_a_finished_log_takes_its_whole_lr_column_as_the_plan():
+    run = load_run("tests/data/curves/cifar10_vgg_step.csv", upto=50)
+    assert len(run.history) == 50 and len(run.plan) == 200 and run.plan[60] == 0.02
+    assert any("the LRs the log records" in n for n in run.notes)
