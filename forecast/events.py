@@ -15,11 +15,14 @@ from __future__ import annotations
 import numpy as np
 
 from forecast.inputs import History
+from forecast.lr_law import noise_sd
 from forecast.result import Event
 from trainer.schedule import find_jumps
 
 NOISE_FLOOR = 0.1  # accuracy points: below this a curve's noise estimate is not trusted
 REGRESSION_SIGMAS = 3.0
+LOCAL_NOISE_WINDOW = 20
+LOCAL_NOISE_MIN = 5
 
 
 def _window(n: int) -> int:
@@ -27,19 +30,23 @@ def _window(n: int) -> int:
 
 
 def regressions(h: History, noise: float) -> list[Event]:
-    """Epoch-to-epoch drops larger than max(3 noise, 1 point), with the LR change at each."""
-    threshold = max(REGRESSION_SIGMAS * noise, 1.0)
+    """Epoch-to-epoch drops larger than max(3 noise, 1 point), with the LR change at each.
+
+    The noise is the local one (the 20 epochs before the drop, at least `noise`): a high-LR
+    phase is noisier than the annealed end of a run. Drops need 5 epochs before them to judge.
+    """
     out = []
-    for i in range(1, len(h.acc)):
+    for i in range(LOCAL_NOISE_MIN, len(h.acc)):
+        local = max(noise_sd(h.acc[max(0, i - LOCAL_NOISE_WINDOW):i]), noise)
         drop = h.acc[i - 1] - h.acc[i]
-        if drop <= threshold:
+        if drop <= max(REGRESSION_SIGMAS * local, 1.0):
             continue
         epoch = int(h.epochs[i])
         before = float(h.acc[i - 1])
         later = np.nonzero(h.acc[i:] >= before)[0]
         out.append(Event("regression", epoch, {
             "acc_before": before, "acc_after": float(h.acc[i]), "drop": float(drop),
-            "noise": float(noise), "lr_before": float(h.lrs[int(h.epochs[i - 1]) - 1]),
+            "noise": float(local), "lr_before": float(h.lrs[int(h.epochs[i - 1]) - 1]),
             "lr_after": float(h.lrs[epoch - 1]),
             "recovered_epoch": int(h.epochs[i + later[0]]) if len(later) else None,
         }))

@@ -38,11 +38,13 @@ def incident_checks(history: pd.DataFrame, plan: list[float] | None, target: flo
                     h: History, result: ForecastResult, limit: int) -> dict[int, IncidentCheck]:
     """For each regression and LR rise behind (the first `limit`), the forecast made from
     the epochs before it: what it expected at the incident epoch."""
-    epochs = {e.epoch for e in result.events if e.kind == "regression"}
-    if h.lr_known:
-        epochs |= {j.epoch for j in find_jumps([float(v) for v in h.lrs[:h.last_epoch]], 1)}
+    drops = {e.epoch: e.fields["drop"] for e in result.events if e.kind == "regression"}
+    jumps = ({j.epoch for j in find_jumps([float(v) for v in h.lrs[:h.last_epoch]], 1)}
+             if h.lr_known else set())
+    # LR rises first, then the largest drops.
+    ranked = sorted(jumps | set(drops), key=lambda e: (e not in jumps, -drops.get(e, 0.0)))
     out = {}
-    for epoch in sorted(epochs)[:limit]:
+    for epoch in sorted(ranked[:limit]):
         known = history[pd.to_numeric(history["epoch"]) < epoch]
         if len(known) < 2:
             continue
@@ -220,7 +222,8 @@ def recommendations(result: ForecastResult) -> list[str]:
     if result.scenarios:
         planned = result.scenarios[0]
         best = max(result.scenarios, key=lambda s: s.final_acc1)
-        if best is planned or best.final_acc1 - planned.final_acc1 < 0.5:
+        switch = best is not planned and best.final_acc1 - planned.final_acc1 >= 0.5
+        if not switch:
             out.append(f"Keep the plan: no scenario beats it by 0.5 points or more at its end "
                        f"({planned.final_acc1:.2f} at epoch {planned.final_epoch}).")
         else:
@@ -233,11 +236,11 @@ def recommendations(result: ForecastResult) -> list[str]:
                           else "the 80% intervals overlap, so the gain is not certain)."))
         close = [s.name for s in result.scenarios
                  if s is not best and best.final_acc1 - s.final_acc1 < 0.5]
-        if close:
+        if switch and close:
             out.append(f"Within 0.5 points of it, as good within the forecast's precision: "
                        f"{', '.join(close)}.")
         reaching = [s for s in result.scenarios if s.best_acc1 >= result.target]
-        if not reaching:
+        if not reaching and result.best_acc1 < result.target:
             out.append(f"No scenario reaches {result.target:g}%: the best is "
                        f"{best.best_acc1:.2f} ({best.name}); a longer budget or a different "
                        "recipe is needed for the target.")
@@ -251,7 +254,9 @@ def recommendations(result: ForecastResult) -> list[str]:
         if e.kind == "early_stop_patience" and e.fields["predicted_stop_epoch"]:
             out.append(f"Early stopping (patience {e.fields['patience']}) is forecast to stop "
                        f"the run at epoch {e.fields['predicted_stop_epoch']}, before a new best.")
-    if result.probability_reach >= 0.5 and result.eta_epoch:
+    if result.best_acc1 >= result.target:
+        out.append(f"The target {result.target:g}% was reached at epoch {result.eta_epoch}.")
+    elif result.probability_reach >= 0.5 and result.eta_epoch:
         out.append(f"On the current plan {result.target:g}% is more likely than not from "
                    f"epoch {result.eta_epoch}.")
     return [f"{i}. {text}" for i, text in enumerate(out, 1)] or ["1. Nothing to change."]
