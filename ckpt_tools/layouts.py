@@ -18,8 +18,6 @@ from ckpt_tools.load import LoadedCheckpoint
 from ckpt_tools.pickled import TensorRef
 from ckpt_tools.schedulers import scheduler_type
 
-LAYOUTS = ("runwatch", "torchvision", "lightning", "timm", "hf-trainer", "state_dict")
-
 
 @dataclass
 class CheckpointView:

@@ -140,7 +140,3 @@ def next_lrs(state: dict, group_lrs: list[float], count: int) -> list[list[float
         out.append(lrs)
     return out
 
-
-def main_child(state: dict) -> dict:
-    """The scheduler state that holds the main schedule (the last child of a SequentialLR)."""
-    return state["_schedulers"][-1] if scheduler_type(state) == "SequentialLR" else state

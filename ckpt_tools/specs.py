@@ -24,7 +24,6 @@ KIND_OF_SCHEDULE = {
     "step": "MultiStepLR",
     "constant": "ConstantLR",
 }
-SCHEDULE_OF_KIND = {v: k for k, v in KIND_OF_SCHEDULE.items()}
 
 
 def split_warmup(state: dict) -> tuple[int, float, dict, int]:

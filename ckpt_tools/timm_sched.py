@@ -73,14 +73,6 @@ def timm_cosine(args: object) -> TimmCosine:
     )
 
 
-def timm_total_epochs(model: TimmCosine, args: object) -> int:
-    """`num_epochs` create_scheduler_v2 returns: cycles, warmup prefix, cooldown."""
-    t = model.t_initial * max(1, model.cycle_limit)
-    if model.warmup_prefix:
-        t += model.warmup_t
-    return t + int(_arg(args, "cooldown_epochs", 0))
-
-
 def timm_next_lrs(args: object, initial_lrs: list[float], epochs_done: int,
                   count: int) -> list[list[float]]:
     """LRs (one list per param group) of the next `count` epochs after `epochs_done`."""

@@ -6,6 +6,7 @@ weights must come through byte for byte; the input must never change.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
 import zipfile
@@ -120,3 +121,16 @@ def test_out_of_range_values_are_refused(seed_ckpt):
                           (EditRequest(epochs=0), "--epochs")]:
         with pytest.raises(RunwatchError, match=flag):
             plan_edit(seed_ckpt, request)
+
+
+def test_legacy_file_is_edited_into_a_zip_that_resumes(tmp_path):
+    zipped = torchvision_checkpoint(tmp_path / "zip.pth", 30)
+    legacy = tmp_path / "legacy.pth"
+    with torch.serialization.safe_globals([argparse.Namespace]):
+        torch.save(torch.load(zipped, weights_only=True), legacy,
+                   _use_new_zipfile_serialization=False)
+    plan = plan_edit(legacy, EditRequest(t0=100, continuity="anneal-from-current"))
+    out = write_edit(plan, tmp_path / "edited.pth")
+    assert zipfile.is_zipfile(out)
+    used, _ = torchvision_resume(out, seed_scheduler, TABLE_EPOCHS)
+    assert used == pytest.approx(plan.lr_after, rel=1e-12)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import shutil
 
 import pytest
 
@@ -69,3 +70,28 @@ def test_rewind_to_best_picks_the_best_live_epoch(smoke_run):
     assert load_checkpoint(result.checkpoint).obj["epoch"] == best["epoch"]
     with pytest.raises(RunwatchError, match="not on the live branch"):
         plan_rewind(smoke_run, to=42)
+
+
+@pytest.fixture(scope="module")
+def warmup_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("warm") / "run"
+    args = ["train", "--config", "smoke_cpu", "--run-dir", str(run), *TINY,
+            "--set", "schedule.warmup_epochs=2"]
+    assert main(args) == 0
+    return run
+
+
+@pytest.mark.parametrize("request_", [
+    EditRequest(t0=6, continuity="restart", warmup=3),  # SequentialLR re-warms
+    EditRequest(schedule="cosine", epochs=8),  # the trainer builds another scheduler type
+    EditRequest(t0=6, continuity="match-lr"),
+], ids=["rewarm", "to-cosine", "match-lr"])
+def test_warmup_runs_resume_with_the_preview(warmup_run, tmp_path, request_):
+    run = tmp_path / "run"
+    shutil.copytree(warmup_run, run)
+    plan = plan_rewind(run, to=3, request=request_)
+    result = apply_rewind(plan)
+    assert main(shlex.split(result.resume_command)[1:]) == 0
+    after = _live_lrs(run)
+    epochs = range(4, 4 + len(plan.edit.lr_after))
+    assert [after[e] for e in epochs] == pytest.approx(plan.edit.lr_after, rel=1e-9)
