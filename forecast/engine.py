@@ -75,6 +75,9 @@ def forecast_run(history: pd.DataFrame, plan: list[float] | None, target: float,
     h = prepare_history(history, plan, opts.total_epochs)
     notes = list(h.notes)
     future = np.arange(h.last_epoch + 1, h.total_epochs + 1)
+    if not len(future):
+        notes.append(f"no epochs left in the plan after epoch {h.last_epoch}: nothing ahead "
+                     "to forecast; pass a longer plan (--plan) to see more")
     noise = _noise(h)
     n = len(h.acc)
     models, fits = build_models(h)

@@ -33,7 +33,7 @@ def synthetic_run(n_epochs: int, total: int = 600, seed: int = 0) -> tuple[pd.Da
     return history, plan
 
 
-def time_long_history(n_epochs: int, repeats: int = 3) -> float:
+def time_long_history(n_epochs: int, repeats: int = 5) -> float:
     """Best-of-`repeats` seconds for forecast_run on an n-epoch synthetic history."""
     history, plan = synthetic_run(n_epochs)
     best = math.inf

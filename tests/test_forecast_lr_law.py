@@ -65,3 +65,18 @@ def test_noise_of_a_smooth_line_is_zero_and_of_noise_is_its_sd():
     assert noise_sd(np.arange(40.0)) == pytest.approx(0.0)
     noisy = np.random.default_rng(0).normal(0, 1.0, 400)
     assert noise_sd(noisy) == pytest.approx(1.0, rel=0.35)
+
+
+def test_nonnegative_lstsq_matches_a_general_bounded_solver():
+    from scipy.optimize import lsq_linear
+
+    from forecast.lr_law import nonnegative_lstsq
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        design = rng.normal(size=(30, 3))
+        target = rng.normal(size=30)
+        cost, theta = nonnegative_lstsq(design, target)
+        ref = lsq_linear(design, target, bounds=([-np.inf, 0, 0], np.inf)).x
+        assert theta[1] >= 0 and theta[2] >= 0
+        assert cost == pytest.approx(float(np.sum((design @ ref - target) ** 2)), rel=1e-6)
