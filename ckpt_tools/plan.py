@@ -30,9 +30,15 @@ from trainer.schedule import (
 TABLE_EPOCHS = 10
 JUMP_WARN_RATIO = 3.0
 REL_TOL = 1e-9
-TORCHVISION_HINT = ("torchvision's train.py builds its scheduler from the command line, then loads "
-                    "the edited fields: resume with --resume OUT and the --lr-scheduler/--epochs "
-                    "you started with")
+RESUME_HINTS = {
+    "runwatch": "resume with `runwatch train --config <the run's config> --resume-from OUT`: "
+                "the trainer follows the edit and records a schedule_edit event",
+    "torchvision": "torchvision's train.py builds its scheduler from the command line, then "
+                   "loads the edited fields: resume with --resume OUT and the "
+                   "--lr-scheduler/--epochs you started with",
+    "lightning": "resume with Trainer.fit(..., ckpt_path=OUT): Lightning loads the edited "
+                 "optimizer and scheduler state into the ones configure_optimizers builds",
+}
 
 
 @dataclass
@@ -212,7 +218,7 @@ def plan_loaded(loaded: LoadedCheckpoint, request: EditRequest) -> EditPlan:
         jump_ratio=after[0] / last if last else None, warnings=warnings,
         changes={k: [getattr(spec, k), v] for k, v in changes.items()},
         from_schedule=_spec_dict(spec), to_schedule=_spec_dict(cont),
-        resume_hint=TORCHVISION_HINT if view.layout == "torchvision" else "",
+        resume_hint=RESUME_HINTS.get(view.layout, ""),
         new_scheduler=new_state, new_group_lrs=group_lrs,
         new_initial_lrs=[cont.base_lr * r for r in ratios],
     )
