@@ -40,7 +40,7 @@ class Scored:
 
 
 def holdout_size(n: int) -> int:
-    """Recent epochs held out to score the models: 20% of the history, 3 to 20 epochs."""
+    """Recent epochs held out to score the models: 30% of the history, 3 to 40 epochs."""
     k = int(np.clip(round(0.3 * n), 3, 40))
     return k if n - k >= 4 else 0
 
