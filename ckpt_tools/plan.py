@@ -209,6 +209,10 @@ def plan_loaded(loaded: LoadedCheckpoint, request: EditRequest) -> EditPlan:
                             f"{view.scheduler_type} fields (it would give {after[:3]}, "
                             f"not {expected[:3]}); try another --continuity")
     warnings = _jump_warnings(done + 1, last, after)
+    ignored = [k for k in ("t0", "t_mult") if k in changes]
+    if ignored and cont.name != "cosine_restarts":
+        warnings.append(f"{', '.join('--' + k.replace('_', '-') for k in ignored)} has no "
+                        f"effect on a {cont.name} schedule")
     if last is not None and not math.isclose(before[0], lr_at(spec, done + 1), rel_tol=1e-6):
         warnings.append(f"the optimizer's lr {before[0]:.6g} differs from the scheduler's "
                         f"{lr_at(spec, done + 1):.6g}: epoch {done + 1} runs at the optimizer's")
