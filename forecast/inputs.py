@@ -2,7 +2,8 @@
 
 Bad input is repaired where a sensible answer exists (and the repair is written to `notes`):
 accuracy given as a fraction, duplicate or unsorted epochs, non-finite values (kept aside for
-the events, left out of the fits), a plan that is missing or shorter than the run. Input with no
+the events, left out of the fits), a plan that is missing (continued along the cosine the
+logged LRs follow, else the last LR held) or shorter than the run. Input with no
 usable epoch at all is a RunwatchError naming the problem and the fix.
 """
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from forecast.plan_infer import cosine_lrs, cosine_tail
 from trainer.errors import RunwatchError
 
 OPTIONAL_COLUMNS = ("test_loss", "train_acc1", "train_loss", "lr", "time", "epoch_time_s")
@@ -73,6 +75,20 @@ def _epoch_time(df: pd.DataFrame) -> float | None:
     return None
 
 
+def _guessed_plan(df: pd.DataFrame, own: np.ndarray | None, last: int,
+                  total_epochs: int | None, notes: list[str]) -> np.ndarray | None:
+    """The logged LRs continued along the cosine they follow, when they clearly follow one."""
+    if own is None or not np.all(np.isfinite(own)) or np.any(own <= 0):
+        return None
+    fit = cosine_tail(df["epoch"].to_numpy(int), own)
+    if fit is None or fit[2] + fit[3] <= last + 1:
+        return None
+    total = total_epochs or int(round(fit[2] + fit[3]))
+    notes.append(f"no LR plan given: the logged LRs follow a cosine decay, assumed to reach its "
+                 f"minimum at epoch {total} (pass --plan to set the plan)")
+    return cosine_lrs(fit, 1, total)
+
+
 def _plan_lrs(df: pd.DataFrame, plan: list[float] | None, last: int,
               total_epochs: int | None, notes: list[str]) -> tuple[np.ndarray, bool]:
     """LR of each epoch 1..E: the run's own LR where logged, the plan elsewhere."""
@@ -82,6 +98,8 @@ def _plan_lrs(df: pd.DataFrame, plan: list[float] | None, last: int,
                                 or np.any(planned <= 0)):
         notes.append("the planned LRs were empty or not all positive numbers: ignored them")
         planned = None
+    if planned is None:
+        planned = _guessed_plan(df, own, last, total_epochs, notes)
     if planned is None:
         total = total_epochs or last + max(10, math.ceil(0.25 * last))
         notes.append(f"no LR plan given: assumed the last LR holds up to epoch {total}; "
