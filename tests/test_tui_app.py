@@ -27,6 +27,7 @@ from tui_records import (
 from trainer.sources import open_source
 from tui import surgery
 from tui.app import RunwatchApp
+from tui.feed import StreamFeed
 from tui.screens.confirm_screen import ConfirmScreen
 from tui.screens.edit_screen import EditScreen
 from tui.screens.help_screen import HelpScreen
@@ -42,7 +43,8 @@ NOW = T0 + 12 * EPOCH_S
 
 
 def make_app(run_dir: Path, now: float = NOW, **kwargs) -> RunwatchApp:
-    return RunwatchApp(open_source(run_dir), run_dir, clock=lambda: now, poll_s=0.05, **kwargs)
+    return RunwatchApp(StreamFeed(open_source(run_dir)), run_dir, clock=lambda: now, poll_s=0.05,
+                       **kwargs)
 
 
 async def wait_for(pilot, condition, timeout: float = 10.0) -> None:

@@ -1,5 +1,7 @@
 import math
 
+import pytest
+
 from tui.downsample import BucketSeries, minmax_buckets
 
 
@@ -32,3 +34,16 @@ def test_bucket_series_bounded_memory_and_exact_mean():
     assert series.mins()[0] == 0.0
     series.clear()
     assert series.means() == [] and len(series) == 0
+
+
+def test_extend_equals_add_one_by_one():
+    values = [float((i * 37) % 101) for i in range(5000)] + [math.nan]
+    one, bulk = BucketSeries(capacity=16), BucketSeries(capacity=16)
+    for v in values[:1234]:
+        one.add(v)
+    bulk.extend(values[:1234])
+    for v in values[1234:]:
+        one.add(v)
+    bulk.extend(values[1234:])
+    assert bulk.width == one.width and bulk._counts == one._counts
+    assert bulk.means() == pytest.approx(one.means()) and bulk.mins() == one.mins()

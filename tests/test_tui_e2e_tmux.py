@@ -40,8 +40,9 @@ def test_watch_a_growing_stream_in_tmux(tmp_path: Path):
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40",
                     command], check=True)
     try:
-        shown = wait_screen(session, "epoch 3 of 40")
-        assert "Alerts" in shown and "q Quit" in shown
+        wait_screen(session, "epoch 3 of 40")
+        shown = wait_screen(session, "q Quit")
+        assert "Alerts" in shown and "LR RESTART AHEAD" in shown
         write_stream(stream, [epoch(e) for e in range(4, 12)], "a")
         shown = wait_screen(session, "epoch 11 of 40", timeout=5)
         assert "LR RESTART" in shown  # epoch 11's tag in the table

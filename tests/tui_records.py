@@ -39,7 +39,7 @@ def epoch(e: int, acc: float | None = None, spec: ScheduleSpec = SPEC, **fields)
 
 
 def step(e: int, s: int, loss: float) -> dict:
-    return {"type": "step", "time": T0 + e * EPOCH_S - 30 + s, "epoch": e, "step": s,
+    return {"type": "step", "time": T0 + (e - 1) * EPOCH_S + s * 0.1, "epoch": e, "step": s,
             "global_step": e * 100 + s, "loss": loss, "lr": 0.1, "images_per_s": 1000.0}
 
 
@@ -54,7 +54,7 @@ def run_records(epochs: int, spec: ScheduleSpec = SPEC, steps: int = 0, **start)
 def write_stream(path: Path, records: list[dict], mode: str = "w") -> Path:
     with open(path, mode, encoding="utf-8") as f:
         for record in records:
-            f.write(json.dumps(record) + "\n")
+            f.write(json.dumps(record, separators=(",", ":")) + "\n")  # as StreamWriter
     return path
 
 

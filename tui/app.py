@@ -44,7 +44,7 @@ from tui.widgets.trend_lines import TrendLines
 
 POLL_S = 0.25
 DEFAULT_TARGET = 75.0
-FORECAST_CHECK_S = 0.5
+FORECAST_CHECK_S = 0.25
 
 
 class RunwatchApp(App[str | None]):
@@ -96,6 +96,7 @@ class RunwatchApp(App[str | None]):
         self._stop = threading.Event()
         self._forecast_due = False
         self._forecast_running = False
+        self._loading = True  # until the follower has read to the end of the file once
 
     @property
     def target(self) -> float:
@@ -149,7 +150,8 @@ class RunwatchApp(App[str | None]):
                 activity = getattr(self.source, "modified", None) if records else None
                 if records and activity is None:
                     activity = self.clock()
-                self.post_message(StreamUpdated(change, follow, activity))
+                self.post_message(StreamUpdated(change, follow, activity,
+                                                self.source.caught_up()))
             if not records:
                 self._stop.wait(self.poll_s)
 
@@ -176,6 +178,7 @@ class RunwatchApp(App[str | None]):
     def on_stream_updated(self, message: StreamUpdated) -> None:
         change = message.change
         self.follow_state = message.follow
+        self._loading = not message.caught_up
         if message.activity is not None:
             self.activity = message.activity
         with self._lock:
@@ -188,7 +191,7 @@ class RunwatchApp(App[str | None]):
                 self._show_charts()
             if change.new_epochs or change.rebuild or change.plan:
                 self._forecast_due = True
-        if change.checkpoints or change.rebuild or change.new_epochs:
+        if not self._loading and (change.checkpoints or change.rebuild or change.new_epochs):
             self.list_checkpoint_files()
         self.refresh_status()
 
@@ -233,7 +236,8 @@ class RunwatchApp(App[str | None]):
             panel.show(self.forecast)
 
     def _maybe_forecast(self) -> None:
-        if self._forecast_due and not self._forecast_running:
+        # Forecast once the history is in, not after each chunk of it.
+        if self._forecast_due and not self._forecast_running and not self._loading:
             self._forecast_due = False
             self._forecast_running = True
             self.forecast_run()

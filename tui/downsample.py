@@ -65,6 +65,24 @@ class BucketSeries:
         self._counts.append(1)
         self._mins.append(value)
 
+    def extend(self, values: list[float]) -> None:
+        """`add` each value, a whole bucket at a time (sum/min over slices run in C)."""
+        finite = [v for v in values if math.isfinite(v)]
+        i = 0
+        while i < len(finite):
+            if not self._counts or self._counts[-1] >= self.width:
+                if len(self._counts) == self.capacity:
+                    self._merge_pairs()
+                    continue
+                self._sums.append(0.0)
+                self._counts.append(0)
+                self._mins.append(math.inf)
+            take = finite[i: i + self.width - self._counts[-1]]
+            self._sums[-1] += sum(take)
+            self._counts[-1] += len(take)
+            self._mins[-1] = min(self._mins[-1], min(take))
+            i += len(take)
+
     def _merge_pairs(self) -> None:
         sums, counts, mins = [], [], []
         for i in range(0, len(self._counts), 2):

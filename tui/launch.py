@@ -22,6 +22,7 @@ STOP_WAIT_S = 30
 def watch(path: Path, target: float | None = None, metric: str | None = None,
           replay: float | None = None) -> int:
     from trainer.sources import open_source
+    from tui.feed import StreamFeed
 
     if replay is not None:
         from trainer.replay import open_replay
@@ -30,7 +31,7 @@ def watch(path: Path, target: float | None = None, metric: str | None = None,
             raise RunwatchError(f"--replay {replay}: the speed must be positive (epochs/s)")
         source = open_replay(path, replay, metric)
     else:
-        source = open_source(path, metric)
+        source = StreamFeed(open_source(path, metric))
     _run_app(source, path, target)
     return 0
 
@@ -52,8 +53,9 @@ def demo() -> int:
     log.close()
     print(f"runwatch demo: training in the background (pid {process.pid}), run dir {run_dir}")
     from trainer.sources import open_source
+    from tui.feed import StreamFeed
 
-    choice = _run_app(open_source(run_dir), run_dir, None, training=process,
+    choice = _run_app(StreamFeed(open_source(run_dir)), run_dir, None, training=process,
                       config_name=DEMO_CONFIG)
     return finish_training(process, run_dir, choice)
 

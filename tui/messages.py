@@ -13,11 +13,13 @@ from tui.run_model import Change
 class StreamUpdated(Message):
     """The follower folded new records into the model (or the file was reset)."""
 
-    def __init__(self, change: Change, follow: FollowState, activity: float | None) -> None:
+    def __init__(self, change: Change, follow: FollowState, activity: float | None,
+                 caught_up: bool) -> None:
         super().__init__()
         self.change = change
         self.follow = follow
         self.activity = activity  # wall time new bytes were last seen
+        self.caught_up = caught_up  # False while the history is still being read
 
 
 class ForecastReady(Message):

@@ -122,6 +122,10 @@ class RunModel:
                 self._apply_step(record)
                 change.steps = True
                 continue
+            if kind == "steps":
+                self._apply_folded_steps(record)
+                change.steps = True
+                continue
             t = record.get("time")
             if isinstance(t, (int, float)) and math.isfinite(t):
                 self.last_time = float(t)
@@ -154,6 +158,16 @@ class RunModel:
         t = record.get("time")
         if isinstance(t, (int, float)):
             self.last_time = float(t)
+
+    def _apply_folded_steps(self, record: dict) -> None:
+        """Step records folded by tui.feed.StepFolder: their losses, the last time and speed."""
+        self.step_loss.extend(record["loss"])
+        t = record["time"]
+        # Folded steps come after the batch's other records: newer only if their time says so.
+        if isinstance(t, float) and (self.last_time is None or t > self.last_time):
+            self.last_time = t
+            if isinstance(record["images_per_s"], float):
+                self.images_per_s = record["images_per_s"]
 
     def _apply_epoch(self, record: dict, change: Change) -> None:
         if not isinstance(record.get("epoch"), int):

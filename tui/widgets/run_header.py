@@ -36,4 +36,7 @@ class RunHeader(Static):
                  f"  epoch {epoch}{planned}{bad}")
         line2 = (f"elapsed {format_duration(facts.elapsed_s)}  {speed}  "
                  f"{format_duration(facts.epoch_time_s)}/epoch  {eta_text(facts, target)}")
-        self.update(f"{line1}\n{line2}")
+        text = f"{line1}\n{line2}"
+        if text != getattr(self, "_text", None):  # idle ticks must not re-render
+            self._text = text
+            self.update(text)
