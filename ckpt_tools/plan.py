@@ -134,7 +134,13 @@ def upcoming_lrs(view: CheckpointView, count: int = TABLE_EPOCHS) -> list[float]
     return [row[0] for row in rows]
 
 
-def _last_lr(spec: ScheduleSpec, epochs_done: int) -> float | None:
+def _last_lr(view: CheckpointView, spec: ScheduleSpec, epochs_done: int) -> float | None:
+    """LR of the last epoch trained: from the warm-restart fields when there are some (a
+    checkpoint whose T_0 was changed alone still ran its last epoch with T_i), else the spec."""
+    if view.scheduler is not None:
+        from_fields = specs.last_lr_from_fields(view.scheduler)
+        if from_fields is not None:
+            return from_fields
     return lr_at(spec, epochs_done) if epochs_done - spec.offset >= 1 else None
 
 
@@ -147,7 +153,7 @@ def last_trained_lr(view: CheckpointView) -> float | None:
         if view.layout == "timm":
             initial = _group_values(view, "initial_lr")[0]
             return timm_sched.timm_cosine(view.args).lr(initial, done - 1)
-        return _last_lr(specs.current_spec(view, None), done)
+        return _last_lr(view, specs.current_spec(view, None), done)
     except RunwatchError:
         return None
 
@@ -192,7 +198,7 @@ def plan_loaded(loaded: LoadedCheckpoint, request: EditRequest) -> EditPlan:
     mode = request.continuity or "keep-phase"
     if mode == "anneal-from-current" and epochs is None and view.layout != "runwatch":
         raise RunwatchError("anneal-from-current needs the planned total: pass --epochs TOTAL")
-    last = _last_lr(spec, done)
+    last = _last_lr(view, spec, done)
     new = specs.apply_changes(spec, changes)
     cont = continue_schedule(new, done, last if last is not None else before[0], mode)
     cont = _fit_cosine_annealing(view, cont, done)

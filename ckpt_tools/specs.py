@@ -16,7 +16,7 @@ from dataclasses import replace
 from ckpt_tools.layouts import CheckpointView
 from ckpt_tools.schedulers import scheduler_type
 from trainer.errors import RunwatchError
-from trainer.schedule import ScheduleSpec, lr_at, main_schedule_state
+from trainer.schedule import ScheduleSpec, cosine_value, lr_at, main_schedule_state
 
 KIND_OF_SCHEDULE = {
     "cosine_restarts": "CosineAnnealingWarmRestarts",
@@ -69,6 +69,19 @@ def current_spec(view: CheckpointView, epochs: int | None) -> ScheduleSpec:
                             gamma=float(main["gamma"]), **common)
     raise RunwatchError(f"a {kind} scheduler cannot be edited (only its LRs can be shown); "
                         "supported: CosineAnnealingWarmRestarts, CosineAnnealingLR, MultiStepLR")
+
+
+def last_lr_from_fields(state: dict) -> float | None:
+    """LR of the epoch before the resume point, read from warm-restart fields (T_cur, T_i: the
+    period in use) rather than from T_0; None when not a warm-restart scheduler past its start."""
+    warmup, _, main, steps = split_warmup(state)
+    if scheduler_type(main) != "CosineAnnealingWarmRestarts" or steps - warmup < 1:
+        return None
+    t_cur, t_i, t_mult = main["T_cur"], main["T_i"], main["T_mult"]
+    if t_cur == 0:  # just restarted: the last epoch ended the previous period
+        t_i = t_i // t_mult if t_i % t_mult == 0 else t_i
+        t_cur = t_i
+    return cosine_value(float(main["base_lrs"][0]), float(main["eta_min"]), t_cur - 1, t_i)
 
 
 def _common_fields(template: dict, base_lrs: list[float], last_epoch: int,

@@ -1,0 +1,31 @@
+"""inspect summarises what a checkpoint holds and the LRs it will really resume with."""
+
+from __future__ import annotations
+
+import torch
+
+from ckpt_tools import inspect_checkpoint
+from tests.ckpt_builders import tiny_model, torchvision_checkpoint
+
+
+def test_editing_only_t0_changes_nothing_the_scheduler_uses(tmp_path):
+    """DOMAIN.md: with plain step() the period in use is T_i, so T_0 alone does nothing."""
+    src = torchvision_checkpoint(tmp_path / "a.pth", 30)
+    ckpt = torch.load(src, weights_only=False)  # our own file
+    ckpt["lr_scheduler"]["T_0"] = 100
+    torch.save(ckpt, tmp_path / "b.pth")
+    before, after = inspect_checkpoint(src), inspect_checkpoint(tmp_path / "b.pth")
+    assert after.next_lrs == before.next_lrs
+    assert after.next_lrs[0] == 0.05 and after.jumps[0]["epoch"] == 31
+
+
+def test_model_summary_reports_prefixes_dtypes_and_bytes(tmp_path):
+    state = {f"module.{k}": v for k, v in tiny_model().state_dict().items()}
+    state["module.0.weight"] = state["module.0.weight"].half()
+    torch.save(state, tmp_path / "ddp.pt")
+    info = inspect_checkpoint(tmp_path / "ddp.pt")
+    assert info.layout == "state_dict" and info.model.key_prefixes == ["module."]
+    assert info.model.dtypes == {"float16": 1, "float32": 3}
+    assert info.model.parameters == 4 * 8 + 8 + 8 * 3 + 3
+    assert info.model.bytes == 4 * 8 * 2 + (8 + 8 * 3 + 3) * 4
+    assert info.optimizer is None and "no optimizer" in info.lr_note
