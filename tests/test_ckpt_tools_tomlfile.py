@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
 from ckpt_tools.tomlfile import dumps_toml
 from trainer.errors import RunwatchError
 
-tomllib = pytest.importorskip("tomllib") if sys.version_info >= (3, 11) else \
-    pytest.importorskip("tomli")
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the tomli backport (a project dependency there)
+    import tomli as tomllib
 
 
 def test_round_trip_and_none_left_out():
