@@ -25,7 +25,7 @@ import pandas as pd
 from forecast.engine import forecast_run
 from forecast.intervals import CAL80
 from forecast.result import ForecastResult
-from forecast.scenario_plans import SEED_PLAN, parse_plan, plan_lrs
+from forecast.scenario_plans import parse_plan, plan_lrs
 from forecast.speed import time_long_history
 
 CUTS = (0.25, 0.5, 0.75)
@@ -53,7 +53,7 @@ def load_curve(path: str) -> tuple[pd.DataFrame, list[float] | None]:
     """A finished curve and its plan: the seed run's configured plan, else its LR column."""
     df = pd.read_csv(path)
     if Path(path).resolve() == Path(SEED_CURVE).resolve():
-        return df, plan_lrs(parse_plan(SEED_PLAN))
+        return df, plan_lrs(parse_plan("seed"))
     plan = df["lr"].astype(float).tolist() if "lr" in df.columns else None
     return df, plan
 

@@ -15,9 +15,9 @@ import pandas as pd
 
 from forecast.records import history_from_records
 from forecast.result import ForecastOptions
-from forecast.scenario_plans import parse_plan, plan_lrs, spec_from_dict, standard_scenarios
+from forecast.scenario_plans import parse_plan, plan_lrs, standard_scenarios
 from trainer.errors import RunwatchError
-from trainer.schedule import ScheduleSpec
+from trainer.schedule import ScheduleSpec, spec_from_dict
 from trainer.sources import read_source
 from trainer.stream import latest_plan
 

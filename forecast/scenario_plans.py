@@ -1,8 +1,7 @@
 """Plans for the forecast, built with trainer.schedule (the one place LRs are computed).
 
 - `parse_plan("cosine_restarts:lr=0.05,t0=30,eta_min=1e-5,epochs=100")` -> ScheduleSpec
-  (`seed` is short for the seed run's configured plan);
-- `spec_from_dict(record["schedule"])` -> ScheduleSpec, from a stream's run_start/resume record;
+  (`seed` is the seed run's configured plan, trainer.replay.SEED_SCHEDULE);
 - `standard_scenarios(...)` -> the candidate schedules every forecast compares: continue as
   planned; T_0 changed keeping the phase (and matching the LR); anneal from the current LR over
   the remaining budget; rewind to the best epoch then one new cosine; a different peak LR.
@@ -10,13 +9,13 @@
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
+from dataclasses import replace
 
 from forecast.scenarios import Candidate
 from trainer.errors import RunwatchError
+from trainer.replay import SEED_SCHEDULE
 from trainer.schedule import ScheduleSpec, continue_schedule, lr_plan
 
-SEED_PLAN = "cosine_restarts:lr=0.05,t0=30,eta_min=1e-5,epochs=100"
 PLAN_KEYS = {"lr": "base_lr", "epochs": "epochs", "t0": "t0", "t_mult": "t_mult",
              "eta_min": "eta_min", "warmup": "warmup_epochs",
              "warmup_start_factor": "warmup_start_factor", "milestones": "milestones",
@@ -36,8 +35,9 @@ def _value(key: str, text: str) -> object:
 
 def parse_plan(text: str) -> ScheduleSpec:
     """A ScheduleSpec from the concise syntax; RunwatchError naming the bad part."""
-    text = SEED_PLAN if text.strip() == "seed" else text.strip()
-    name, _, body = text.partition(":")
+    if text.strip() == "seed":
+        return SEED_SCHEDULE
+    name, _, body = text.strip().partition(":")
     values: dict[str, object] = {}
     for item in filter(None, body.split(",")):
         key, sep, raw = item.partition("=")
@@ -51,15 +51,6 @@ def parse_plan(text: str) -> ScheduleSpec:
     if "base_lr" not in values or "epochs" not in values:
         raise RunwatchError(f"the plan needs lr= and epochs=: write {PLAN_SYNTAX}")
     return ScheduleSpec(name=name.strip(), **values)
-
-
-def spec_from_dict(data: dict) -> ScheduleSpec:
-    """The ScheduleSpec a stream record stores as a dict (unknown keys ignored)."""
-    known = {f.name for f in fields(ScheduleSpec)}
-    values = {k: v for k, v in data.items() if k in known}
-    if "milestones" in values:
-        values["milestones"] = tuple(values["milestones"])
-    return ScheduleSpec(**values)
 
 
 def plan_lrs(spec: ScheduleSpec) -> list[float]:

@@ -8,11 +8,11 @@ import pytest
 from forecast_curves import SEED_CSV, cosine_run, restart_run
 
 from forecast import ForecastOptions, forecast_run
-from forecast.scenario_plans import SEED_PLAN, parse_plan, plan_lrs
+from forecast.scenario_plans import parse_plan, plan_lrs
 from trainer.errors import RunwatchError
 
 SEED = pd.read_csv(SEED_CSV)
-SEED_LRS = plan_lrs(parse_plan(SEED_PLAN))
+SEED_LRS = plan_lrs(parse_plan("seed"))
 
 
 def at(result, epoch):

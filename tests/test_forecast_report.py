@@ -6,10 +6,10 @@ from forecast_curves import SEED_CSV
 from forecast import ForecastOptions, forecast_run
 from forecast.inputs import prepare_history
 from forecast.report import incident_checks, phase_tags, recommendations, render_report
-from forecast.scenario_plans import SEED_PLAN, parse_plan, plan_lrs, standard_scenarios
+from forecast.scenario_plans import parse_plan, plan_lrs, standard_scenarios
 
 SEED = pd.read_csv(SEED_CSV)
-SPEC = parse_plan(SEED_PLAN)
+SPEC = parse_plan("seed")
 LRS = plan_lrs(SPEC)
 
 

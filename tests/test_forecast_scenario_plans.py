@@ -1,10 +1,8 @@
 """The --plan syntax and the standard scenario set built with trainer.schedule."""
 
-from dataclasses import asdict
-
 import pytest
 
-from forecast.scenario_plans import parse_plan, plan_lrs, spec_from_dict, standard_scenarios
+from forecast.scenario_plans import parse_plan, plan_lrs, standard_scenarios
 from trainer.errors import RunwatchError
 from trainer.schedule import ScheduleSpec, lr_plan
 
@@ -33,11 +31,6 @@ def test_step_plan_with_milestones():
 def test_bad_plans_name_the_problem(text, words):
     with pytest.raises(RunwatchError, match=words):
         parse_plan(text)
-
-
-def test_spec_from_a_stream_records_dict():
-    data = {**asdict(SEED), "milestones": [], "unknown_key": 1}
-    assert spec_from_dict(data) == SEED
 
 
 def by_name(candidates):

@@ -4,15 +4,15 @@ import pandas as pd
 from forecast_curves import SEED_CSV, restart_run
 
 from forecast import forecast_scenarios
-from forecast.scenario_plans import SEED_PLAN, parse_plan, plan_lrs, standard_scenarios
+from forecast.scenario_plans import parse_plan, plan_lrs, standard_scenarios
 
 SEED = pd.read_csv(SEED_CSV)
-SEED_LRS = plan_lrs(parse_plan(SEED_PLAN))
+SEED_LRS = plan_lrs(parse_plan("seed"))
 
 
 def test_every_standard_scenario_gets_a_curve_and_a_final_accuracy():
     history = SEED.iloc[:30]
-    candidates, _ = standard_scenarios(SEED_LRS, 30, SEED_LRS[29], 29, parse_plan(SEED_PLAN))
+    candidates, _ = standard_scenarios(SEED_LRS, 30, SEED_LRS[29], 29, parse_plan("seed"))
     scenarios = forecast_scenarios(history, SEED_LRS, 30,
                                    [(n, lrs) for n, c, lrs in candidates if c == 30])
     assert len(scenarios) == 5  # all but the rewind, which starts elsewhere

@@ -13,6 +13,7 @@ from trainer.schedule import (
     lr_at,
     lr_plan,
     main_schedule_state,
+    spec_from_dict,
 )
 
 
@@ -103,3 +104,11 @@ def test_out_of_range_values_name_the_field():
     with pytest.raises(RunwatchError, match="no epochs left"):
         continue_schedule(ScheduleSpec("cosine", 0.1, 10), 10, 0.01, "restart")
     assert math.isfinite(lr_at(ScheduleSpec("cosine", 0.1, 10), 10))
+
+
+def test_spec_from_dict_round_trips_a_stored_spec_and_ignores_unknown_keys():
+    from dataclasses import asdict
+
+    spec = ScheduleSpec("step", 0.1, 200, milestones=(60, 120), gamma=0.2)
+    stored = {**asdict(spec), "milestones": [60, 120], "written_by": "a newer runwatch"}
+    assert spec_from_dict(stored) == spec

@@ -20,7 +20,7 @@ and the TUI (sparkline of the plan) all use this module, so they cannot disagree
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 from trainer.errors import RunwatchError
 
@@ -46,6 +46,14 @@ class ScheduleSpec:
 
     def __post_init__(self) -> None:
         validate_spec(self)
+
+
+def spec_from_dict(data: dict) -> ScheduleSpec:
+    """The ScheduleSpec a stream record or checkpoint stores as a dict (unknown keys ignored)."""
+    known = {f.name for f in fields(ScheduleSpec)}
+    values = {k: v for k, v in data.items() if k in known}
+    values["milestones"] = tuple(values.get("milestones", ()))
+    return ScheduleSpec(**values)
 
 
 def validate_spec(spec: ScheduleSpec) -> None:
