@@ -12,8 +12,13 @@ import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trainer.errors import RunwatchError
+
+if TYPE_CHECKING:  # the heavy modules load only when a command runs
+    from forecast.loading import RunInput
+    from forecast.result import ForecastResult
 
 MAX_INCIDENTS = 5
 
@@ -52,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rp.set_defaults(func=run_report_command)
 
 
-def _load_and_forecast(args: argparse.Namespace):  # -> (RunInput, ForecastResult)
+def _load_and_forecast(args: argparse.Namespace) -> tuple[RunInput, ForecastResult]:
     from forecast.engine import forecast_run
     from forecast.loading import load_run
 
@@ -62,7 +67,7 @@ def _load_and_forecast(args: argparse.Namespace):  # -> (RunInput, ForecastResul
     return run, result
 
 
-def _summary(run, result) -> str:  # noqa: ANN001 - RunInput, ForecastResult (lazy imports)
+def _summary(run: RunInput, result: ForecastResult) -> str:
     lines = [f"{run.name} ({run.source_kind}): epoch {result.last_epoch}, test acc1 "
              f"{result.last_acc1:.2f} (best {result.best_acc1:.2f} at epoch {result.best_epoch})"]
     if result.predictions:
