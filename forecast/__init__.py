@@ -4,11 +4,26 @@
 `forecast_scenarios(history, plan, checkpoint_epoch, candidates)` compares candidate
 schedules; `history_from_records(records)` turns stream-like epoch records into the
 history DataFrame.
+
+The names load on first use (PEP 562), so `runwatch --help`, which imports forecast.cli,
+does not pay for pandas and scipy.
 """
 
-from forecast.engine import forecast_run, forecast_scenarios
-from forecast.records import history_from_records
-from forecast.result import ForecastOptions, ForecastResult
+from __future__ import annotations
 
-__all__ = ["ForecastOptions", "ForecastResult", "forecast_run", "forecast_scenarios",
-           "history_from_records"]
+import importlib
+
+_EXPORTS = {
+    "ForecastOptions": "forecast.result",
+    "ForecastResult": "forecast.result",
+    "forecast_run": "forecast.engine",
+    "forecast_scenarios": "forecast.engine",
+    "history_from_records": "forecast.records",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> object:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'forecast' has no attribute {name!r}")

@@ -73,3 +73,14 @@ def test_report_writes_markdown_and_never_overwrites(tmp_path, capsys):
     assert main(["report", SEED, "--plan", "seed", "-o", str(out)]) == 2
     assert "already exists" in capsys.readouterr().err
     assert out.read_text() == text
+
+
+def test_importing_the_cli_module_loads_no_heavy_library():
+    import subprocess
+    import sys
+
+    code = ("import sys, forecast.cli; "
+            "print([m for m in ('pandas', 'numpy', 'scipy', 'torch') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
