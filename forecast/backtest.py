@@ -136,7 +136,7 @@ def print_tables(scores: list[CutScore], cov80: dict[str, float], cov95: dict[st
               f"{1000 * s.seconds:.0f} |")
     print()
     names = sorted({m for s in scores for m in s.model_final_err})
-    print("| model | final MAE @25% | @50% | @75% | next-10 MAE |")
+    print("| model (all runs above) | final MAE @25% | @50% | @75% | next-10 MAE |")
     print("|---|---|---|---|---|")
     for name in ["combined", *names]:
         row = []
