@@ -84,3 +84,20 @@ def test_importing_the_cli_module_loads_no_heavy_library():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_timm_summary_written_by_timm_itself(tmp_path, capsys):
+    import math
+
+    from timm.utils import update_summary
+
+    path = tmp_path / "summary.csv"
+    for epoch in range(30):  # timm counts from 0; a 60-epoch cosine, logged so far
+        lr = 0.1 * (1 + math.cos(math.pi * epoch / 60)) / 2
+        top1 = 70 - 50 * math.exp(-(epoch + 1) / 8)
+        update_summary(epoch, {"loss": 3.0 - top1 / 40},
+                       {"loss": 2.5 - top1 / 40, "top1": top1, "top5": top1 + 15}, path, lr=lr)
+    data = run_json(capsys, str(path))
+    assert data["last_epoch"] == 30 and data["predictions"][-1]["epoch"] == 61
+    assert any("follow a cosine decay" in n for n in data["notes"])
+    assert data["predictions"][-1]["acc1"] > data["last_acc1"]
