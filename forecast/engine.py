@@ -100,7 +100,8 @@ def forecast_run(history: pd.DataFrame, plan: list[float] | None, target: float,
     probs = reach_probabilities(pred, scale, target)
     probability, eta_epoch = _reach(h, future, probs, target, notes)
 
-    events = events_behind(h, noise, opts.patience, future, pred) + events_ahead(h, future, pred)
+    patience = opts.patience if opts.patience and opts.patience > 0 else None  # 0: never stops
+    events = events_behind(h, noise, patience, future, pred) + events_ahead(h, future, pred)
     law_weights = {s.spec.name: float(w) for s, w in zip(scored, weights, strict=True)
                    if s.spec.uses_plan}
     candidates: list[Candidate] = list(opts.scenarios)

@@ -16,7 +16,7 @@ class ForecastOptions:
     """Knobs of a forecast; every field has a default that suits a live run.
 
     - total_epochs: the planned length when no plan is given (default: last epoch + 25%).
-    - patience: early-stopping patience in epochs (None: not reported).
+    - patience: early-stopping patience in epochs (None or 0: no early stopping).
     - now: Unix time of the last epoch, for `eta_time` (default: the history's last `time`).
     - epoch_time_s: seconds per epoch (default: the history's mean `epoch_time_s`, or the
       spacing of its `time` column).
