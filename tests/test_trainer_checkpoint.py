@@ -37,6 +37,18 @@ def test_save_writes_separate_whole_files_and_keeps_the_newest(tmp_path):
     assert ckpt.load_checkpoint(tmp_path)["epoch"] == 5  # a run dir means its last.pt
 
 
+def test_pruning_leaves_the_files_of_an_abandoned_branch(tmp_path):
+    for epoch in (5, 6, 7):
+        ckpt.save_checkpoint(tmp_path, payload(epoch), is_best=False, keep=2)
+    # Rewound to epoch 3: the new branch writes 4 and 5 (5 replaces the old branch's file).
+    for epoch in (4, 5):
+        ckpt.save_checkpoint(tmp_path, payload(epoch, value=2.0), is_best=False, keep=2)
+    names = sorted(p.name for p in (tmp_path / "checkpoints").glob("epoch-*.pt"))
+    assert names == ["epoch-0004.pt", "epoch-0005.pt", "epoch-0006.pt", "epoch-0007.pt"]
+    assert ckpt.load_checkpoint(tmp_path / "checkpoints" / "epoch-0005.pt")["model"][
+        "layer.weight"][0, 0] == 2.0
+
+
 def test_refuses_non_finite_weights_and_keeps_the_old_files(tmp_path):
     ckpt.save_checkpoint(tmp_path, payload(1), is_best=True, keep=3)
     before = (tmp_path / "checkpoints" / "last.pt").read_bytes()

@@ -128,14 +128,18 @@ def save_checkpoint(
     for name in names:
         write_atomic(directory / name, data)
         written.append(directory / name)
-    prune_epoch_files(directory, keep)
+    prune_epoch_files(directory, keep, payload["epoch"])
     return written
 
 
-def prune_epoch_files(directory: Path, keep: int) -> None:
-    """Delete all but the `keep` newest epoch-NNNN.pt files."""
-    epochs = sorted(int(m.group(1)) for p in directory.iterdir()
-                    if (m := EPOCH_FILE.match(p.name)))
+def prune_epoch_files(directory: Path, keep: int, current: int) -> None:
+    """Delete epoch-NNNN.pt files older than the `keep` newest up to epoch `current`.
+
+    Files of later epochs are left alone: after a rewind they are the abandoned branch's, and
+    the live run only replaces each one when it reaches that epoch.
+    """
+    epochs = sorted(e for p in directory.iterdir()
+                    if (m := EPOCH_FILE.match(p.name)) and (e := int(m.group(1))) <= current)
     for epoch in epochs[:-keep] if keep > 0 else epochs:
         (directory / epoch_file_name(epoch)).unlink(missing_ok=True)
 
