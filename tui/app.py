@@ -138,6 +138,7 @@ class RunwatchApp(App[str | None]):
     @work(thread=True, exclusive=True, group="follow")
     def follow_stream(self) -> None:
         worker = get_current_worker()
+        posted_loading = None
         while not worker.is_cancelled and not self._stop.is_set():
             records, reset = self.source.poll()
             with self._lock:
@@ -146,13 +147,15 @@ class RunwatchApp(App[str | None]):
                 change = self.model.apply(records)
                 change.rebuild = change.rebuild or reset
             follow = replace(self.source.state)
-            if records or reset or follow != self.follow_state:
+            # More is already waiting (a long history, a replay's burst): read on at once.
+            loading = bool(records) and not self.source.caught_up()
+            if records or reset or follow != self.follow_state or loading != posted_loading:
                 activity = getattr(self.source, "modified", None) if records else None
                 if records and activity is None:
                     activity = self.clock()
-                self.post_message(StreamUpdated(change, follow, activity,
-                                                self.source.caught_up()))
-            if not records:
+                self.post_message(StreamUpdated(change, follow, activity, loading))
+                posted_loading = loading
+            if not loading:
                 self._stop.wait(self.poll_s)
 
     @work(thread=True, exclusive=True, group="forecast")
@@ -178,7 +181,7 @@ class RunwatchApp(App[str | None]):
     def on_stream_updated(self, message: StreamUpdated) -> None:
         change = message.change
         self.follow_state = message.follow
-        self._loading = not message.caught_up
+        self._loading = message.loading
         if message.activity is not None:
             self.activity = message.activity
         with self._lock:
@@ -282,7 +285,7 @@ class RunwatchApp(App[str | None]):
         except (surgery.ToolsUnavailable, RunwatchError) as exc:
             self.call_from_thread(self._report, f"rewind: {exc}")
             return
-        details = _describe(plan)
+        details = _describe(plan) + self._training_warning()
 
         def confirmed(yes: bool | None) -> None:
             if yes:
@@ -338,6 +341,7 @@ class RunwatchApp(App[str | None]):
             return
         out = surgery.edited_path(checkpoint)
         details = f"{_describe(plan)}\nwrites {out} (the original is kept)"
+        details += self._training_warning()
 
         def confirmed(yes: bool | None) -> None:
             if yes:
@@ -359,6 +363,13 @@ class RunwatchApp(App[str | None]):
         command = plan.resume_hint or surgery.resume_command(written, self.config_name)
         self.call_from_thread(self._report, f"wrote {written}\nresume with:\n  {command}")
         self.call_from_thread(self.list_checkpoint_files)
+
+    def _training_warning(self) -> str:
+        """A running training keeps writing (and pruning) checkpoints: say so before a write."""
+        if self.training is None or self.training.poll() is not None:
+            return ""
+        return (f"\nWARNING: the training (pid {self.training.pid}) is still running and "
+                "prunes old checkpoints; quit with q -> stop before resuming from this")
 
     def _report(self, text: str) -> None:
         for panel in self.query(CheckpointPanel):

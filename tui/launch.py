@@ -40,16 +40,19 @@ def demo_seed_run(epochs_per_s: float) -> int:
     from trainer.replay import ReplaySource, seed_run_records
 
     source = ReplaySource(seed_run_records(), epochs_per_s, kind="seed run replay")
-    _run_app(source, Path("seed-run"), None, run_name="seed run (ResNet50, replay)")
+    _run_app(source, Path("seed-run"), None, run_name="ResNet50/ImageNet seed run")
     return 0
+
+
+def demo_command(run_dir: Path) -> list[str]:
+    return [sys.executable, "-m", "trainer", "--config", DEMO_CONFIG, "--run-dir", str(run_dir)]
 
 
 def demo() -> int:
     run_dir = Path(tempfile.mkdtemp(prefix="runwatch-demo-"))
     log = open(run_dir / "train.log", "w")  # noqa: SIM115 - the child writes it
-    process = subprocess.Popen(
-        [sys.executable, "-m", "trainer", "--config", DEMO_CONFIG, "--run-dir", str(run_dir)],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(demo_command(run_dir), stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
     log.close()
     print(f"runwatch demo: training in the background (pid {process.pid}), run dir {run_dir}")
     from trainer.sources import open_source

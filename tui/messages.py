@@ -14,12 +14,12 @@ class StreamUpdated(Message):
     """The follower folded new records into the model (or the file was reset)."""
 
     def __init__(self, change: Change, follow: FollowState, activity: float | None,
-                 caught_up: bool) -> None:
+                 loading: bool) -> None:
         super().__init__()
         self.change = change
         self.follow = follow
         self.activity = activity  # wall time new bytes were last seen
-        self.caught_up = caught_up  # False while the history is still being read
+        self.loading = loading  # True while more records are already waiting to be read
 
 
 class ForecastReady(Message):

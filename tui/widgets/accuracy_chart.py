@@ -36,7 +36,8 @@ class AccuracyChart(PlotextPlot):
         plt.clear_data()
         plt.clear_figure()
         series = getattr(self, "_series", {})
-        plt.title("acc %: run green, forecast cyan, 80% blue, target red")
+        # The legend names markers, not colours, so it reads under NO_COLOR too.
+        plt.title("acc %  ⠤run  ⠒forecast  • 80% band  ─ target")
         target = series.get("target")
         xs, ys = series.get("live", ([], []))
         axs, ays = series.get("abandoned", ([], []))

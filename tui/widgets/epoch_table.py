@@ -14,7 +14,9 @@ from tui.run_model import EpochPoint, RunModel
 from tui.status import format_cell, format_lr
 from tui.tags import epoch_tag, gain
 
-COLUMNS = ("epoch", "train", "test", "gain", "loss", "LR", "tag")
+# Fixed widths: auto-width would stay as narrow as the first rows' cells (update_cell does
+# not widen), and the table must fit 80 columns.
+COLUMNS = {"epoch": 5, "train": 6, "test": 6, "gain": 7, "loss": 7, "LR": 8, "tag": 11}
 TAG_STYLES = {
     "fast growth": "green", "moderate": "", "slow": "dim", "plateau": "yellow",
     "PEAK": "bold cyan", "LR RESTART": "bold magenta", "regression": "bold red",
@@ -46,8 +48,8 @@ class EpochTable(DataTable):
         self._shown: list[int] = []
 
     def on_mount(self) -> None:
-        for name in COLUMNS:
-            self.add_column(name, key=name)
+        for name, width in COLUMNS.items():
+            self.add_column(name, key=name, width=width)
 
     def sync(self, model: RunModel, new_epochs: list[int], rebuild: bool) -> None:
         follow = self.cursor_row >= self.row_count - 1

@@ -1,0 +1,31 @@
+import subprocess
+import sys
+from pathlib import Path
+
+from tui.cli import build_parser, main
+
+
+def test_watch_and_demo_arguments():
+    parser = build_parser()
+    args = parser.parse_args(["watch", "runs/r50", "--target", "76", "--metric", "test_acc5",
+                              "--replay"])
+    assert (args.path, args.target, args.metric, args.replay) == (
+        Path("runs/r50"), 76.0, "test_acc5", 1.0)
+    assert parser.parse_args(["watch", "x", "--replay", "4"]).replay == 4.0
+    assert parser.parse_args(["watch", "x"]).replay is None
+    assert parser.parse_args(["demo", "--seed-run"]).seed_run
+    assert not parser.parse_args(["demo"]).seed_run
+
+
+def test_cli_module_is_cheap_to_import():
+    code = "import sys, tui.commands; print('textual' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_bad_file_is_exit_status_2_without_traceback(tmp_path, capsys):
+    bad = tmp_path / "notes.bin"
+    bad.write_bytes(b"\x00\x01 not a log\n" * 10)
+    assert main(["watch", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("runwatch: error:") and "Traceback" not in err
