@@ -346,3 +346,62 @@ async def test_edit_dialog_previews_lr_and_forecasts_then_confirms(tmp_path, mon
         assert written == [tmp_path / "checkpoints" / "epoch-0005-edited.pt"]
         assert "runwatch train --config smoke_cpu --resume-from" in text_of(
             app.query_one("#ckpt-status"))
+
+
+TINY_RUN = ["--set", 'model.arch="tiny_cnn"', "--set", "model.num_classes=4",
+            "--set", "data.image_size=8", "--set", "data.batch_size=8",
+            "--set", "data.train_size=64", "--set", "data.val_size=32",
+            "--set", "schedule.t0=3", "--set", "train.epochs=5",
+            "--set", "train.checkpoint_keep=10", "--set", 'train.device="cpu"']
+
+
+@run_async
+async def test_rewind_and_edit_with_the_real_checkpoint_tools(tmp_path):
+    from tui.cli import main
+
+    run = tmp_path / "run"
+    assert main(["train", "--config", "smoke_cpu", "--run-dir", str(run), *TINY_RUN]) == 0
+    app = RunwatchApp(StreamFeed(open_source(run)), run, poll_s=0.05, config_name="smoke_cpu")
+    async with app.run_test(size=(120, 40)) as pilot:
+        panel = app.query_one(CheckpointPanel)
+        await wait_for(pilot, lambda: len(panel.rows) >= 5)
+        await pilot.press("3")
+        names = [row.path.name for row in panel.rows]
+        panel.query_one("#ckpt-table").move_cursor(row=names.index("epoch-0003.pt"))
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, EditScreen))
+        app.screen.query_one("#t0").value = "10"
+        await wait_for(pilot, lambda: app.screen.choice.t0 == 10)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "first_epoch: 4" in text_of(app.screen.query_one("#confirm-details"))
+        await pilot.press("y")
+        status = app.query_one("#ckpt-status")
+        await wait_for(pilot, lambda: "resume with" in text_of(status))
+        assert (run / "checkpoints" / "epoch-0003-edited.pt").is_file()
+
+        await pilot.press("b")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "rewound to" in text_of(status))
+        assert "--resume-from" in text_of(status)
+        table = app.query_one(EpochTable)
+        best = app.model.best().epoch
+        if best < 5:  # the rewind event abandons the later epochs: hidden, not mixed in
+            await wait_for(pilot, lambda: table.row_count == best)
+
+
+@run_async
+async def test_plateau_gap_and_patience_alerts_on_screen(tmp_path):
+    records = [run_start(patience=6), epoch(1, 50.0), epoch(2, 60.0)] + [
+        epoch(e, 59.95 + e * 0.001, train_acc1=80.0, epochs_since_best=e - 2)
+        for e in range(3, 9)]
+    stream_in(tmp_path, records)
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        lines = app.query_one("#alert-lines")
+        await wait_for(pilot, lambda: "PLATEAU" in text_of(lines))
+        shown = text_of(lines)
+        assert "[i] PLATEAU:" in shown
+        assert "[!] TRAIN-TEST GAP: 20.0 pts at epoch 8" in shown
+        assert "[!!] EARLY STOP NEAR: no new best for 6 epochs; patience left 0 of 6" in shown
