@@ -36,7 +36,8 @@ def test_watch_a_growing_stream_in_tmux(tmp_path: Path):
     stream = write_stream(tmp_path / "metrics.jsonl", run_records(3))
     session = f"runwatch-e2e-{uuid.uuid4().hex[:8]}"
     runwatch = Path(sys.executable).parent / "runwatch"
-    command = f"{runwatch} watch {tmp_path}; echo EXITED $?; sleep 30"
+    # NO_COLOR: alerts must still read by their text markers.
+    command = f"NO_COLOR=1 {runwatch} watch {tmp_path}; echo EXITED $?; sleep 30"
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40",
                     command], check=True)
     try:
