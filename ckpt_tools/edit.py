@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from ckpt_tools.layouts import CheckpointView, detect
-from ckpt_tools.load import load_checkpoint
+from ckpt_tools.load import ensure_unchanged, load_checkpoint
 from ckpt_tools.plan import EditPlan, upcoming_lrs
 from ckpt_tools.schedulers import scheduler_type
 from ckpt_tools.write import write_checkpoint
@@ -49,6 +49,7 @@ def apply_plan(view: CheckpointView, plan: EditPlan) -> None:
 def write_edit(plan: EditPlan, out_path: str | Path, in_place: bool = False) -> Path:
     """Write the edited checkpoint to `out_path` (atomic), then verify it; returns the path."""
     loaded = load_checkpoint(plan.source, check_crc=False)  # the copy checks every CRC
+    ensure_unchanged(loaded, plan.source_stamp)
     if loaded.container == "hf-folder":
         raise RunwatchError("Hugging Face Trainer folders cannot be edited (LambdaLR stores no "
                             "formula)")

@@ -31,6 +31,20 @@ class LoadedCheckpoint:
     obj: object
     archive: zipfmt.Archive | None = None
     files: dict[str, Path] = field(default_factory=dict)  # hf-folder: role -> file
+    stamp: tuple[int, int, int] = ()  # (inode, size, mtime_ns) when loaded: see ensure_unchanged
+
+
+def file_stamp(p: Path) -> tuple[int, int, int]:
+    st = p.stat()
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def ensure_unchanged(loaded: LoadedCheckpoint, stamp: tuple[int, int, int]) -> None:
+    """Refuse to act on a file replaced since it was previewed (a running trainer rotates
+    `best.pt`, `last.pt` and prunes `epoch-N.pt`): the preview would describe another file."""
+    if stamp and loaded.stamp != stamp:
+        raise RunwatchError(f"{loaded.path} changed since the preview (a running trainer may "
+                            "have replaced it): preview again, or stop the run first")
 
 
 def load_checkpoint(path: str | Path, check_crc: bool = True) -> LoadedCheckpoint:
@@ -41,7 +55,10 @@ def load_checkpoint(path: str | Path, check_crc: bool = True) -> LoadedCheckpoin
     """
     p = Path(path)
     try:
-        return _load_any(p, check_crc)
+        stamp = file_stamp(p) if p.exists() else ()
+        loaded = _load_any(p, check_crc)
+        loaded.stamp = stamp
+        return loaded
     except RunwatchError as exc:
         if str(p) in str(exc):
             raise

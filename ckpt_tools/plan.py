@@ -93,6 +93,7 @@ class EditPlan:
     from_schedule: dict | None = None
     to_schedule: dict | None = None
     resume_hint: str = ""
+    source_stamp: tuple[int, int, int] = field(default=(), repr=False)
     # The new fields, applied by write_edit: scheduler state, group lrs / initial_lrs, args.
     new_scheduler: dict | None = field(default=None, repr=False)
     new_group_lrs: list[float] = field(default_factory=list, repr=False)
@@ -100,7 +101,8 @@ class EditPlan:
     new_args: dict = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict:
-        out = {k: v for k, v in asdict(self).items() if not k.startswith("new_")}
+        out = {k: v for k, v in asdict(self).items()
+               if not k.startswith("new_") and k != "source_stamp"}
         out["source"] = str(self.source)
         return out
 
@@ -223,7 +225,8 @@ def plan_loaded(loaded: LoadedCheckpoint, request: EditRequest) -> EditPlan:
         warnings.append(f"the optimizer's lr {before[0]:.6g} differs from the scheduler's "
                         f"{lr_at(spec, done + 1):.6g}: epoch {done + 1} runs at the optimizer's")
     return EditPlan(
-        source=loaded.path, layout=view.layout, mode=mode, first_epoch=done + 1, last_lr=last,
+        source=loaded.path, source_stamp=loaded.stamp, layout=view.layout, mode=mode,
+        first_epoch=done + 1, last_lr=last,
         lr_before=before[:count], lr_after=after,
         jump_ratio=after[0] / last if last else None, warnings=warnings,
         changes={k: [getattr(spec, k), v] for k, v in changes.items()},
@@ -281,7 +284,8 @@ def _plan_timm(loaded: LoadedCheckpoint, view: CheckpointView, request: EditRequ
     last = model.lr(initial[0], done - 1) if done >= 1 else None
     flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in new_args.items())
     return EditPlan(
-        source=loaded.path, layout="timm", mode="keep-phase", first_epoch=done + 1,
+        source=loaded.path, source_stamp=loaded.stamp, layout="timm", mode="keep-phase",
+        first_epoch=done + 1,
         last_lr=last, lr_before=before, lr_after=after,
         jump_ratio=after[0] / last if last else None,
         warnings=_jump_warnings(done + 1, last, after),

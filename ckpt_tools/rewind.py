@@ -10,12 +10,12 @@ the config given on resume with the checkpoint's `config`, and this file is that
 from __future__ import annotations
 
 import shlex
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ckpt_tools.edit import write_edit
 from ckpt_tools.layouts import detect
-from ckpt_tools.load import load_checkpoint
+from ckpt_tools.load import ensure_unchanged, load_checkpoint
 from ckpt_tools.plan import EditPlan, EditRequest, plan_loaded
 from ckpt_tools.tomlfile import dumps_toml
 from ckpt_tools.write import write_checkpoint
@@ -33,9 +33,11 @@ class RewindPlan:
     abandoned_epochs: list[int]
     test_acc1: float | None
     edit: EditPlan | None = None
+    source_stamp: tuple[int, int, int] = field(default=(), repr=False)
 
     def to_dict(self) -> dict:
         out = asdict(self)
+        out.pop("source_stamp")
         for key in ("run_dir", "source", "target", "config_file"):
             out[key] = str(out[key])
         out["edit"] = self.edit.to_dict() if self.edit else None
@@ -114,7 +116,7 @@ def plan_rewind(run_dir: str | Path, to: str | int = "best",
         target=_free_name(run / "checkpoints", f"rewind-from-{epoch:04d}", ".pt"),
         config_file=_free_name(run, f"rewind-{epoch:04d}", ".toml"),
         abandoned_epochs=[r["epoch"] for r in live if r["epoch"] > epoch],
-        test_acc1=record.get("test_acc1"), edit=edit,
+        test_acc1=record.get("test_acc1"), edit=edit, source_stamp=loaded.stamp,
     )
 
 
@@ -127,6 +129,7 @@ def resume_command(plan: RewindPlan) -> str:
 def apply_rewind(plan: RewindPlan) -> RewindResult:
     """Write the resume checkpoint and its config, then append the `rewind` event."""
     loaded = load_checkpoint(plan.source, check_crc=False)  # the copy checks every CRC
+    ensure_unchanged(loaded, plan.source_stamp)
     config = detect(loaded).args  # the run's config as first configured; edits keep it
     if not isinstance(config, dict):
         raise RunwatchError(f"{plan.source} holds no config: cannot write the resume config")

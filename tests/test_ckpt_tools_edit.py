@@ -134,3 +134,17 @@ def test_legacy_file_is_edited_into_a_zip_that_resumes(tmp_path):
     assert zipfile.is_zipfile(out)
     used, _ = torchvision_resume(out, seed_scheduler, TABLE_EPOCHS)
     assert used == pytest.approx(plan.lr_after, rel=1e-12)
+
+
+def test_a_source_replaced_after_the_preview_is_not_written(seed_ckpt, tmp_path):
+    # A running trainer rotates best.pt/last.pt: the preview must not be applied to another file.
+    source = tmp_path / "best.pt"
+    source.write_bytes(seed_ckpt.read_bytes())
+    plan = plan_edit(source, EditRequest(t0=100, continuity="anneal-from-current"))
+    replacement = tmp_path / "new.pt"
+    replacement.write_bytes(seed_ckpt.read_bytes())
+    os.replace(replacement, source)
+    out = tmp_path / "out.pt"
+    with pytest.raises(RunwatchError, match="changed since the preview"):
+        write_edit(plan, out)
+    assert not out.exists()
