@@ -145,6 +145,10 @@ def loss_map(loss: np.ndarray, acc: np.ndarray) -> tuple[float, float]:
     """(c0, c1) of logit(acc) = c0 + c1 * (-loss), weighted to the recent pairs."""
     g, y = -np.asarray(loss, float), logit_acc(acc)
     w = np.linspace(0.3, 1.0, len(g))
+    if len(g) < 2 or np.ptp(g) <= 1e-9 * max(1.0, float(np.abs(g).max())):
+        # No spread in the loss: the slope cannot be learned (polyfit would be rank-deficient).
+        c1 = 1e-3
+        return float(np.average(y - c1 * g, weights=w)), c1
     c1, c0 = np.polyfit(g, y, 1, w=w)
     return float(c0), float(max(c1, 1e-3))
 

@@ -1,6 +1,7 @@
 """The LR-area law: features, fit, and what it predicts under other schedules."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -80,3 +81,10 @@ def test_nonnegative_lstsq_matches_a_general_bounded_solver():
         ref = lsq_linear(design, target, bounds=([-np.inf, 0, 0], np.inf)).x
         assert theta[1] >= 0 and theta[2] >= 0
         assert cost == pytest.approx(float(np.sum((design @ ref - target) ** 2)), rel=1e-6)
+
+
+def test_loss_map_of_a_constant_loss_is_finite_and_silent():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # polyfit's RankWarning would surface in the monitor
+        c0, c1 = loss_map(np.array([2.0, 2.0, 2.0]), np.array([40.0, 41.0, 42.0]))
+    assert np.isfinite(c0) and c1 > 0
