@@ -143,3 +143,25 @@ def test_load_never_unpickles_code(tmp_path):
 def test_strip_prefixes():
     sd = {"module._orig_mod.conv.weight": 1, "_orig_mod.fc.bias": 2, "layer.0.weight": 3}
     assert ckpt.strip_prefixes(sd) == {"conv.weight": 1, "fc.bias": 2, "layer.0.weight": 3}
+
+
+def test_background_saver_writes_in_order_and_reports_errors(tmp_path):
+    saver = ckpt.BackgroundSaver()
+    done = []
+    for epoch in (1, 2, 3):
+        saver.submit(tmp_path, payload(epoch, value=float(epoch)), is_best=epoch == 1, keep=2,
+                     epoch_file=True, on_written=lambda paths: done.append(paths[0].name))
+    saver.wait()
+    assert done == ["epoch-0001.pt", "epoch-0002.pt", "epoch-0003.pt"]
+    assert ckpt.load_checkpoint(tmp_path)["model"]["layer.weight"][0, 0] == 3.0
+    bad = payload(4)
+    bad["model"]["layer.bias"][0] = float("inf")
+    with pytest.raises(RunwatchError, match="non-finite"):  # refused at once, on this thread
+        saver.submit(tmp_path, bad, is_best=False, keep=2, epoch_file=True, on_written=print)
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    (blocked / "checkpoints").write_text("a file where the directory should be")
+    saver.submit(blocked, payload(5), is_best=False, keep=2, epoch_file=True, on_written=print)
+    with pytest.raises(OSError):  # a write error surfaces at the next wait
+        saver.wait()
+    assert ckpt.load_checkpoint(tmp_path)["epoch"] == 3

@@ -12,6 +12,8 @@ import io
 import os
 import random
 import re
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -117,10 +119,16 @@ def save_checkpoint(
 
     Removes epoch files beyond the newest `keep`. Returns the paths written, in order.
     """
+    return write_files(run_dir, serialize(payload), payload["epoch"], is_best=is_best,
+                       keep=keep, epoch_file=epoch_file)
+
+
+def write_files(run_dir: str | os.PathLike, data: bytes, epoch: int, *, is_best: bool,
+                keep: int, epoch_file: bool) -> list[Path]:
+    """The file half of `save_checkpoint`: serialised bytes to each name, then pruning."""
     directory = checkpoint_dir(run_dir)
     directory.mkdir(parents=True, exist_ok=True)
-    data = serialize(payload)
-    names = [epoch_file_name(payload["epoch"])] if epoch_file else []
+    names = [epoch_file_name(epoch)] if epoch_file else []
     names.append("last.pt")
     if is_best:
         names.append("best.pt")
@@ -128,8 +136,44 @@ def save_checkpoint(
     for name in names:
         write_atomic(directory / name, data)
         written.append(directory / name)
-    prune_epoch_files(directory, keep, payload["epoch"])
+    prune_epoch_files(directory, keep, epoch)
     return written
+
+
+class BackgroundSaver:
+    """Saves checkpoints while training goes on: serialised on the caller's thread (so weights
+    are captured as they are now, and non-finite ones refused at once), written on one
+    background thread, in order. `wait()` returns when every file is in place and re-raises
+    a write error; the atomic writes keep every name whole if the process dies meanwhile.
+    """
+
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def submit(self, run_dir: str | os.PathLike, payload: dict, *, is_best: bool, keep: int,
+               epoch_file: bool, on_written: Callable[[list[Path]], None]) -> None:
+        data = serialize(payload)
+        self.wait()
+        self._thread = threading.Thread(
+            target=self._write, name="checkpoint-writer", daemon=True,
+            args=(run_dir, data, payload["epoch"], is_best, keep, epoch_file, on_written))
+        self._thread.start()
+
+    def _write(self, run_dir, data, epoch, is_best, keep, epoch_file, on_written) -> None:
+        try:
+            on_written(write_files(run_dir, data, epoch, is_best=is_best, keep=keep,
+                                   epoch_file=epoch_file))
+        except BaseException as exc:  # noqa: BLE001 - handed to the training thread
+            self._error = exc
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
 
 
 def prune_epoch_files(directory: Path, keep: int, current: int) -> None:

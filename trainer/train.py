@@ -9,11 +9,13 @@ checkpoint at the next sync point), an exception (`failed`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
 import random
 import socket
+import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +88,26 @@ class Session:
     optimizer: torch.optim.Optimizer
     scheduler: object
     precision: Precision
+    saver: ckpt.BackgroundSaver = field(default_factory=ckpt.BackgroundSaver)
+
+
+class LockedWriter:
+    """The stream writer of rank 0, shared with the checkpoint thread: one record at a time."""
+
+    def __init__(self, writer: StreamWriter) -> None:
+        self._writer = writer
+        self._lock = threading.Lock()
+
+    def write(self, record_type: str, **fields: object) -> None:
+        with self._lock:
+            self._writer.write(record_type, **fields)
+
+    def event(self, kind: str, **fields: object) -> None:
+        self.write("event", kind=kind, **fields)
+
+    def close(self) -> None:
+        with self._lock:
+            self._writer.close()
 
 
 class NullWriter:
@@ -145,7 +167,8 @@ def _run(config: Config, run_dir: Path, info: DistInfo, device: torch.device,
         config.data, train_set, val_set, world=info.world_size, rank=info.rank, seed=t.seed,
         pin_memory=device.type == "cuda")
     steps = steps_per_epoch(sampler, config.data.batch_size)
-    writer = StreamWriter(stream_path_for(run_dir)) if info.is_main else NullWriter()
+    writer = LockedWriter(StreamWriter(stream_path_for(run_dir))) if info.is_main \
+        else NullWriter()
     if plan is None:
         lr_schedule = lr_plan(spec)
     else:  # only rank 0 has the stream (and writes)
@@ -184,6 +207,7 @@ def _run(config: Config, run_dir: Path, info: DistInfo, device: torch.device,
                 state.step_in_epoch, state.partial = out.steps_done, train_sums
                 writer.event("signal", signal=stop.signal_name or "unknown")
                 save(session, state, is_best=False, epoch_file=False)
+                session.saver.wait()
                 status, message = "interrupted", f"stopped at epoch {epoch} step {out.steps_done}"
                 break
             scheduler.step()
@@ -209,7 +233,10 @@ def _run(config: Config, run_dir: Path, info: DistInfo, device: torch.device,
                 writer.event("signal", signal=stop.signal_name or "unknown")
                 status, message = "interrupted", f"stopped after epoch {epoch}"
                 break
+        session.saver.wait()
     except BaseException as exc:
+        with contextlib.suppress(Exception):
+            session.saver.wait()  # keep what is being written; the run has failed anyway
         writer.write("run_end", status="failed", epoch=state.epoch,
                      message=f"{type(exc).__name__}: {exc}")
         raise
@@ -347,17 +374,20 @@ def format_epoch(r: dict, epochs: int) -> str:
 
 
 def save(session: Session, state: LoopState, *, is_best: bool, epoch_file: bool) -> None:
-    """Rank 0 writes the checkpoint files and the `checkpoint` record; all ranks wait for it."""
+    """Rank 0 captures a checkpoint now and writes it in the background; the `checkpoint`
+    record follows once its files are in place. All ranks learn whether it was refused."""
     error: RunwatchError | None = None
     if session.info.is_main:
-        payload = checkpoint_payload(session, state)
+        epoch, step = state.epoch, state.step_in_epoch
+
+        def written(paths: list[Path]) -> None:
+            session.writer.write("checkpoint", epoch=epoch, path=str(paths[0]), is_best=is_best,
+                                 files=[p.name for p in paths], step_in_epoch=step)
+
         try:
-            paths = ckpt.save_checkpoint(session.run_dir, payload, is_best=is_best,
-                                         keep=session.config.train.checkpoint_keep,
-                                         epoch_file=epoch_file)
-            session.writer.write("checkpoint", epoch=state.epoch, path=str(paths[0]),
-                                 is_best=is_best, files=[p.name for p in paths],
-                                 step_in_epoch=state.step_in_epoch)
+            session.saver.submit(session.run_dir, checkpoint_payload(session, state),
+                                 is_best=is_best, keep=session.config.train.checkpoint_keep,
+                                 epoch_file=epoch_file, on_written=written)
         except RunwatchError as exc:
             error = exc
     failed = torch.tensor([float(error is not None)], device=session.device)
