@@ -148,3 +148,10 @@ def test_an_inconsistent_checkpoint_is_refused(two_epochs, tmp_path):
     run_dir, path = write_run(tmp_path, broken)
     with pytest.raises(RunwatchError, match="inconsistent"):
         run(tiny_config(train={"epochs": 6}), run_dir, resume_from=path)
+
+
+def test_resuming_a_finished_run_says_how_to_train_longer(two_epochs):
+    run_dir, _ = two_epochs
+    with pytest.raises(RunwatchError, match="already trained all 2 epochs.*train.epochs"):
+        run(tiny_config(train={"epochs": 2}), run_dir,
+            resume_from=run_dir / "checkpoints" / "last.pt")

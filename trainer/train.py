@@ -159,6 +159,10 @@ def _run(config: Config, run_dir: Path, info: DistInfo, device: torch.device,
         plan = plan_resume(saved, config, override_schedule, str(resume_from))
         spec, scheduler = load_training_state(saved, plan, config, model, optimizer, precision)
         state = loop_state_from_checkpoint(saved, plan)
+        if state.epoch >= spec.epochs:
+            raise RunwatchError(
+                f"{resume_from} has already trained all {spec.epochs} epochs: to train longer, "
+                f"raise train.epochs and resume with --override-schedule")
     train_model = wrap_ddp(model, device, info)
     if t.compile:
         train_model = torch.compile(train_model)
