@@ -13,10 +13,11 @@ from trainer.config import schedule_spec
 from trainer.errors import RunwatchError
 from trainer.lr import position_scheduler
 from trainer.model import build_model, build_optimizer
+from trainer.records import spec_to_dict
 from trainer.resume import config_changes, plan_resume, spec_from_dict
 from trainer.schedule import continue_schedule, lr_at, lr_plan
 from trainer.stream import read_stream
-from trainer.train import run, spec_to_dict
+from trainer.train import run
 
 pytestmark = pytest.mark.slow
 
