@@ -1,0 +1,34 @@
+"""Epoch records keep the best-so-far and patience; a resume's plan keeps its history."""
+
+from __future__ import annotations
+
+import math
+
+from trainer.records import LoopState, epoch_record, plan_with_history
+from trainer.schedule import ScheduleSpec, lr_plan
+from trainer.steps import EpochSums
+from trainer.stream import StreamWriter
+
+
+def test_epoch_records_track_the_best_and_the_patience_counter():
+    state = LoopState()
+    train = EpochSums(loss=20.0, correct=5.0, count=10.0, seconds=2.0)
+    accs = [40.0, 55.0, 50.0, 55.0, 60.0]
+    records = [epoch_record(e, 0.1, train, {"test_acc1": a, "test_acc5": 90.0,
+                                            "test_loss": 1.0}, state)
+               for e, a in enumerate(accs, start=1)]
+    assert [r["is_best"] for r in records] == [True, True, False, False, True]
+    assert [r["epochs_since_best"] for r in records] == [0, 0, 1, 2, 0]
+    assert [r["best_epoch"] for r in records] == [1, 2, 2, 2, 5]
+    assert records[0]["train_loss"] == 2.0 and records[0]["train_acc1"] == 50.0
+    assert records[0]["images_per_s"] == 5.0
+
+
+def test_a_resumed_plan_takes_its_history_from_the_stream(tmp_path):
+    old = ScheduleSpec("cosine_restarts", 0.05, 10, t0=3)
+    new = ScheduleSpec("cosine_restarts", 0.05, 10, t0=8, offset=4)  # starts after epoch 4
+    assert math.isnan(plan_with_history(new, 4, tmp_path)[0])  # no stream: history unknown
+    with StreamWriter(tmp_path / "metrics.jsonl") as w:
+        w.write("run_start", lr_schedule=lr_plan(old))
+    plan = plan_with_history(new, 4, tmp_path)
+    assert plan[:4] == lr_plan(old)[:4] and plan[4:] == lr_plan(new, 5)
