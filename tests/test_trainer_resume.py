@@ -84,6 +84,8 @@ def test_override_applies_the_new_schedule_from_the_next_epoch(two_epochs, tmp_p
     assert resume["lr_schedule"] == pytest.approx(lr_plan(new_spec))
     out = capsys.readouterr().out
     assert "override schedule.t0: 2 -> 10" in out and "LR of epochs 3-6" in out
+    # Epoch 2 ran at the bottom of t0=2's cosine; keep-phase in t0=10 is far higher.
+    assert "warning: the LR jumps" in out and "at epoch 3" in out
     final = load_checkpoint(run_dir / "checkpoints" / "last.pt")
     assert final["optimizer"]["param_groups"][0]["momentum"] == 0.8
     assert final["config"]["schedule"]["t0"] == 10  # the run now follows the new config

@@ -20,7 +20,7 @@ import torch
 from trainer.config import Config, config_to_dict
 from trainer.distributed import DistInfo
 from trainer.resume import PREVIEW_EPOCHS, ResumePlan, fmt_lrs
-from trainer.schedule import ScheduleSpec, lr_at, lr_plan
+from trainer.schedule import ScheduleSpec, find_jumps, lr_at, lr_plan
 from trainer.steps import EpochSums
 from trainer.stream import SCHEMA_VERSION, StreamWriter, latest_plan, read_stream, stream_path
 
@@ -129,6 +129,13 @@ def announce_resume(writer, plan: ResumePlan, state: LoopState, spec: ScheduleSp
     for c in plan.other_changes:
         print(f"  config {c['key']}: {c['checkpoint']!r} -> {c['config']!r}", flush=True)
     print(f"  LR of epochs {done + 1}-{done + len(lr_next)}: {fmt_lrs(lr_next)}", flush=True)
+    # The LR epoch `done` trained with: from the checkpoint's own epoch record.
+    prev_lr = (state.last_record or {}).get("lr")
+    if plan.mode != "as_saved" and isinstance(prev_lr, float) and math.isfinite(prev_lr):
+        for jump in find_jumps(lr_next, done + 1, prev_lr=prev_lr):
+            print(f"  warning: the LR jumps {jump.ratio:.0f}x at epoch {jump.epoch} "
+                  f"({jump.lr_before:.6g} -> {jump.lr_after:.6g}); accuracy usually drops at "
+                  f"such a jump (preview choices with `runwatch ckpt edit --dry-run`)", flush=True)
 
 
 def epoch_record(epoch: int, lr: float, train: EpochSums, test: dict, state: LoopState) -> dict:
