@@ -210,3 +210,14 @@ def test_sigterm_checkpoints_and_exits_0(tmp_path):
     saved = load_checkpoint(run_dir / "checkpoints" / "last.pt")
     assert saved["epoch"] == records[-1]["epoch"] >= 1
     assert json.dumps(saved["config"])  # a plain dict
+
+
+def test_torch_compile_path_runs_on_cpu_and_saves_plain_keys(tmp_path):
+    eager = run(tiny_config(train={"epochs": 1}), tmp_path / "eager")
+    compiled = run(tiny_config(train={"epochs": 1, "compile": True}), tmp_path / "compiled")
+    assert compiled.status == "completed"
+    assert compiled.last_record["train_loss"] == pytest.approx(eager.last_record["train_loss"],
+                                                               rel=1e-3)
+    saved = load_checkpoint(tmp_path / "compiled" / "checkpoints" / "last.pt")
+    assert saved["model"].keys() == load_checkpoint(
+        tmp_path / "eager" / "checkpoints" / "last.pt")["model"].keys()
