@@ -164,8 +164,9 @@ def _run(config: Config, run_dir: Path, info: DistInfo, device: torch.device,
                 bad = out.bad_loss if out.stop == "nonfinite" else train_sums.loss
                 writer.event("nonfinite", epoch=epoch, step=out.steps_done, value=bad)
                 status = "diverged"
-                message = f"loss {bad} at epoch {epoch} step {out.steps_done}; last good " \
-                          f"checkpoint kept"
+                kept = f"epoch {state.epoch}'s checkpoint kept" if state.epoch else \
+                    "no checkpoint written"
+                message = f"loss {bad} at epoch {epoch} step {out.steps_done}; {kept}"
                 break
             if out.stop == "signal":
                 state.step_in_epoch, state.partial = out.steps_done, train_sums
