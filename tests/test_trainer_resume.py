@@ -14,8 +14,8 @@ from trainer.errors import RunwatchError
 from trainer.lr import position_scheduler
 from trainer.model import build_model, build_optimizer
 from trainer.records import spec_to_dict
-from trainer.resume import config_changes, plan_resume, spec_from_dict
-from trainer.schedule import continue_schedule, lr_at, lr_plan
+from trainer.resume import config_changes, plan_resume
+from trainer.schedule import continue_schedule, lr_at, lr_plan, spec_from_dict
 from trainer.stream import read_stream
 from trainer.train import run
 

@@ -18,7 +18,7 @@ from torch.optim.lr_scheduler import LRScheduler
 from trainer.config import Config, config_to_dict, schedule_keys, schedule_spec
 from trainer.errors import RunwatchError
 from trainer.lr import build_scheduler, current_lr, position_scheduler
-from trainer.schedule import ScheduleSpec, lr_plan
+from trainer.schedule import ScheduleSpec, lr_plan, spec_from_dict
 
 PREVIEW_EPOCHS = 5
 
@@ -69,10 +69,6 @@ def plan_resume(checkpoint: dict, config: Config, override: bool, source: str) -
     unfollowed = len(checkpoint.get("edits") or []) > int(checkpoint.get("edits_followed", 0))
     mode = "edited" if unfollowed else "as_saved"
     return ResumePlan(spec, mode, [], others)
-
-
-def spec_from_dict(d: dict) -> ScheduleSpec:
-    return ScheduleSpec(**{**d, "milestones": tuple(d.get("milestones", ()))})
 
 
 def restore_schedule(
