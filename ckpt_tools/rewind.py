@@ -19,6 +19,7 @@ from ckpt_tools.load import ensure_unchanged, load_checkpoint
 from ckpt_tools.plan import EditPlan, EditRequest, plan_loaded
 from ckpt_tools.tomlfile import dumps_toml
 from ckpt_tools.write import write_checkpoint
+from trainer.atomic import write_text_atomic
 from trainer.errors import RunwatchError
 from trainer.stream import StreamWriter, read_stream, split_branches, stream_path
 
@@ -137,7 +138,7 @@ def apply_rewind(plan: RewindPlan) -> RewindResult:
         write_edit(plan.edit, plan.target)
     else:
         write_checkpoint(loaded, loaded.obj, plan.target)
-    plan.config_file.write_text(dumps_toml(config), encoding="utf-8")
+    write_text_atomic(plan.config_file, dumps_toml(config))
     with StreamWriter(stream_path(plan.run_dir)) as writer:
         event = writer.event("rewind", to_epoch=plan.to_epoch, checkpoint=str(plan.target),
                              abandoned_epochs=plan.abandoned_epochs)

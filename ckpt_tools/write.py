@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from ckpt_tools import pickled, zipfmt
 from ckpt_tools.load import LoadedCheckpoint
+from trainer.atomic import atomic_writer
 from trainer.errors import RunwatchError
 
 
@@ -48,21 +48,11 @@ def write_checkpoint(loaded: LoadedCheckpoint, obj: object, out: Path,
     if in_place and out.exists():
         # The rename below gives `out` a new inode: another hard link keeps the old bytes.
         shutil.copy2(out, backup_path(out))
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if loaded.container == "zip":
-                zipfmt.rewrite_archive(loaded.archive, pickled.dumps_torch(obj), f)
-            else:
-                _torch_save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out)
-        _fsync_dir(out.parent)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_writer(out) as f:
+        if loaded.container == "zip":
+            zipfmt.rewrite_archive(loaded.archive, pickled.dumps_torch(obj), f)
+        else:
+            _torch_save(obj, f)
     return out
 
 
@@ -71,11 +61,3 @@ def _torch_save(obj: object, f: object) -> None:
     import torch
 
     torch.save(obj, f)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -9,11 +9,11 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from trainer.atomic import write_text_atomic
 from trainer.errors import RunwatchError
 
 if TYPE_CHECKING:  # the heavy modules load only when a command runs
@@ -101,23 +101,6 @@ def run_forecast_command(args: argparse.Namespace) -> int:
     else:
         print(_summary(run, result))
     return 0
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Temp file in the same folder, fsync, rename: the file is whole or absent, never half.
-
-    (trainer.checkpoint has the same for bytes but imports torch; a report must not.)
-    """
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _check_output(out: Path, src: Path, force: bool) -> None:

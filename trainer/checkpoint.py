@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from trainer.atomic import write_bytes_atomic
 from trainer.errors import RunwatchError
 
 FORMAT = "runwatch"
@@ -88,29 +89,6 @@ def serialize(payload: dict) -> bytes:
     return buffer.getvalue()
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that `path` is at every moment absent, old or new: whole."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    fsync_dir(path.parent)
-
-
-def fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def save_checkpoint(
     run_dir: str | os.PathLike, payload: dict, *, is_best: bool, keep: int,
     epoch_file: bool = True,
@@ -134,7 +112,7 @@ def write_files(run_dir: str | os.PathLike, data: bytes, epoch: int, *, is_best:
         names.append("best.pt")
     written = []
     for name in names:
-        write_atomic(directory / name, data)
+        write_bytes_atomic(directory / name, data)
         written.append(directory / name)
     prune_epoch_files(directory, keep, epoch)
     return written

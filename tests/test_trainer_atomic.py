@@ -1,0 +1,43 @@
+"""Atomic writes: the target is absent, old or new, whole; a failure leaves no temp file."""
+
+import os
+import stat
+
+import pytest
+
+from trainer.atomic import atomic_writer, write_bytes_atomic, write_text_atomic
+
+
+def test_a_failed_rename_leaves_the_old_file_and_no_temp(tmp_path, monkeypatch):
+    target = tmp_path / "last.pt"
+    target.write_bytes(b"old")
+
+    def die(src, dst):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(os, "replace", die)
+    with pytest.raises(OSError):
+        write_bytes_atomic(target, b"new")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
+
+
+def test_an_error_while_writing_keeps_the_old_file(tmp_path):
+    target = tmp_path / "report.md"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_writer(target) as f:
+        f.write(b"half")
+        raise RuntimeError("serialiser failed")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.md"]
+
+
+def test_new_files_get_the_umask_mode_not_0600(tmp_path):
+    old = os.umask(0o022)
+    try:
+        write_text_atomic(tmp_path / "rewind-0030.toml", "a = 1\n")
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE((tmp_path / "rewind-0030.toml").stat().st_mode)
+    assert mode == 0o644
+    assert (tmp_path / "rewind-0030.toml").read_text() == "a = 1\n"
