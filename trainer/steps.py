@@ -54,6 +54,17 @@ class EpochOutcome:
     bad_loss: float = 0.0
 
 
+def forward(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, criterion: nn.Module,
+            precision: Precision, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(logits, loss) of a batch under the run's precision; `targets` already on `device`."""
+    images = images.to(device, non_blocking=True)
+    if precision.channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
+    with precision.autocast(device):
+        logits = model(images)
+        return logits, criterion(logits, targets)
+
+
 def train_one_epoch(
     model: nn.Module, loader, optimizer: torch.optim.Optimizer, criterion: nn.Module,
     precision: Precision, device: torch.device, info: DistInfo, *, epoch: int,
@@ -67,13 +78,8 @@ def train_one_epoch(
     t_start = t_window = time.perf_counter()
     step = start_step
     for images, targets in loader:
-        images = images.to(device, non_blocking=True)
-        if precision.channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
         targets = targets.to(device, non_blocking=True)
-        with precision.autocast(device):
-            logits = model(images)
-            loss = criterion(logits, targets)
+        logits, loss = forward(model, images, targets, criterion, precision, device)
         optimizer.zero_grad(set_to_none=True)
         if precision.scaler is not None:
             precision.scaler.scale(loss).backward()
@@ -129,13 +135,8 @@ def evaluate(model: nn.Module, loader, criterion: nn.Module, precision: Precisio
     model.eval()
     sums = torch.zeros(4, dtype=torch.float64, device=device)  # loss*n, top1, top5, n
     for images, targets in loader:
-        images = images.to(device, non_blocking=True)
-        if precision.channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
         targets = targets.to(device, non_blocking=True)
-        with precision.autocast(device):
-            logits = model(images)
-            loss = criterion(logits, targets)
+        logits, loss = forward(model, images, targets, criterion, precision, device)
         top = logits.topk(min(5, logits.shape[1]), dim=1).indices
         hits = top == targets[:, None]
         n = targets.shape[0]
