@@ -1,7 +1,8 @@
 """Weigh models by how well each predicted the most recent epochs, and combine them.
 
-Every model is refitted without the last k epochs and scored on them (root mean square error);
-its weight is 1 / (rmse**2 + noise**2), among the models within 3x of the best. A model that
+Every model is refitted without the last k epochs and scored on them, and again without the
+later half of the history (root mean square error over both holdouts); its weight is
+1 / (rmse**2 + noise**2), among the models within 3x of the best. A model that
 ignores the learning rate has only been validated under the LR it was fitted at, so it takes
 part at a future epoch only while the plan keeps the LR within LR_BAND of the current one.
 Pure: numpy only.
@@ -17,6 +18,7 @@ import numpy as np
 
 LR_BAND = 1.5  # factor the LR may move before LR-blind models stop being trusted
 KEEP_WITHIN = 3.0  # models with a holdout error over 3x the best one get no weight
+LONG_HOLDOUT = 0.5  # share of the history the second, longer holdout covers
 
 # (epochs fitted = first n of the history, epochs to predict) -> accuracy, or None on failure
 Predictor = Callable[[int, np.ndarray], "np.ndarray | None"]
@@ -45,18 +47,37 @@ def holdout_size(n: int) -> int:
     return k if n - k >= 4 else 0
 
 
+def holdout_sizes(n: int) -> tuple[int, ...]:
+    """The holdouts a model is scored on: the recent one, and the later half of the history.
+
+    The long one reaches back to where the LR was higher, so a law is also judged on how it
+    predicted the run's own LR changes, not only the stretch of constant LR that often ends
+    a history (both fits keep at least a third of the history and 4 epochs).
+    """
+    k = holdout_size(n)
+    if not k:
+        return ()
+    long = int(LONG_HOLDOUT * n)
+    return (k, long) if long > k and n - long >= max(4, n // 3) else (k,)
+
+
 def score_models(models: list[ModelSpec], epochs: np.ndarray, acc: np.ndarray,
                  future_epochs: np.ndarray) -> list[Scored]:
-    """Holdout error of every model on the last k epochs, then its forecast from all epochs."""
+    """Holdout error of every model, then its forecast from all epochs.
+
+    The error is the root of the mean of the squared errors over the holdouts; a model that
+    fails on the long holdout but not on the recent one is scored on the recent one.
+    """
     n = len(acc)
-    k = holdout_size(n)
     out = []
     for spec in models:
-        rmse = None
-        if k:
+        mse = []
+        for k in holdout_sizes(n):
             held = spec.predict(n - k, epochs[n - k:])
-            if held is not None and np.all(np.isfinite(held)):
-                rmse = float(np.sqrt(np.mean((held - acc[n - k:]) ** 2)))
+            if held is None or not np.all(np.isfinite(held)):
+                break
+            mse.append(float(np.mean((held - acc[n - k:]) ** 2)))
+        rmse = float(np.sqrt(np.mean(mse))) if mse else None
         future = spec.predict(n, future_epochs) if len(future_epochs) else np.array([])
         if future is not None and not np.all(np.isfinite(future)):
             future = None

@@ -80,7 +80,7 @@ def forecast_run(history: pd.DataFrame, plan: list[float] | None, target: float,
                      "to forecast; pass a longer plan (--plan) to see more")
     noise = _noise(h)
     n = len(h.acc)
-    models, fits = build_models(h)
+    models, fits = build_models(h, opts.b_prior)
     if n < MIN_FIT_EPOCHS:
         notes.append(f"only {n} usable epoch(s): too few to fit models (at least "
                      f"{MIN_FIT_EPOCHS}); the forecast holds the last accuracy, with wide bands")

@@ -13,7 +13,15 @@ import numpy as np
 from forecast.combine import ModelSpec
 from forecast.curves import BASELINES, FAMILIES, fit_family, predict_family
 from forecast.inputs import History
-from forecast.lr_law import VARIANTS, LawFit, fit_indices, fit_lr_law, predict_lr_law
+from forecast.lr_law import (
+    B_PRIOR,
+    VARIANTS,
+    BPrior,
+    LawFit,
+    fit_indices,
+    fit_lr_law,
+    predict_lr_law,
+)
 
 MIN_FAMILY_EPOCHS = 6
 
@@ -46,15 +54,18 @@ def law_name(signal: str, variant: tuple[float, float]) -> str:
     return f"lr_law_{'loss' if signal == 'test_loss' else 'acc'}_p{power:g}_k{kappa:g}"
 
 
-def fit_law(h: History, n: int, signal: str, variant: tuple[float, float]) -> LawFit | None:
+def fit_law(h: History, n: int, signal: str, variant: tuple[float, float],
+            b_prior: BPrior = B_PRIOR) -> LawFit | None:
     """The law fitted on the first n usable epochs (None when it cannot be fitted)."""
     loss = h.loss[:n] if h.loss is not None else None
-    return fit_lr_law(h.epochs[:n], h.acc[:n], loss, h.lrs, variant, float(h.lrs.max()), signal)
+    return fit_lr_law(h.epochs[:n], h.acc[:n], loss, h.lrs, variant, float(h.lrs.max()), signal,
+                      b_prior)
 
 
-def _law(h: History, signal: str, variant: tuple[float, float], full: LawFit | None) -> ModelSpec:
+def _law(h: History, signal: str, variant: tuple[float, float], full: LawFit | None,
+         b_prior: BPrior) -> ModelSpec:
     def predict(n: int, epochs: np.ndarray) -> np.ndarray | None:
-        fit = full if n == len(h.acc) else fit_law(h, n, signal, variant)
+        fit = full if n == len(h.acc) else fit_law(h, n, signal, variant, b_prior)
         if fit is None:
             return None
         return predict_lr_law(fit, h.lrs[:int(epochs.max())])[epochs - 1]
@@ -62,7 +73,8 @@ def _law(h: History, signal: str, variant: tuple[float, float], full: LawFit | N
     return ModelSpec(law_name(signal, variant), "schedule", True, predict)
 
 
-def build_models(h: History) -> tuple[list[ModelSpec], dict[str, LawFit | None]]:
+def build_models(h: History, b_prior: BPrior = B_PRIOR
+                 ) -> tuple[list[ModelSpec], dict[str, LawFit | None]]:
     """All models for this history, and the laws' full-history fits by model name."""
     models = [_baseline(h, name) for name in BASELINES]
     models += [_family(h, name) for name in FAMILIES]
@@ -72,6 +84,6 @@ def build_models(h: History) -> tuple[list[ModelSpec], dict[str, LawFit | None]]
         for signal in signals:
             for variant in VARIANTS:
                 name = law_name(signal, variant)
-                fits[name] = fit_law(h, len(h.acc), signal, variant)
-                models.append(_law(h, signal, variant, fits[name]))
+                fits[name] = fit_law(h, len(h.acc), signal, variant, b_prior)
+                models.append(_law(h, signal, variant, fits[name], b_prior))
     return models, fits

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+from forecast.lr_law import B_PRIOR, BPrior
+
 
 @dataclass(frozen=True)
 class ForecastOptions:
@@ -21,6 +23,8 @@ class ForecastOptions:
     - epoch_time_s: seconds per epoch (default: the history's mean `epoch_time_s`, or the
       spacing of its `time` column).
     - scenarios: named candidate plans [(name, checkpoint_epoch, LRs of the epochs after it)].
+    - b_prior: the LR law's prior on its annealing term (the backtest swaps in one learned
+      without the curve it scores).
     """
 
     total_epochs: int | None = None
@@ -28,6 +32,7 @@ class ForecastOptions:
     now: float | None = None
     epoch_time_s: float | None = None
     scenarios: tuple[tuple[str, int, tuple[float, ...]], ...] = ()
+    b_prior: BPrior = B_PRIOR
 
 
 @dataclass(frozen=True)

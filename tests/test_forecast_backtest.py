@@ -1,9 +1,19 @@
 """The backtest's scoring: cuts, per-model errors, leave-one-curve-out coverage."""
 
 import numpy as np
+import pytest
 from forecast_curves import cosine_run
 
-from forecast.backtest import coverage_loco, main, score_cut, weighted_quantile
+from forecast.backtest import (
+    annealing_pairs,
+    coverage_loco,
+    fit_b_prior,
+    loco_b_priors,
+    main,
+    score_cut,
+    weighted_quantile,
+)
+from forecast.lr_law import B_PRIOR
 from forecast.speed import synthetic_run
 
 
@@ -40,3 +50,22 @@ def test_main_prints_the_table_and_goal_lines(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| synthetic1 | 50% | 20 |" in out and "coverage (leave-one-curve-out)" in out
     assert "final-accuracy MAE from 50% of the run" in out and "450-epoch history" in out
+
+
+def test_b_prior_law_is_recovered_from_pairs_and_learned_without_the_scored_curve():
+    jitter = np.geomspace(0.01, 0.3, 12)
+    learned = fit_b_prior([(j, 2.5 * j**0.3) for j in jitter])
+    assert learned.scale == pytest.approx(2.5, rel=1e-3)
+    assert learned.exponent == pytest.approx(0.3, abs=1e-3)
+    pairs = {"a": [(0.1, 1.0)] * 3, "b": [(0.1, 1.0)] * 3, "c": [(0.1, 9.0)] * 3}
+    priors = loco_b_priors(pairs)
+    assert priors["c"].mean(0.1) == pytest.approx(1.0, abs=1e-3)  # c's own b is left out
+    assert priors["a"].mean(0.1) == pytest.approx(3.0, abs=0.2)  # clipped at 3 from 5
+    assert loco_b_priors({"a": [(0.1, 1.0)] * 3, "b": []})["a"] == B_PRIOR  # too few others
+
+
+def test_annealing_pairs_read_b_from_the_whole_curve_and_jitter_at_each_cut():
+    df, plan = cosine_run(60, noise=0.3)
+    pairs = annealing_pairs(df, plan)
+    assert len(pairs) == 3 and all(j > 0 for j, _ in pairs)
+    assert pairs[0][1] == pytest.approx(1.0, abs=0.5)  # cosine_run's law has b = 1

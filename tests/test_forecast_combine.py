@@ -1,11 +1,13 @@
 """Weighing models by their held-out recent error, and when LR-blind models may vote."""
 
 import numpy as np
+import pytest
 
 from forecast.combine import (
     ModelSpec,
     combine,
     holdout_size,
+    holdout_sizes,
     lr_blind_ok,
     model_weights,
     score_models,
@@ -24,6 +26,24 @@ def test_holdout_size_is_a_share_of_the_history_and_off_for_short_ones():
     assert holdout_size(5) == 0
     assert 3 <= holdout_size(30) <= 20
     assert holdout_size(1000) <= 40
+
+
+def test_long_histories_are_also_scored_on_their_later_half():
+    assert holdout_sizes(5) == ()
+    assert holdout_sizes(7) == (3,)  # half the history is no longer than the recent holdout
+    assert holdout_sizes(8) == (3, 4)
+    assert holdout_sizes(100) == (30, 50) and holdout_sizes(400) == (40, 200)
+
+
+def test_a_model_wrong_on_the_earlier_stretch_scores_worse_than_one_right_throughout():
+    def wrong_early(n, e):  # right on the last 30% of the epochs, 2 points off before them
+        return 30 + e.astype(float) + np.where(e <= 21, 2.0, 0.0)
+
+    models = [constant_model("steady", 0.5), ModelSpec("late", "curve", True, wrong_early)]
+    scored = score_models(models, EPOCHS, ACC, np.arange(31, 35))
+    # late: 0 on the recent holdout (epochs 22-30), 2 points on epochs 16-21 of the long one.
+    assert scored[1].holdout_rmse == pytest.approx(np.sqrt((0 + 4 * 6 / 15) / 2))
+    assert scored[0].holdout_rmse == pytest.approx(0.5)
 
 
 def test_better_holdout_error_earns_more_weight_and_far_worse_none():

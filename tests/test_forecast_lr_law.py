@@ -7,10 +7,13 @@ import numpy as np
 import pytest
 
 from forecast.lr_law import (
+    FLAT_B_PRIOR,
+    BPrior,
     acc_from_logit,
     fit_lr_law,
     logit_acc,
     loss_map,
+    lr_jitter,
     lr_law,
     noise_sd,
     predict_lr_law,
@@ -88,3 +91,41 @@ def test_loss_map_of_a_constant_loss_is_finite_and_silent():
         warnings.simplefilter("error")  # polyfit's RankWarning would surface in the monitor
         c0, c1 = loss_map(np.array([2.0, 2.0, 2.0]), np.array([40.0, 41.0, 42.0]))
     assert np.isfinite(c0) and c1 > 0
+
+
+def test_jitter_is_the_logit_noise_per_sqrt_of_the_lr_it_ran_at():
+    rng = np.random.default_rng(1)
+    epochs = np.arange(1, 61)
+    noisy = acc_from_logit(1.0 + rng.normal(0, 0.2, 60))
+    calm = acc_from_logit(1.0 + rng.normal(0, 0.02, 60))
+    peak_lrs, low_lrs = np.full(60, 0.1), np.full(60, 0.025)
+    assert lr_jitter(noisy, epochs, peak_lrs, 0.1) == pytest.approx(0.2, rel=0.35)
+    assert lr_jitter(noisy, epochs, peak_lrs, 0.1) > 5 * lr_jitter(calm, epochs, peak_lrs, 0.1)
+    # The same noise at a quarter of the peak LR means twice the jitter per sqrt(LR).
+    assert lr_jitter(noisy, epochs, low_lrs, 0.1) == pytest.approx(
+        2 * lr_jitter(noisy, epochs, peak_lrs, 0.1))
+    assert math.isnan(lr_jitter(noisy[:3], epochs[:3], peak_lrs, 0.1))
+
+
+def test_prior_mean_grows_with_the_jitter_within_bounds_and_falls_back_without_it():
+    prior = BPrior(scale=3.0, exponent=0.4)
+    assert prior.mean(0.02) < prior.mean(0.05) < prior.mean(0.2)
+    assert prior.mean(0.2) == pytest.approx(3.0 * 0.2**0.4)
+    assert prior.mean(1e-12) == 0.2 and prior.mean(1e6) == 3.0
+    assert prior.mean(math.nan) == prior.fallback
+
+
+def test_prior_sets_b_while_the_lr_has_not_moved_and_flat_prior_leaves_it_to_the_data():
+    plan = np.full(60, 0.1)
+    acc = acc_from_logit(1.5 - 2.0 * np.arange(1.0, 31) ** -0.7
+                         + np.random.default_rng(2).normal(0, 0.15, 30))
+    small, large = BPrior(0.5, 0.0, sd=0.1), BPrior(2.0, 0.0, sd=0.1)
+    fits = [fit_lr_law(np.arange(1, 31), acc, None, plan, (1.0, math.inf), 0.1, "logit_acc", p)
+            for p in (small, large)]
+    assert fits[0].b == pytest.approx(0.5, abs=0.05) and fits[1].b == pytest.approx(2.0, abs=0.05)
+    steps = np.where(np.arange(60) < 30, 0.1, 0.01)
+    s1, eff = schedule_features(steps, 1.0, math.inf, 0.1)
+    truth = acc_from_logit(lr_law(s1, eff, 1.5, 2.0, 0.7, 1.3))
+    flat = fit_lr_law(np.arange(1, 61), truth, None, steps, (1.0, math.inf), 0.1, "logit_acc",
+                      FLAT_B_PRIOR)
+    assert flat.b == pytest.approx(1.3, abs=0.05)
