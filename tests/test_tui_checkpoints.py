@@ -27,3 +27,17 @@ def test_no_folder_and_run_dir_of(tmp_path):
     stream = tmp_path / "metrics.jsonl"
     stream.write_text("")
     assert run_dir_of(stream) == tmp_path and run_dir_of(tmp_path) == tmp_path
+
+
+def test_last_pt_takes_its_epoch_from_the_files_the_trainer_names(tmp_path):
+    # The trainer's record names the epoch file as `path` and its copies in `files`.
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    for name in ("epoch-0003.pt", "epoch-0004.pt", "last.pt"):
+        (folder / name).write_bytes(b"0")
+    model = RunModel()
+    model.apply(run_records(4) + [
+        {"type": "checkpoint", "epoch": e, "path": str(folder / f"epoch-{e:04d}.pt"),
+         "is_best": False, "files": [f"epoch-{e:04d}.pt", "last.pt"]} for e in (3, 4)])
+    rows = {row.path.name: row for row in list_checkpoints(tmp_path, model)}
+    assert rows["last.pt"].epoch == 4

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from trainer.stream import branch_point
 from tui.downsample import BucketSeries
@@ -206,8 +207,16 @@ class RunModel:
     def _apply_checkpoint(self, record: dict) -> None:
         path = str(record.get("path", ""))
         epoch = record.get("epoch")
-        if path and isinstance(epoch, int):
-            self.checkpoints[path] = CheckpointMark(epoch, path, bool(record.get("is_best")))
+        if not path or not isinstance(epoch, int):
+            return
+        self.checkpoints[path] = CheckpointMark(epoch, path, bool(record.get("is_best")))
+        # The same save also wrote last.pt (and best.pt): copies of this epoch, in `files`.
+        folder = Path(path).parent
+        for name in record.get("files") or ():
+            sibling = str(folder / str(name))
+            if sibling != path:
+                self.checkpoints[sibling] = CheckpointMark(epoch, sibling,
+                                                           bool(record.get("is_best")))
 
     def _abandon_after(self, point: int, change: Change) -> None:
         dropped = [e for e in self.live if e > point]
