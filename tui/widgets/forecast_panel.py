@@ -46,6 +46,8 @@ def forecast_lines(outcome: ForecastOutcome) -> list[str]:
     eta_epoch = data.get("eta_epoch")
     if eta_epoch is None:
         reach = f"{target:g}%: not within the plan"
+    elif eta_epoch <= data.get("last_epoch", 0):
+        reach = f"{target:g}%: reached at ep {eta_epoch}"
     else:
         when = eta_timestamp(data)
         date = "" if when is None else f" ({format_when(when)})"

@@ -15,6 +15,8 @@ STATE_MARKERS = {"running": "●", "waiting": "○", "stalled": "!", "finished":
 def eta_text(facts: HeaderFacts, target: float) -> str:
     if facts.eta_epoch is None:
         return f"ETA {target:g}%: -"
+    if facts.epoch is not None and facts.eta_epoch <= facts.epoch:
+        return f"{target:g}% reached at ep {facts.eta_epoch}"
     when = "" if facts.eta_at is None else " " + format_when(facts.eta_at)
     return f"ETA {target:g}%: ep {facts.eta_epoch}{when}"
 

@@ -1,0 +1,26 @@
+"""The forecast panel's text: where the target is reached, past or ahead."""
+
+from tui.forecasting import ForecastOutcome
+from tui.widgets.forecast_panel import forecast_lines
+
+
+def _data(eta_epoch, last_epoch):
+    return {"target": 82.0, "eta_epoch": eta_epoch, "last_epoch": last_epoch,
+            "probability_reach": 1.0, "models": [], "events": [],
+            "predictions": [{"epoch": last_epoch + 1, "acc1": 82.3, "lo80": 82.1,
+                             "hi80": 82.5}]}
+
+
+def test_a_target_already_reached_is_said_so_with_its_epoch():
+    lines = forecast_lines(ForecastOutcome(_data(eta_epoch=269, last_epoch=300)))
+    assert lines[0] == "82%: reached at ep 269"
+
+
+def test_a_target_ahead_gives_the_epoch_and_the_band():
+    lines = forecast_lines(ForecastOutcome(_data(eta_epoch=305, last_epoch=300)))
+    assert lines[0].startswith("82% at ep 305") and "80%: ep 301" in lines[0]
+
+
+def test_no_forecast_says_why():
+    assert forecast_lines(ForecastOutcome(None, "forecast unavailable")) == [
+        "forecast unavailable"]
