@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from trainer.atomic import atomic_writer, write_bytes_atomic, write_text_atomic
+from trainer.atomic import atomic_writer, copy_atomic, write_bytes_atomic, write_text_atomic
 
 
 def test_a_failed_rename_leaves_the_old_file_and_no_temp(tmp_path, monkeypatch):
@@ -41,3 +41,25 @@ def test_new_files_get_the_umask_mode_not_0600(tmp_path):
     mode = stat.S_IMODE((tmp_path / "rewind-0030.toml").stat().st_mode)
     assert mode == 0o644
     assert (tmp_path / "rewind-0030.toml").read_text() == "a = 1\n"
+
+
+def test_copy_atomic_makes_an_equal_separate_file(tmp_path):
+    src = tmp_path / "epoch-0003.pt"
+    src.write_bytes(bytes(range(256)) * 40_000)
+    dst = tmp_path / "last.pt"
+    dst.write_bytes(b"older epoch")
+    copy_atomic(src, dst)
+    assert dst.read_bytes() == src.read_bytes()
+    assert not os.path.samefile(src, dst)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch-0003.pt", "last.pt"]
+
+
+def test_copy_atomic_falls_back_where_the_kernel_cannot_copy(tmp_path, monkeypatch):
+    def unsupported(*args):
+        raise OSError(95, "Operation not supported")
+
+    monkeypatch.setattr(os, "copy_file_range", unsupported)
+    src = tmp_path / "a.pt"
+    src.write_bytes(b"x" * 100_000)
+    copy_atomic(src, tmp_path / "b.pt")
+    assert (tmp_path / "b.pt").read_bytes() == src.read_bytes()

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from trainer.atomic import write_bytes_atomic
+from trainer.atomic import copy_atomic, write_bytes_atomic
 from trainer.errors import RunwatchError
 
 FORMAT = "runwatch"
@@ -110,10 +110,10 @@ def write_files(run_dir: str | os.PathLike, data: bytes, epoch: int, *, is_best:
     names.append("last.pt")
     if is_best:
         names.append("best.pt")
-    written = []
-    for name in names:
-        write_bytes_atomic(directory / name, data)
-        written.append(directory / name)
+    written = [directory / name for name in names]
+    write_bytes_atomic(written[0], data)
+    for copy in written[1:]:
+        copy_atomic(written[0], copy)  # a separate file, never a link (docs/checkpoint-layout)
     prune_epoch_files(directory, keep, epoch)
     return written
 
