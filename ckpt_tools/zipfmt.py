@@ -10,6 +10,7 @@ through a fixed-size buffer, checking each CRC on the way, re-padding to the sam
 
 from __future__ import annotations
 
+import os
 import struct
 import zipfile
 import zlib
@@ -104,7 +105,7 @@ def check_crcs(archive: Archive) -> list[str]:
     buffer = bytearray(CHUNK)
     with open(archive.path, "rb", buffering=0) as f:
         for info in archive.infos:
-            if _copy_record(f, info, None, buffer) != info.CRC:
+            if _record_crc(f, info, buffer) != info.CRC:
                 bad.append(info.filename)
     return bad
 
@@ -118,9 +119,8 @@ def _data_offset(f: BinaryIO, info: zipfile.ZipInfo) -> int:
     return info.header_offset + LOCAL_HEADER.size + name_len + extra_len
 
 
-def _copy_record(src: BinaryIO, info: zipfile.ZipInfo, dst: BinaryIO | None,
-                 buffer: bytearray | None = None) -> int:
-    """Stream one record's data (to `dst` when given) through one reused buffer; its CRC-32."""
+def _record_crc(src: BinaryIO, info: zipfile.ZipInfo, buffer: bytearray | None = None) -> int:
+    """CRC-32 of one record's data, read through one reused buffer (memory stays flat)."""
     src.seek(_data_offset(src, info))
     view = memoryview(buffer if buffer is not None else bytearray(CHUNK))
     crc, left = 0, info.file_size
@@ -129,10 +129,34 @@ def _copy_record(src: BinaryIO, info: zipfile.ZipInfo, dst: BinaryIO | None,
         if not n:
             raise RunwatchError(f"record {info.filename} is truncated; the file is damaged")
         crc = zlib.crc32(view[:n], crc)
-        if dst is not None:
-            dst.write(view[:n])
         left -= n
     return crc
+
+
+def _copy_bytes(src: BinaryIO, offset: int, size: int, dst: BinaryIO,
+                buffer: bytearray) -> None:
+    """Append `size` bytes of `src` from `offset` to `dst`: inside the kernel where it can
+    (copy_file_range: no pass through Python's memory), else through `buffer`."""
+    dst.flush()
+    start, done = dst.tell(), 0
+    try:
+        while done < size:
+            n = os.copy_file_range(src.fileno(), dst.fileno(), size - done,
+                                   offset + done, start + done)
+            if n == 0:
+                break
+            done += n
+    except OSError:  # a file system or kernel without it: copy in user space
+        pass
+    dst.seek(start + done)
+    src.seek(offset + done)
+    view = memoryview(buffer)
+    while done < size:
+        n = src.readinto(view[:min(len(view), size - done)])
+        if not n:
+            raise RunwatchError("a record is truncated; the file is damaged")
+        dst.write(view[:n])
+        done += n
 
 
 def _padding(cursor: int, name_len: int, alignment: int) -> bytes:
@@ -166,12 +190,13 @@ def rewrite_archive(archive: Archive, new_pickle: bytes, dst: BinaryIO) -> None:
                 crc, size = zlib.crc32(new_pickle), len(new_pickle)
                 dst.write(new_pickle)
             else:
-                crc, size = _copy_record(src, info, dst, buffer), info.file_size
+                crc, size = _record_crc(src, info, buffer), info.file_size
                 if crc != info.CRC:
                     raise RunwatchError(
                         f"{archive.path}: record {info.filename} fails its CRC check (the "
                         "file is corrupt); nothing was written: use another checkpoint"
                     )
+                _copy_bytes(src, _data_offset(src, info), size, dst, buffer)
             dst.write(DESCRIPTOR.pack(b"PK\x07\x08", crc, size, size))
             if dst.tell() > ZIP32_LIMIT:
                 raise RunwatchError("checkpoints over 4 GiB are not supported yet by ckpt edit")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import zipfile
 
 import pytest
@@ -29,7 +30,14 @@ def saved(tmp_path):
     return path
 
 
-def test_rewrite_is_aligned_and_loads_in_torch_with_mmap(saved, tmp_path):
+@pytest.mark.parametrize("kernel_copy", [True, False], ids=["copy_file_range", "user-space"])
+def test_rewrite_is_aligned_and_loads_in_torch_with_mmap(saved, tmp_path, monkeypatch,
+                                                         kernel_copy):
+    if not kernel_copy:  # a file system without copy_file_range takes the buffered path
+        def unsupported(*args):
+            raise OSError(95, "Operation not supported")
+
+        monkeypatch.setattr(os, "copy_file_range", unsupported)
     loaded = load_checkpoint(saved)
     loaded.obj["n"] = "a much longer value than before, to shift every following record"
     out = write_checkpoint(loaded, loaded.obj, tmp_path / "out.pt")
