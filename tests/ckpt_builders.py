@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -82,3 +83,13 @@ def torchvision_resume(path: Path, make_scheduler: Callable, epochs: int) -> tup
     opt.load_state_dict(ckpt["optimizer"])
     sched.load_state_dict(ckpt["lr_scheduler"])
     return run_epochs(model, opt, sched, epochs), ckpt
+
+
+class Payload:
+    """Pickles as a call to os.system that would create a marker file."""
+
+    def __init__(self, marker) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))

@@ -10,10 +10,9 @@ import zipfile
 
 import pytest
 import torch
+from ckpt_builders import Payload, tiny_model, torchvision_args, torchvision_checkpoint
 from torch.optim.lr_scheduler import LambdaLR, OneCycleLR
 
-from tests.ckpt_builders import tiny_model, torchvision_args, torchvision_checkpoint
-from tests.test_ckpt_tools_load import Payload
 from tui.cli import main
 
 

@@ -1,6 +1,6 @@
 """docs/ckpt-tools.md's seed-run table is what the code computes (generated, never typed).
 
-Regenerate it with `python -m tests.test_ckpt_tools_docs` and paste the output into the doc.
+Regenerate it with `python tests/test_ckpt_tools_docs.py` and paste the output into the doc.
 """
 
 from __future__ import annotations
@@ -8,9 +8,10 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from ckpt_builders import torchvision_checkpoint
+
 from ckpt_tools import EditRequest, plan_edit
 from ckpt_tools.specs import spec_from_dict
-from tests.ckpt_builders import torchvision_checkpoint
 from trainer.schedule import CONTINUITY_MODES, find_jumps, lr_plan
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "ckpt-tools.md"
@@ -39,7 +40,7 @@ def _seed_checkpoint(folder: Path) -> Path:
 
 def test_doc_table_matches_the_code(tmp_path):
     table = seed_modes_table(_seed_checkpoint(tmp_path))
-    assert table in DOC.read_text(), "regenerate: python -m tests.test_ckpt_tools_docs"
+    assert table in DOC.read_text(), "regenerate: python tests/test_ckpt_tools_docs.py"
 
 
 if __name__ == "__main__":

@@ -13,16 +13,16 @@ import zipfile
 
 import pytest
 import torch
-from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR
-
-from ckpt_tools import EditRequest, plan_edit, write_edit
-from ckpt_tools.plan import TABLE_EPOCHS
-from tests.ckpt_builders import (
+from ckpt_builders import (
     seed_scheduler,
     torchvision_args,
     torchvision_checkpoint,
     torchvision_resume,
 )
+from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR
+
+from ckpt_tools import EditRequest, plan_edit, write_edit
+from ckpt_tools.plan import TABLE_EPOCHS
 from trainer.errors import RunwatchError
 from trainer.schedule import CONTINUITY_MODES
 

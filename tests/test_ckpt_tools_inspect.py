@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import torch
+from ckpt_builders import tiny_model, torchvision_checkpoint
 
 from ckpt_tools import inspect_checkpoint
-from tests.ckpt_builders import tiny_model, torchvision_checkpoint
 
 
 def test_editing_only_t0_changes_nothing_the_scheduler_uses(tmp_path):

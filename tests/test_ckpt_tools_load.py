@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import os
 import pickle
 import zipfile
 
 import pytest
 import torch
+from ckpt_builders import Payload
 
 from ckpt_tools.load import load_checkpoint
 from ckpt_tools.pickled import TensorRef, dumps_torch, loads_restricted
 from trainer.errors import RunwatchError
-
-
-class Payload:
-    """Pickles as a call to os.system that would create a marker file."""
-
-    def __init__(self, marker) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
 
 
 def test_zip_checkpoint_with_a_payload_is_refused_without_running_it(tmp_path):

@@ -8,6 +8,7 @@ import os
 
 import pytest
 import torch
+from ckpt_builders import tiny_model, train_epoch
 from timm.models import resume_checkpoint
 from timm.optim import create_optimizer_v2
 from timm.scheduler import create_scheduler_v2, scheduler_kwargs
@@ -15,7 +16,6 @@ from timm.utils import CheckpointSaver
 
 from ckpt_tools import EditRequest, inspect_checkpoint, plan_edit, write_edit
 from ckpt_tools.plan import TABLE_EPOCHS
-from tests.ckpt_builders import tiny_model, train_epoch
 from trainer.errors import RunwatchError
 
 
