@@ -16,7 +16,13 @@ from dataclasses import replace
 from ckpt_tools.layouts import CheckpointView
 from ckpt_tools.schedulers import scheduler_type
 from trainer.errors import RunwatchError
-from trainer.schedule import ScheduleSpec, cosine_value, lr_at, main_schedule_state
+from trainer.schedule import (
+    ScheduleSpec,
+    cosine_value,
+    lr_at,
+    main_schedule_state,
+    spec_from_dict,
+)
 
 KIND_OF_SCHEDULE = {
     "cosine_restarts": "CosineAnnealingWarmRestarts",
@@ -37,14 +43,6 @@ def split_warmup(state: dict) -> tuple[int, float, dict, int]:
         return (int(state["_milestones"][0]), float(first["start_factor"]), children[1],
                 int(state["last_epoch"]))
     return 0, 0.1, state, int(state["last_epoch"])
-
-
-def spec_from_dict(d: dict) -> ScheduleSpec:
-    fields = {k: (tuple(v) if k == "milestones" else v) for k, v in d.items()}
-    try:
-        return ScheduleSpec(**fields)
-    except TypeError as exc:
-        raise RunwatchError(f"the checkpoint's schedule is not a ScheduleSpec ({exc})") from None
 
 
 def current_spec(view: CheckpointView, epochs: int | None) -> ScheduleSpec:

@@ -112,3 +112,10 @@ def test_spec_from_dict_round_trips_a_stored_spec_and_ignores_unknown_keys():
     spec = ScheduleSpec("step", 0.1, 200, milestones=(60, 120), gamma=0.2)
     stored = {**asdict(spec), "milestones": [60, 120], "written_by": "a newer runwatch"}
     assert spec_from_dict(stored) == spec
+
+
+def test_spec_from_dict_refuses_a_malformed_stored_schedule_in_one_line():
+    with pytest.raises(RunwatchError, match="not a valid schedule"):
+        spec_from_dict({"name": "cosine", "epochs": 10})  # no base_lr
+    with pytest.raises(RunwatchError, match="not a valid schedule"):
+        spec_from_dict({"name": "cosine", "base_lr": "0.1", "epochs": 10})

@@ -53,7 +53,10 @@ def spec_from_dict(data: dict) -> ScheduleSpec:
     known = {f.name for f in fields(ScheduleSpec)}
     values = {k: v for k, v in data.items() if k in known}
     values["milestones"] = tuple(values.get("milestones", ()))
-    return ScheduleSpec(**values)
+    try:
+        return ScheduleSpec(**values)
+    except TypeError as exc:  # a missing field or a wrong type in a file we did not write
+        raise RunwatchError(f"the stored schedule is not a valid schedule ({exc})") from None
 
 
 def validate_spec(spec: ScheduleSpec) -> None:

@@ -7,10 +7,10 @@ tools unavailable". The LR preview uses trainer.schedule, the one place LRs are 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from trainer.schedule import ScheduleSpec, continue_schedule, lr_plan
+from trainer.schedule import continue_schedule, lr_plan, spec_from_dict
 
 UNAVAILABLE = "checkpoint tools unavailable"
 
@@ -35,16 +35,7 @@ class EditChoice:
     t0: int | None = None
     lr: float | None = None
     schedule: str | None = None
-    continuity: str = "match-lr"
-
-
-def spec_from_dict(schedule: dict) -> ScheduleSpec:
-    """A ScheduleSpec from its dict form (a stream or checkpoint `schedule` field)."""
-    known = {f.name for f in fields(ScheduleSpec)}
-    values = {k: v for k, v in schedule.items() if k in known}
-    if "milestones" in values:
-        values["milestones"] = tuple(values["milestones"])
-    return ScheduleSpec(**values)
+    continuity: str = "anneal-from-current"  # no jump, and no restart soon after
 
 
 def preview_lrs(schedule: dict, epochs_done: int, last_lr: float,

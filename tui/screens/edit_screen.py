@@ -68,7 +68,7 @@ class EditScreen(ModalScreen[EditChoice | None]):
             with Horizontal(classes="edit-row"):
                 yield Select([(n, n) for n in SCHEDULE_NAMES], value=spec.get("name", "cosine"),
                              id="schedule", allow_blank=False)
-                yield Select([(m, m) for m in CONTINUITY_MODES], value="match-lr",
+                yield Select([(m, m) for m in CONTINUITY_MODES], value=EditChoice().continuity,
                              id="continuity", allow_blank=False)
             yield Static("", id="edit-preview", markup=False)
             yield Sparkline([], id="edit-spark", summary_function=min)
