@@ -1,6 +1,7 @@
 """The schedule maths must equal torch's schedulers, epoch by epoch."""
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -11,26 +12,28 @@ from trainer.schedule import (
     continue_schedule,
     find_jumps,
     lr_at,
+    lr_at_step,
     lr_plan,
     main_schedule_state,
     spec_from_dict,
 )
 
 
-def torch_lrs(spec: ScheduleSpec) -> list[float]:
-    """LRs torch produces, stepping once per epoch, for the same spec (offset 0)."""
+def torch_lrs(spec: ScheduleSpec, per: int = 1) -> list[float]:
+    """LRs torch produces for the same spec (offset 0), stepping once per epoch, or with
+    `per` > 1 once per step of `per`-step epochs: T_0, T_max, milestones, warmup times `per`."""
     p = torch.nn.Parameter(torch.zeros(1))
     opt = torch.optim.SGD([p], lr=spec.base_lr)
-    w = spec.warmup_epochs
+    w = spec.warmup_epochs * per
     if spec.name == "cosine_restarts":
         main = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
-            opt, T_0=spec.t0, T_mult=spec.t_mult, eta_min=spec.eta_min)
+            opt, T_0=spec.t0 * per, T_mult=spec.t_mult, eta_min=spec.eta_min)
     elif spec.name == "cosine":
         main = torch.optim.lr_scheduler.CosineAnnealingLR(
-            opt, T_max=spec.epochs - w, eta_min=spec.eta_min)
+            opt, T_max=spec.epochs * per - w, eta_min=spec.eta_min)
     elif spec.name == "step":
         main = torch.optim.lr_scheduler.MultiStepLR(
-            opt, milestones=[m - w for m in spec.milestones], gamma=spec.gamma)
+            opt, milestones=[m * per - w for m in spec.milestones], gamma=spec.gamma)
     else:
         main = torch.optim.lr_scheduler.ConstantLR(opt, factor=1.0, total_iters=0)
     if w:
@@ -40,7 +43,7 @@ def torch_lrs(spec: ScheduleSpec) -> list[float]:
     else:
         sched = main
     out = []
-    for _ in range(spec.epochs):
+    for _ in range(spec.epochs * per):
         out.append(opt.param_groups[0]["lr"])
         opt.step()
         sched.step()
@@ -64,6 +67,34 @@ def test_lr_plan_matches_torch(spec):
     ours = lr_plan(spec)
     theirs = torch_lrs(spec)
     assert ours == pytest.approx(theirs, rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: f"{s.name}-w{s.warmup_epochs}")
+def test_per_step_schedule_matches_torch_stepped_every_step(spec):
+    per = 7
+    spec = replace(spec, steps_per_epoch=per)
+    theirs = torch_lrs(spec, per)
+    ours = [lr_at_step(spec, k) for k in range(1, spec.epochs * per + 1)]
+    assert ours == pytest.approx(theirs, rel=1e-9, abs=1e-12)
+    # The per-epoch plan of a per-step schedule: each epoch's first step.
+    assert lr_plan(spec) == pytest.approx(theirs[::per], rel=1e-9, abs=1e-12)
+    # It moves within an epoch (unless constant), which a per-epoch schedule never does.
+    if spec.name in ("cosine", "cosine_restarts"):
+        assert theirs[1] != theirs[0]
+
+
+def test_per_step_schedule_with_an_offset_and_its_scheduler_state():
+    spec = ScheduleSpec("cosine_restarts", 0.1, 20, t0=4, eta_min=0.0, steps_per_epoch=5)
+    moved = continue_schedule(spec, 6, lr_at(spec, 6), "restart")  # offset 6 epochs
+    assert lr_at_step(moved, 6 * 5 + 1) == pytest.approx(0.1)
+    assert lr_at_step(moved, 6 * 5 + 2) == pytest.approx(lr_at_step(spec, 2))
+    assert lr_at(moved, 8) == lr_at_step(moved, 7 * 5 + 1) == pytest.approx(lr_at(spec, 2))
+    # After 5 epochs of 5 steps the warm-restart scheduler has stepped 25 times (period 20).
+    assert main_schedule_state(spec, 5) == {"in_warmup": False, "last_epoch": 25,
+                                            "T_cur": 5, "T_i": 20}
+    with pytest.raises(RunwatchError, match="steps_per_epoch"):
+        ScheduleSpec("cosine", 0.1, 10, steps_per_epoch=0)
+    assert spec_from_dict({"name": "cosine", "base_lr": 0.1, "epochs": 10}).steps_per_epoch == 1
 
 
 def test_seed_run_values_from_domain_notes():

@@ -101,3 +101,14 @@ def test_bare_names_resolve_to_the_built_in_configs(tmp_path, monkeypatch):
     assert resolve_config_path("smoke_cpu.toml") == CONFIGS_DIR / "smoke_cpu.toml"
     (tmp_path / "smoke_cpu.toml").write_text("")
     assert resolve_config_path("smoke_cpu.toml").resolve() == tmp_path / "smoke_cpu.toml"
+
+
+def test_step_per_chooses_a_per_step_schedule_in_the_loaders_steps(tmp_path):
+    path = write_toml(tmp_path / "c.toml", TINY)
+    config, _ = load_config(path, ["schedule.step_per=step"])
+    assert schedule_spec(config, loader_steps=50).steps_per_epoch == 50
+    per_epoch, _ = load_config(path)
+    assert per_epoch.schedule.step_per == "epoch"
+    assert schedule_spec(per_epoch, loader_steps=50).steps_per_epoch == 1
+    with pytest.raises(RunwatchError, match="schedule.step_per.*use one of epoch, step"):
+        load_config(path, ["schedule.step_per=batch"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from test_schedule import SPECS
@@ -9,7 +11,7 @@ from trainer_tiny import tiny_config
 
 from trainer.lr import build_scheduler, current_lr, position_scheduler
 from trainer.model import build_optimizer, tiny_cnn
-from trainer.schedule import ScheduleSpec, continue_schedule, lr_at, lr_plan
+from trainer.schedule import ScheduleSpec, continue_schedule, lr_at, lr_at_step, lr_plan
 
 
 def trainer_optimizer(spec: ScheduleSpec) -> torch.optim.SGD:
@@ -43,6 +45,22 @@ def test_a_scheduler_placed_mid_run_continues_the_plan(spec):
     scheduler = position_scheduler(optimizer, spec, done)
     assert lrs_of(optimizer, scheduler, spec.epochs - done) == \
         pytest.approx(lr_plan(spec, done + 1), rel=1e-12, abs=1e-15)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: f"{s.name}-w{s.warmup_epochs}")
+def test_a_per_step_scheduler_gives_every_steps_lr_and_can_be_placed_mid_epoch(spec):
+    spec = dataclasses.replace(spec, steps_per_epoch=3)
+    total = spec.epochs * 3
+    want = [lr_at_step(spec, k) for k in range(1, total + 1)]
+    optimizer = trainer_optimizer(spec)
+    assert lrs_of(optimizer, build_scheduler(optimizer, spec), total) == \
+        pytest.approx(want, rel=1e-12, abs=1e-15)
+    done, in_epoch = spec.epochs // 3, 2  # a signal 2 steps into epoch done + 1
+    optimizer = trainer_optimizer(spec)
+    scheduler = position_scheduler(optimizer, spec, done, in_epoch)
+    taken = done * 3 + in_epoch
+    assert lrs_of(optimizer, scheduler, total - taken) == \
+        pytest.approx(want[taken:], rel=1e-12, abs=1e-15)
 
 
 @pytest.mark.parametrize("mode", ["keep-phase", "match-lr", "anneal-from-current", "restart"])

@@ -158,3 +158,37 @@ def test_resuming_a_finished_run_says_how_to_train_longer(two_epochs):
     with pytest.raises(RunwatchError, match="already trained all 2 epochs.*train.epochs"):
         run(tiny_config(train={"epochs": 2}), run_dir,
             resume_from=run_dir / "checkpoints" / "last.pt")
+
+
+def test_a_per_step_schedule_resumes_only_in_the_steps_it_was_planned_in(tmp_path):
+    run_dir = tmp_path / "base"
+    run(tiny_config(schedule={"step_per": "step"}, train={"epochs": 2}), run_dir)
+    saved = load_checkpoint(run_dir / "checkpoints" / "last.pt")
+    saved["config"]["train"]["epochs"] = saved["schedule"]["epochs"] = 4
+    assert saved["schedule"]["steps_per_epoch"] == 8
+    run_dir, path = write_run(tmp_path, saved)
+    # Batches of 16: 4 steps an epoch, so the 8-step plan no longer fits.
+    config = tiny_config(schedule={"step_per": "step"}, data={"batch_size": 16},
+                         train={"epochs": 4})
+    with pytest.raises(RunwatchError, match="planned in 8 steps an epoch.*takes 4") as err:
+        run(config, run_dir, resume_from=path)
+    assert "--override-schedule" in str(err.value) and "\n" not in str(err.value)
+    result = run(config, run_dir, resume_from=path, override_schedule=True)
+    assert result.status == "completed"
+    records, _ = read_stream(run_dir)
+    event = next(r for r in records if r.get("kind") == "schedule_override")
+    assert event["changes"] == [{"key": "schedule.steps_per_epoch", "checkpoint": 8,
+                                 "config": 4}]
+    replanned = schedule_spec(config, loader_steps=4)
+    lrs = [r["lr"] for r in records if r["type"] == "epoch"]
+    assert lrs == pytest.approx(lr_plan(replanned, 3, 4))
+    assert spec_from_dict(load_checkpoint(run_dir / "checkpoints" / "last.pt")["schedule"]) \
+        == replanned
+
+
+def test_a_checkpoint_from_before_step_per_resumes_as_saved(two_epochs):
+    _, saved = two_epochs
+    old = {**saved, "config": {**saved["config"], "schedule": dict(saved["config"]["schedule"])}}
+    del old["config"]["schedule"]["step_per"]
+    plan = plan_resume(old, tiny_config(train={"epochs": 6}), override=False, source="x")
+    assert plan.mode == "as_saved" and plan.changes == []

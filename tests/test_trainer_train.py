@@ -18,7 +18,7 @@ from trainer_tiny import tiny_config, tiny_dict, write_toml
 from trainer.checkpoint import load_checkpoint
 from trainer.config import schedule_spec
 from trainer.errors import RunwatchError
-from trainer.schedule import lr_plan
+from trainer.schedule import lr_at_step, lr_plan
 from trainer.stream import read_stream
 from trainer.train import run
 
@@ -59,16 +59,20 @@ class StopAfter:
         pass
 
 
-def test_resume_is_exact(tmp_path):
-    straight = run(tiny_config(), tmp_path / "straight")
+@pytest.mark.parametrize("step_per", ["epoch", "step"])
+def test_resume_is_exact(tmp_path, step_per):
+    config = tiny_config(schedule={"step_per": step_per})
+    straight = run(config, tmp_path / "straight")
     assert straight.status == "completed"
-    first = run(tiny_config(), tmp_path / "split", stop=StopAfter(4 + 2))
+    first = run(config, tmp_path / "split", stop=StopAfter(4 + 2))
     # 4 sync questions per epoch (steps 2, 4, 6 and the epoch end): the 6th is in epoch 2
     # after step 4 of 8, so the run stops mid-epoch.
     assert first.status == "interrupted"
     mid = load_checkpoint(tmp_path / "split" / "checkpoints" / "last.pt")
     assert (mid["epoch"], mid["step_in_epoch"]) == (1, 4)
-    resumed = run(tiny_config(), tmp_path / "split",
+    # Per step, the scheduler stopped where the optimizer did: 8 + 4 steps in.
+    assert mid["lr_scheduler"]["last_epoch"] == (12 if step_per == "step" else 1)
+    resumed = run(config, tmp_path / "split",
                   resume_from=tmp_path / "split" / "checkpoints" / "last.pt")
     assert resumed.status == "completed"
     a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")
@@ -81,6 +85,27 @@ def test_resume_is_exact(tmp_path):
     assert a["lr_scheduler"] == b["lr_scheduler"]
     assert (a["global_step"], a["best_epoch"]) == (b["global_step"], b["best_epoch"])
     assert epoch_records(tmp_path / "straight") == epoch_records(tmp_path / "split")
+
+
+def test_a_per_step_schedule_moves_the_lr_every_step(tmp_path):
+    config = tiny_config(schedule={"step_per": "step"})
+    run(config, tmp_path)
+    spec = schedule_spec(config, loader_steps=8)
+    records, _ = read_stream(tmp_path)
+    assert records[0]["schedule"]["steps_per_epoch"] == 8
+    assert records[0]["lr_schedule"] == pytest.approx(lr_plan(spec))
+    steps = [r for r in records if r["type"] == "step"]
+    # Each step record's lr is the LR its step trained with: the schedule's at that step.
+    assert [r["lr"] for r in steps] == pytest.approx(
+        [lr_at_step(spec, r["global_step"]) for r in steps], rel=1e-12)
+    assert len({r["lr"] for r in steps if r["epoch"] == 1}) == 3  # it moves within an epoch
+    epochs = [r for r in records if r["type"] == "epoch"]
+    # The epoch record's lr: that of the epoch's first step.
+    assert [r["lr"] for r in epochs] == pytest.approx(
+        [lr_at_step(spec, (r["epoch"] - 1) * 8 + 1) for r in epochs], rel=1e-12)
+    saved = load_checkpoint(tmp_path / "checkpoints" / "last.pt")
+    assert saved["schedule"]["steps_per_epoch"] == 8
+    assert saved["lr_scheduler"]["last_epoch"] == 4 * 8
 
 
 def test_resume_at_an_epoch_boundary_is_exact_and_continues_the_stream(tmp_path):

@@ -27,6 +27,7 @@ CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
 DATASETS = ("imagenet", "synthetic")
 AMP_MODES = ("bf16", "fp16", "off")
 OPTIMIZERS = ("sgd",)
+STEP_PER = ("epoch", "step")
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -69,6 +70,7 @@ class ScheduleConfig:
     warmup_start_factor: float = 0.1
     milestones: tuple[int, ...] = ()
     gamma: float = 0.1
+    step_per: str = "epoch"  # "step": the same schedule, stepped after every optimizer step
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ _CHOICES = {
     ("train", "amp"): AMP_MODES,
     ("optim", "name"): OPTIMIZERS,
     ("train", "device"): DEVICES,
+    ("schedule", "step_per"): STEP_PER,
 }
 _AT_LEAST = {
     ("model", "num_classes"): 2, ("data", "image_size"): 8, ("data", "batch_size"): 1,
@@ -217,14 +220,17 @@ def _check_value(section: str, key: str, value: Any, type_name: str, source: str
     return value
 
 
-def schedule_spec(config: Config, source: str = "config") -> ScheduleSpec:
-    """The per-epoch LR schedule a config asks for."""
+def schedule_spec(config: Config, source: str = "config",
+                  loader_steps: int = 1) -> ScheduleSpec:
+    """The LR schedule a config asks for; `loader_steps` (optimizer steps per epoch) makes it
+    per-step when `schedule.step_per` is "step"."""
     s = config.schedule
     try:
         return ScheduleSpec(
             name=s.name, base_lr=config.optim.lr, epochs=config.train.epochs, t0=s.t0,
             t_mult=s.t_mult, eta_min=s.eta_min, warmup_epochs=s.warmup_epochs,
             warmup_start_factor=s.warmup_start_factor, milestones=s.milestones, gamma=s.gamma,
+            steps_per_epoch=loader_steps if s.step_per == "step" else 1,
         )
     except RunwatchError as exc:
         raise RunwatchError(f"{source}: {exc}") from None

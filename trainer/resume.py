@@ -5,6 +5,7 @@ given now differs in [optim], [schedule] or train.epochs. Then the trainer refus
 each key, unless `--override-schedule` says to apply the config on purpose (keep-phase: the
 next epoch runs at the new schedule's LR for that epoch). A checkpoint edited by
 `runwatch ckpt edit` is followed as edited. Never silently: the stream gets an event.
+A per-step schedule resumes only with the steps per epoch it was planned in.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from torch.optim.lr_scheduler import LRScheduler
 from trainer.config import Config, config_to_dict, schedule_keys, schedule_spec
 from trainer.errors import RunwatchError
 from trainer.lr import build_scheduler, current_lr, position_scheduler
-from trainer.schedule import ScheduleSpec, lr_plan, spec_from_dict
+from trainer.schedule import ScheduleSpec, lr_at_step, spec_from_dict
 
 PREVIEW_EPOCHS = 5
 
@@ -36,7 +37,8 @@ class ResumePlan:
 def config_changes(saved: dict, config: Config) -> tuple[list[dict], list[dict]]:
     """(schedule-relevant changes, other changes) between a checkpoint's config and `config`."""
     now = config_to_dict(config)
-    guarded = schedule_keys(saved)
+    # A key the checkpoint's runwatch did not have yet (schedule.step_per) had its default.
+    guarded = schedule_keys(config_to_dict(Config())) | schedule_keys(saved)
     guarded_now = schedule_keys(now)
     changes = [{"key": k, "checkpoint": guarded.get(k), "config": v}
                for k, v in guarded_now.items() if guarded.get(k) != v]
@@ -50,8 +52,12 @@ def config_changes(saved: dict, config: Config) -> tuple[list[dict], list[dict]]
     return changes, others
 
 
-def plan_resume(checkpoint: dict, config: Config, override: bool, source: str) -> ResumePlan:
-    """Decide the schedule of a resumed run, or refuse with the way forward."""
+def plan_resume(checkpoint: dict, config: Config, override: bool, source: str,
+                loader_steps: int = 1) -> ResumePlan:
+    """Decide the schedule of a resumed run, or refuse with the way forward.
+
+    `loader_steps`: optimizer steps per epoch of the resumed run (a per-step schedule's unit).
+    """
     changes, others = config_changes(checkpoint.get("config", {}), config)
     if changes and not override:
         listed = "; ".join(f"{c['key']}: checkpoint {c['checkpoint']!r}, config {c['config']!r}"
@@ -62,9 +68,23 @@ def plan_resume(checkpoint: dict, config: Config, override: bool, source: str) -
             f"preview and apply a change with `runwatch ckpt edit {source} ...`, or resume "
             f"with --override-schedule to apply the config from the next epoch"
         )
+    if not changes:
+        spec = spec_from_dict(checkpoint["schedule"])
+        # Same config, other steps per epoch: the per-step schedule's time unit changed.
+        if spec.steps_per_epoch not in (1, loader_steps):
+            if not override:
+                raise RunwatchError(
+                    f"checkpoint {source} follows a per-step schedule planned in "
+                    f"{spec.steps_per_epoch} steps an epoch, but this run takes {loader_steps} "
+                    f"(data.batch_size, the training set or the number of processes changed): "
+                    f"resume as it ran, or with --override-schedule to re-plan it in the new "
+                    f"steps"
+                )
+            changes.append({"key": "schedule.steps_per_epoch",
+                            "checkpoint": spec.steps_per_epoch, "config": loader_steps})
     if changes:
-        return ResumePlan(schedule_spec(config), "override", changes, others)
-    spec = spec_from_dict(checkpoint["schedule"])
+        return ResumePlan(schedule_spec(config, loader_steps=loader_steps), "override", changes,
+                          others)
     # Edits the trainer has not followed yet (it counts those it has in `edits_followed`).
     unfollowed = len(checkpoint.get("edits") or []) > int(checkpoint.get("edits_followed", 0))
     mode = "edited" if unfollowed else "as_saved"
@@ -74,46 +94,54 @@ def plan_resume(checkpoint: dict, config: Config, override: bool, source: str) -
 def restore_schedule(
     optimizer: torch.optim.Optimizer, checkpoint: dict, plan: ResumePlan
 ) -> LRScheduler:
-    """The scheduler to continue with; the optimizer's LR is that of the next epoch.
+    """The scheduler to continue with; the optimizer's LR is that of the next epoch (per step:
+    of the next step, mid-epoch too).
 
     Call after `optimizer.load_state_dict`. As saved or edited: the checkpoint's scheduler
     state is loaded into a scheduler of the checkpoint's schedule and the next LRs it will give
     are checked against the schedule maths. Override: a scheduler for the config's schedule
     placed at the current epoch (momentum buffers kept).
     """
-    done = int(checkpoint["epoch"])
+    done, in_epoch = int(checkpoint["epoch"]), int(checkpoint.get("step_in_epoch", 0))
     if plan.mode == "override":
-        return position_scheduler(optimizer, plan.spec, done)
+        return position_scheduler(optimizer, plan.spec, done, in_epoch)
     saved_lrs = [(g["lr"], g["initial_lr"]) for g in optimizer.param_groups]
     scheduler = build_scheduler(optimizer, plan.spec)
     for group, (lr, initial_lr) in zip(optimizer.param_groups, saved_lrs, strict=True):
         group["lr"], group["initial_lr"] = lr, initial_lr
     scheduler.load_state_dict(checkpoint["lr_scheduler"])
-    check_next_lrs(optimizer, checkpoint["lr_scheduler"], plan.spec, done)
+    check_next_lrs(optimizer, checkpoint["lr_scheduler"], plan.spec, done, in_epoch)
     return scheduler
 
 
 def check_next_lrs(optimizer: torch.optim.Optimizer, scheduler_state: dict,
-                   spec: ScheduleSpec, done: int) -> None:
-    """Refuse a checkpoint whose optimizer and scheduler would not follow its own schedule."""
-    n = min(PREVIEW_EPOCHS, spec.epochs - done)
+                   spec: ScheduleSpec, done: int, step_in_epoch: int = 0) -> None:
+    """Refuse a checkpoint whose optimizer and scheduler would not follow its own schedule
+    over the next PREVIEW_EPOCHS epochs (every step of them, for a per-step schedule)."""
+    per_epoch = spec.steps_per_epoch
+    # Scheduler steps (epochs, or optimizer steps) already taken; an epoch cut short by a
+    # signal counts its steps only when per-step.
+    taken = done * per_epoch + (step_in_epoch if per_epoch > 1 else 0)
+    n = min(PREVIEW_EPOCHS * per_epoch, spec.epochs * per_epoch - taken)
     if n < 1:
         return
     got = simulate_lrs(optimizer, scheduler_state, spec, n)
-    want = lr_plan(spec, done + 1, done + n)
-    close = [math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-12)
-             for a, b in zip(got, want, strict=True)]
-    if not all(close):
-        raise RunwatchError(
-            f"the checkpoint's optimizer and scheduler would give LRs {fmt_lrs(got)} for epochs "
-            f"{done + 1}-{done + n}, but its schedule says {fmt_lrs(want)}: the checkpoint is "
-            f"inconsistent; fix it with `runwatch ckpt edit` or resume with --override-schedule"
-        )
+    for i, lr in enumerate(got):
+        want = lr_at_step(spec, taken + i + 1)
+        if not math.isclose(lr, want, rel_tol=1e-6, abs_tol=1e-12):
+            epoch, step = divmod(taken + i, per_epoch)
+            where = f"epoch {epoch + 1}" + (f" step {step + 1}" if per_epoch > 1 else "")
+            raise RunwatchError(
+                f"the checkpoint's optimizer and scheduler would give LR {lr:.6g} at {where}, "
+                f"but its schedule says {want:.6g}: the checkpoint is inconsistent; fix it with "
+                f"`runwatch ckpt edit` or resume with --override-schedule"
+            )
 
 
 def simulate_lrs(optimizer: torch.optim.Optimizer, scheduler_state: dict, spec: ScheduleSpec,
                  n: int) -> list[float]:
-    """LRs of the next `n` epochs this optimizer + scheduler state gives (on a scratch copy)."""
+    """LRs of the next `n` scheduler steps (epochs, or optimizer steps) this optimizer +
+    scheduler state gives (on a scratch copy)."""
     params = [torch.nn.Parameter(torch.zeros(1)) for _ in optimizer.param_groups]
     scratch = torch.optim.SGD([{"params": [p]} for p in params], lr=spec.base_lr)
     scheduler = build_scheduler(scratch, spec)

@@ -13,8 +13,15 @@ schedulers produce it when stepped once per epoch:
 
 `offset` shifts the whole schedule in time: epoch `e` trains with the LR the unshifted
 schedule gives at `e - offset`. It is how a resumed run starts a new schedule mid-way
-(see `continue_schedule`). The trainer (plan), ckpt_tools (preview), forecast (future LRs)
-and the TUI (sparkline of the plan) all use this module, so they cannot disagree.
+(see `continue_schedule`).
+
+`steps_per_epoch` > 1 makes it a per-step schedule: the same schedule counted in optimizer
+steps (`step_scaled`: every epoch-valued field times `steps_per_epoch`), its scheduler stepped
+after every optimizer step. `lr_at_step` gives the LR of each step; `lr_at(spec, e)` is then
+the LR of epoch `e`'s first step, so per-epoch plans (`lr_plan`) read the same either way.
+
+The trainer (plan), ckpt_tools (preview), forecast (future LRs) and the TUI (sparkline of the
+plan) all use this module, so they cannot disagree.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ class ScheduleSpec:
     milestones: tuple[int, ...] = field(default_factory=tuple)
     gamma: float = 0.1
     offset: int = 0
+    steps_per_epoch: int = 1  # 1: stepped once per epoch; more: once per optimizer step
 
     def __post_init__(self) -> None:
         validate_spec(self)
@@ -77,6 +85,7 @@ def validate_spec(spec: ScheduleSpec) -> None:
         (all(m >= 1 for m in spec.milestones), "milestones", list(spec.milestones),
          "epochs of at least 1"),
         (0 < spec.gamma <= 1, "gamma", spec.gamma, "in (0, 1]"),
+        (spec.steps_per_epoch >= 1, "steps_per_epoch", spec.steps_per_epoch, "at least 1"),
     ]
     for ok, key, value, expected in checks:
         if not ok:
@@ -124,15 +133,40 @@ def _main_lr(spec: ScheduleSpec, step: int) -> float:
 
 
 def lr_at(spec: ScheduleSpec, epoch: int) -> float:
-    """LR used while training `epoch` (1-based)."""
+    """LR used while training `epoch` (1-based); of its first step for a per-step schedule."""
     e = epoch - spec.offset
     if e < 1:
         raise RunwatchError(f"epoch {epoch} is before this schedule starts (offset {spec.offset})")
+    if spec.steps_per_epoch > 1:
+        return lr_at_step(spec, (epoch - 1) * spec.steps_per_epoch + 1)
     step = e - 1
     if step < spec.warmup_epochs:
         f0 = spec.warmup_start_factor
         return spec.base_lr * (f0 + (1 - f0) * step / spec.warmup_epochs)
     return _main_lr(spec, step - spec.warmup_epochs)
+
+
+def step_scaled(spec: ScheduleSpec) -> ScheduleSpec:
+    """The same schedule counted in optimizer steps (a spec of steps_per_epoch 1)."""
+    n = spec.steps_per_epoch
+    return replace(spec, epochs=spec.epochs * n, t0=spec.t0 * n,
+                   warmup_epochs=spec.warmup_epochs * n,
+                   milestones=tuple(m * n for m in spec.milestones), offset=spec.offset * n,
+                   steps_per_epoch=1)
+
+
+def lr_at_step(spec: ScheduleSpec, step: int) -> float:
+    """LR of optimizer step `step`, 1-based: `(epoch - 1) * steps_per_epoch + step in epoch`
+    (the global step while steps_per_epoch stays the same). Equals `lr_at` when per-epoch."""
+    return lr_at(step_scaled(spec), step)
+
+
+def scheduler_steps(spec: ScheduleSpec, epochs_done: int, step_in_epoch: int = 0) -> int:
+    """How many times the scheduler of `spec` has stepped after `epochs_done` epochs and
+    `step_in_epoch` steps of the next: per epoch, the epochs; per step, every step."""
+    if spec.steps_per_epoch == 1:
+        return epochs_done - spec.offset
+    return (epochs_done - spec.offset) * spec.steps_per_epoch + step_in_epoch
 
 
 def lr_plan(spec: ScheduleSpec, first_epoch: int = 1, last_epoch: int | None = None) -> list[float]:
@@ -147,6 +181,8 @@ def main_schedule_state(spec: ScheduleSpec, epochs_done: int) -> dict:
     Returns `last_epoch` (steps taken by the main scheduler) and, for warm restarts,
     `T_cur` and `T_i`; `in_warmup` says whether the next epoch is still warming up.
     """
+    if spec.steps_per_epoch > 1:  # its scheduler counts optimizer steps
+        return main_schedule_state(step_scaled(spec), epochs_done * spec.steps_per_epoch)
     steps = epochs_done - spec.offset
     main_steps = steps - spec.warmup_epochs
     state: dict = {"in_warmup": main_steps < 0, "last_epoch": max(main_steps, 0)}

@@ -69,9 +69,12 @@ def train_one_epoch(
     model: nn.Module, loader, optimizer: torch.optim.Optimizer, criterion: nn.Module,
     precision: Precision, device: torch.device, info: DistInfo, *, epoch: int,
     start_step: int, start: EpochSums, global_step: int, log_every: int, steps: int,
-    stop_requested, on_step_record,
+    stop_requested, on_step_record, after_step=None,
 ) -> EpochOutcome:
-    """Train the rest of an epoch from `start_step`; stop early at a sync point if asked."""
+    """Train the rest of an epoch from `start_step`; stop early at a sync point if asked.
+
+    `after_step` (a per-step schedule's `scheduler.step`) is called after every optimizer step.
+    """
     model.train()
     sums = torch.tensor(start.as_list()[:3], dtype=torch.float64, device=device)
     window = torch.zeros(2, dtype=torch.float64, device=device)  # loss * images, images
@@ -88,6 +91,9 @@ def train_one_epoch(
         else:
             loss.backward()
             optimizer.step()
+        lr = current_lr(optimizer)  # the LR this step used
+        if after_step is not None:
+            after_step()
         n = targets.shape[0]
         batch_loss = loss.detach().double() * n
         sums += torch.stack([batch_loss, (logits.argmax(1) == targets).sum().double(),
@@ -100,7 +106,7 @@ def train_one_epoch(
             window_loss, window_images = (window[0] / window[1]).item(), window[1].item()
             now = time.perf_counter()
             on_step_record({"epoch": epoch, "step": step, "global_step": global_step,
-                            "loss": window_loss, "lr": current_lr(optimizer),
+                            "loss": window_loss, "lr": lr,
                             "images_per_s": window_images * info.world_size / (now - t_window)})
             window.zero_()
             t_window = now

@@ -1,5 +1,6 @@
 """The training run: set up, then for each epoch train, step the schedule, evaluate, record,
-checkpoint, and decide whether to go on.
+checkpoint, and decide whether to go on. A per-step schedule is stepped after every optimizer
+step instead of after the epoch.
 
 Only rank 0 writes the stream (docs/metric-stream.md) and checkpoints
 (docs/checkpoint-layout.md). Stops: the budget (`completed`), patience (`early_stopped`), a
@@ -48,7 +49,7 @@ from trainer.records import (
     spec_to_dict,
 )
 from trainer.resume import ResumePlan, plan_resume, restore_schedule
-from trainer.schedule import ScheduleSpec, lr_plan
+from trainer.schedule import ScheduleSpec, lr_at, lr_plan
 from trainer.signals import StopRequest
 from trainer.steps import EpochSums, Precision, evaluate, reduce_sums, train_one_epoch
 from trainer.stream import StreamWriter, stream_path
@@ -110,13 +111,19 @@ def _run(config: Config, run_dir: Path, info: DistInfo, device: torch.device,
         model = model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(model, config.optim)
     criterion = nn.CrossEntropyLoss(label_smoothing=config.optim.label_smoothing)
+    # The loaders come first: a per-step schedule is planned in their steps per epoch.
+    train_set, val_set = build_datasets(config.data, config.model.num_classes, t.seed)
+    train_loader, val_loader, sampler = build_loaders(
+        config.data, train_set, val_set, world=info.world_size, rank=info.rank, seed=t.seed,
+        pin_memory=device.type == "cuda")
+    steps = steps_per_epoch(sampler, config.data.batch_size)
     state, plan = LoopState(), None
     if resume_from is None:
-        spec = schedule_spec(config)
+        spec = schedule_spec(config, loader_steps=steps)
         scheduler = build_scheduler(optimizer, spec)
     else:
         saved = ckpt.load_checkpoint(resume_from)
-        plan = plan_resume(saved, config, override_schedule, str(resume_from))
+        plan = plan_resume(saved, config, override_schedule, str(resume_from), steps)
         spec, scheduler = load_training_state(saved, plan, config, model, optimizer, precision)
         state = loop_state_from_checkpoint(saved, plan)
         if state.epoch >= spec.epochs:
@@ -126,11 +133,7 @@ def _run(config: Config, run_dir: Path, info: DistInfo, device: torch.device,
     train_model = wrap_ddp(model, device, info)
     if t.compile:
         train_model = torch.compile(train_model)
-    train_set, val_set = build_datasets(config.data, config.model.num_classes, t.seed)
-    train_loader, val_loader, sampler = build_loaders(
-        config.data, train_set, val_set, world=info.world_size, rank=info.rank, seed=t.seed,
-        pin_memory=device.type == "cuda")
-    steps = steps_per_epoch(sampler, config.data.batch_size)
+    per_step = spec.steps_per_epoch > 1
     writer = LockedWriter(StreamWriter(stream_path_for(run_dir))) if info.is_main \
         else NullWriter()
     if plan is None:
@@ -152,12 +155,14 @@ def _run(config: Config, run_dir: Path, info: DistInfo, device: torch.device,
             # The rank-0 share of an interrupted epoch's sums (other ranks' shares were
             # reduced into it before the checkpoint was written).
             start = state.partial if info.is_main else EpochSums(seconds=state.partial.seconds)
-            lr = current_lr(optimizer)
+            # The epoch's LR (per step: of its first step, which a resumed epoch is past).
+            lr = lr_at(spec, epoch) if per_step else current_lr(optimizer)
             out = train_one_epoch(
                 train_model, train_loader, optimizer, criterion, precision, device, info,
                 epoch=epoch, start_step=state.step_in_epoch, start=start,
                 global_step=state.global_step, log_every=t.log_every_steps, steps=steps,
-                stop_requested=stop.is_set, on_step_record=lambda r: writer.write("step", **r))
+                stop_requested=stop.is_set, on_step_record=lambda r: writer.write("step", **r),
+                after_step=scheduler.step if per_step else None)
             state.global_step += out.steps_done - state.step_in_epoch
             train_sums = reduce_sums(out.sums, info, device)
             if out.stop == "nonfinite" or not math.isfinite(train_sums.loss):
@@ -175,7 +180,8 @@ def _run(config: Config, run_dir: Path, info: DistInfo, device: torch.device,
                 session.saver.wait()
                 status, message = "interrupted", f"stopped at epoch {epoch} step {out.steps_done}"
                 break
-            scheduler.step()
+            if not per_step:
+                scheduler.step()
             test = evaluate(model, val_loader, criterion, precision, device, info)
             record = epoch_record(epoch, lr, train_sums, test, state)
             state.epoch, state.step_in_epoch, state.partial = epoch, 0, EpochSums()
