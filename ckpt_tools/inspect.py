@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ckpt_tools.layouts import CheckpointView, detect, is_tensor
 from ckpt_tools.load import load_checkpoint
-from ckpt_tools.plan import TABLE_EPOCHS, last_trained_lr, upcoming_lrs
+from ckpt_tools.plan import TABLE_EPOCHS, last_trained_lr, per_step_schedule, upcoming_lrs
 from trainer.errors import RunwatchError
 from trainer.schedule import find_jumps
 
@@ -160,6 +160,8 @@ def inspect_checkpoint(path: str | Path) -> CheckpointInfo:
     if view.layout == "runwatch" and isinstance(view.schedule, dict) and view.epochs_done:
         left = int(view.schedule.get("epochs", 0)) - view.epochs_done
         info.next_lrs = info.next_lrs[:max(left, 1)]
+    if per_step_schedule(view) is not None:
+        info.lr_note = "per-step schedule: each epoch's LR is that of its first step"
     first = info.next_epoch or 1
     info.last_lr = last_trained_lr(view)
     info.jumps = [{"epoch": j.epoch, "lr_before": j.lr_before, "lr_after": j.lr_after,

@@ -25,6 +25,7 @@ from trainer.schedule import (
     find_jumps,
     lr_at,
     lr_plan,
+    spec_from_dict,
 )
 
 TABLE_EPOCHS = 10
@@ -125,9 +126,22 @@ def require_resumable(view: CheckpointView) -> None:
                             "the trainer's code; edit the optimizer there")
 
 
+def per_step_schedule(view: CheckpointView) -> ScheduleSpec | None:
+    """The schedule of a runwatch checkpoint whose scheduler steps after every optimizer step
+    (`steps_per_epoch` > 1), else None."""
+    if view.layout != "runwatch" or not isinstance(view.schedule, dict):
+        return None
+    spec = spec_from_dict(view.schedule)
+    return spec if spec.steps_per_epoch > 1 else None
+
+
 def upcoming_lrs(view: CheckpointView, count: int = TABLE_EPOCHS) -> list[float]:
     """LR of the next `count` epochs (first param group) as the resumed run will use them."""
     require_resumable(view)
+    per_step = per_step_schedule(view)
+    if per_step is not None:  # LR of each epoch's first step; the trainer checks the state
+        done = view.epochs_done or 0
+        return lr_plan(per_step, done + 1, done + count)
     if view.layout == "timm":
         initial = _group_values(view, "initial_lr")
         rows = timm_sched.timm_next_lrs(view.args, initial, view.epochs_done or 0, count)
@@ -139,7 +153,7 @@ def upcoming_lrs(view: CheckpointView, count: int = TABLE_EPOCHS) -> list[float]
 def _last_lr(view: CheckpointView, spec: ScheduleSpec, epochs_done: int) -> float | None:
     """LR of the last epoch trained: from the warm-restart fields when there are some (a
     checkpoint whose T_0 was changed alone still ran its last epoch with T_i), else the spec."""
-    if view.scheduler is not None:
+    if view.scheduler is not None and spec.steps_per_epoch == 1:
         from_fields = specs.last_lr_from_fields(view.scheduler)
         if from_fields is not None:
             return from_fields
@@ -189,6 +203,11 @@ def plan_loaded(loaded: LoadedCheckpoint, request: EditRequest) -> EditPlan:
     changes = request.changes()
     view = detect(loaded)
     require_resumable(view)
+    if per_step_schedule(view) is not None:
+        raise RunwatchError(
+            "per-step schedules cannot be edited yet: the scheduler steps after every optimizer "
+            "step; to change the schedule, set it in the config and resume with `runwatch train "
+            "--resume-from CKPT --override-schedule`")
     if view.epochs_done is None:
         raise RunwatchError("the checkpoint stores no epoch: cannot place the resume point")
     if view.layout == "timm":

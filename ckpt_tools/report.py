@@ -40,7 +40,7 @@ def format_info(info: CheckpointInfo) -> str:
             epoch = (info.next_epoch or 1) + i
             mark = f"  <- jump x{jumps[epoch]:.0f}" if epoch in jumps else ""
             lines.append(f"    epoch {epoch:>5}: {lr:.6g}{mark}")
-    elif info.lr_note:
+    if info.lr_note:
         lines.append(f"  next LRs: {info.lr_note}")
     return "\n".join(lines)
 

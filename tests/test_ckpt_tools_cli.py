@@ -168,3 +168,40 @@ def test_real_subprocess_refuses_a_payload(bad, tmp_path):
     assert not (bad["payload"].parent / "pwned").exists()
     assert not (tmp_path / "o.pt").exists()
     assert zipfile.is_zipfile(bad["payload"])  # the input is untouched
+
+
+@pytest.fixture(scope="module")
+def per_step_ckpt(tmp_path_factory):
+    """Epoch 2 of 4 of a tiny runwatch run whose schedule steps after every optimizer step."""
+    from trainer_tiny import tiny_config
+
+    from trainer.train import run
+
+    run_dir = tmp_path_factory.mktemp("per_step")
+    run(tiny_config(schedule={"step_per": "step"}, train={"checkpoint_keep": 4}), run_dir)
+    return run_dir / "checkpoints" / "epoch-0002.pt"
+
+
+def test_edit_of_a_per_step_schedule_is_refused_in_one_line(per_step_ckpt, tmp_path, capsys):
+    before = per_step_ckpt.read_bytes()
+    out = tmp_path / "o.pt"
+    assert main(["ckpt", "edit", str(per_step_ckpt), "-o", str(out), "--t0", "10",
+                 "--yes"]) == 2
+    line = _one_line_error(capsys)
+    assert "per-step schedules cannot be edited yet" in line and "--override-schedule" in line
+    assert not out.exists() and per_step_ckpt.read_bytes() == before
+
+
+def test_inspect_shows_a_per_step_schedule_by_each_epochs_first_step(per_step_ckpt, capsys):
+    from trainer.schedule import lr_at_step, lr_plan, spec_from_dict
+
+    assert main(["ckpt", "inspect", str(per_step_ckpt), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    spec = spec_from_dict(torch.load(per_step_ckpt, weights_only=True)["schedule"])
+    assert spec.steps_per_epoch == 8 and info["epochs_done"] == 2
+    assert info["next_lrs"] == pytest.approx(lr_plan(spec, 3, 4))
+    assert info["next_lrs"][0] == pytest.approx(lr_at_step(spec, 2 * 8 + 1))
+    assert info["last_lr"] == pytest.approx(lr_plan(spec, 2, 2)[0])
+    assert "per-step" in info["lr_note"]
+    assert main(["ckpt", "inspect", str(per_step_ckpt)]) == 0
+    assert "per-step schedule" in capsys.readouterr().out
