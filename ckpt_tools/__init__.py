@@ -9,9 +9,11 @@ from ckpt_tools.edit import write_edit
 from ckpt_tools.inspect import CheckpointInfo, inspect_checkpoint
 from ckpt_tools.plan import EditPlan, EditRequest, plan_edit
 from ckpt_tools.rewind import RewindPlan, RewindResult, apply_rewind, plan_rewind
+from ckpt_tools.write import free_name
 
 __all__ = [
     "CheckpointDiff", "CheckpointInfo", "EditPlan", "EditRequest", "RewindPlan", "RewindResult",
-    "apply_rewind", "diff_checkpoints", "inspect_checkpoint", "plan_edit", "plan_rewind",
+    "apply_rewind", "diff_checkpoints", "free_name", "inspect_checkpoint", "plan_edit",
+    "plan_rewind",
     "write_edit",
 ]

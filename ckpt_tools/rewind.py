@@ -18,7 +18,7 @@ from ckpt_tools.layouts import detect
 from ckpt_tools.load import ensure_unchanged, load_checkpoint
 from ckpt_tools.plan import EditPlan, EditRequest, plan_loaded
 from ckpt_tools.tomlfile import dumps_toml
-from ckpt_tools.write import write_checkpoint
+from ckpt_tools.write import free_name, write_checkpoint
 from trainer.atomic import write_text_atomic
 from trainer.errors import RunwatchError
 from trainer.stream import StreamWriter, read_stream, split_branches, stream_path
@@ -68,15 +68,6 @@ def _checkpoint_for(run_dir: Path, epoch: int) -> Path | None:
     return None
 
 
-def _free_name(folder: Path, stem: str, suffix: str) -> Path:
-    n = 1
-    candidate = folder / f"{stem}{suffix}"
-    while candidate.exists():
-        n += 1
-        candidate = folder / f"{stem}-{n}{suffix}"
-    return candidate
-
-
 def plan_rewind(run_dir: str | Path, to: str | int = "best",
                 request: EditRequest | None = None) -> RewindPlan:
     """Choose the checkpoint to rewind to (best live test_acc1, or epoch `to`); writes nothing."""
@@ -114,8 +105,8 @@ def plan_rewind(run_dir: str | Path, to: str | int = "best",
     edit = plan_loaded(loaded, request) if request is not None else None
     return RewindPlan(
         run_dir=run, to_epoch=epoch, source=source,
-        target=_free_name(run / "checkpoints", f"rewind-from-{epoch:04d}", ".pt"),
-        config_file=_free_name(run, f"rewind-{epoch:04d}", ".toml"),
+        target=free_name(run / "checkpoints", f"rewind-from-{epoch:04d}", ".pt"),
+        config_file=free_name(run, f"rewind-{epoch:04d}", ".toml"),
         abandoned_epochs=[r["epoch"] for r in live if r["epoch"] > epoch],
         test_acc1=record.get("test_acc1"), edit=edit, source_stamp=loaded.stamp,
     )

@@ -31,6 +31,16 @@ def check_output_path(src: Path, out: Path, in_place: bool = False) -> None:
         raise RunwatchError(f"-o {out} already exists: choose a new file name")
 
 
+def free_name(folder: Path, stem: str, suffix: str) -> Path:
+    """`folder/stem+suffix`, else `stem-2`, `stem-3`, ...: a new file never replaces one."""
+    n = 1
+    candidate = folder / f"{stem}{suffix}"
+    while candidate.exists():
+        n += 1
+        candidate = folder / f"{stem}-{n}{suffix}"
+    return candidate
+
+
 def backup_path(src: Path) -> Path:
     """A free name next to `src` for the kept original."""
     n = 0

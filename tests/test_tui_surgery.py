@@ -27,6 +27,11 @@ def test_edit_never_overwrites_and_resume_command():
         "runwatch train --config smoke_cpu --resume-from x.pt")
 
 
+def test_a_second_edit_of_the_same_checkpoint_gets_a_new_name(tmp_path):
+    (tmp_path / "epoch-0030-edited.pt").write_bytes(b"first edit")
+    assert edited_path(tmp_path / "epoch-0030.pt") == tmp_path / "epoch-0030-edited-2.pt"
+
+
 def test_tools_unavailable(monkeypatch):
     monkeypatch.setitem(sys.modules, "ckpt_tools", None)
     with pytest.raises(surgery.ToolsUnavailable, match="checkpoint tools unavailable"):

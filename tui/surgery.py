@@ -68,8 +68,8 @@ def apply_rewind(plan):
 
 
 def edited_path(checkpoint: Path) -> Path:
-    """Where an edit is written: beside its input, never over it."""
-    return checkpoint.with_name(f"{checkpoint.stem}-edited{checkpoint.suffix}")
+    """Where an edit is written: beside its input, under a name not yet taken."""
+    return _tools().free_name(checkpoint.parent, f"{checkpoint.stem}-edited", checkpoint.suffix)
 
 
 def resume_command(checkpoint: Path, config: str | None) -> str:
