@@ -12,6 +12,8 @@ Jumps are found with trainer.schedule.find_jumps, the one definition of an LR ju
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from forecast.inputs import History
@@ -20,7 +22,7 @@ from forecast.result import Event
 from trainer.schedule import find_jumps
 
 NOISE_FLOOR = 0.1  # accuracy points: below this a curve's noise estimate is not trusted
-REGRESSION_SIGMAS = 3.0
+REGRESSION_SIGMAS = 3.0  # on the epoch-to-epoch change, whose sd is sqrt(2) x the noise
 LOCAL_NOISE_WINDOW = 20
 LOCAL_NOISE_MIN = 5
 
@@ -30,16 +32,18 @@ def _window(n: int) -> int:
 
 
 def regressions(h: History, noise: float) -> list[Event]:
-    """Epoch-to-epoch drops larger than max(3 noise, 1 point), with the LR change at each.
+    """Epoch-to-epoch drops larger than max(3 sqrt(2) noise, 1 point), with the LR change.
 
     The noise is the local one (the 20 epochs before the drop, at least `noise`): a high-LR
-    phase is noisier than the annealed end of a run. Drops need 5 epochs before them to judge.
+    phase is noisier than the annealed end of a run. Both epochs carry that noise, so their
+    difference has sd sqrt(2) x noise; a 3-sigma drop of it is a 1-in-700 event in pure noise,
+    not one alarm every few dozen epochs. Drops need 5 epochs before them to judge.
     """
     out = []
     for i in range(LOCAL_NOISE_MIN, len(h.acc)):
         local = max(noise_sd(h.acc[max(0, i - LOCAL_NOISE_WINDOW):i]), noise)
         drop = h.acc[i - 1] - h.acc[i]
-        if drop <= max(REGRESSION_SIGMAS * local, 1.0):
+        if drop <= max(REGRESSION_SIGMAS * math.sqrt(2) * local, 1.0):
             continue
         epoch = int(h.epochs[i])
         before = float(h.acc[i - 1])
