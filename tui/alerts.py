@@ -1,8 +1,10 @@
 """Alerts: what a user watching the run should notice, most urgent first (no textual here).
 
 Each alert carries a level and a text marker ("!!", "!", "i") so it reads without colour
-(NO_COLOR); the widget adds colour by level. Alerts are recomputed from the whole model on
-every update (cheap: one pass over a few hundred epochs), so they never go stale.
+(NO_COLOR); the widget adds colour by level. What happened to the metrics (regressions,
+plateaus, divergence, gap, patience) comes from the forecast's events, which the monitor
+recomputes after every new epoch; the stream's own facts (restarts ahead in the plan, the run's
+end, the file's health) are read from the model on every update, so they never go stale.
 """
 
 from __future__ import annotations
@@ -14,15 +16,11 @@ from trainer.schedule import find_jumps
 from trainer.stream import FollowState
 from tui.run_model import RunModel
 from tui.status import format_lr
-from tui.tags import REGRESSION_PTS, RESTART_RATIO, gain, is_lr_restart
+from tui.tags import RESTART_RATIO
 
 LEVELS = ("critical", "warning", "info")
 MARKERS = {"critical": "!!", "warning": "!", "info": "i"}
 RESTART_HORIZON = 15  # epochs ahead within which an LR restart is a warning (critical <= 3)
-PLATEAU_WINDOW = 5
-PLATEAU_PTS = 0.2
-GAP_PTS = 10.0
-DIVERGE_LOSS_RATIO = 3.0
 
 
 @dataclass(frozen=True)
@@ -46,12 +44,9 @@ def compute_alerts(model: RunModel, follow: FollowState, state: str, status_word
     """Every alert, most urgent first; `source_note` says how a foreign log was read."""
     alerts: list[Alert] = []
     alerts += restart_ahead(model, forecast)
-    alerts += divergence(model)
+    alerts += step_nonfinite(model)
     alerts += run_end(model)
-    alerts += regressions(model)
-    alerts += plateau(model)
-    alerts += train_test_gap(model)
-    alerts += patience_left(model)
+    alerts += history_alerts(forecast, ended=model.end is not None)
     alerts += stream_health(model, follow, state, status_words)
     if source_note:
         alerts.append(Alert("info", "SOURCE", source_note))
@@ -90,54 +85,12 @@ def _predicted_drop(forecast: dict | None, epoch: int) -> float | None:
     return None
 
 
-def regressions(model: RunModel) -> list[Alert]:
-    out = []
-    previous = None
-    for point in model.epochs():
-        g = gain(point, previous)
-        if math.isfinite(g) and g <= -REGRESSION_PTS:
-            cause = " after an LR restart" if is_lr_restart(point, previous) else ""
-            out.append(Alert("warning", "REGRESSION",
-                             f"epoch {point.epoch}{cause}: test acc {previous.test_acc1:.2f} -> "
-                             f"{point.test_acc1:.2f} ({g:+.2f} pts)", point.epoch))
-        previous = point
-    return out
-
-
-def plateau(model: RunModel) -> list[Alert]:
-    points = [p for p in model.epochs() if math.isfinite(p.test_acc1)][-(PLATEAU_WINDOW + 1):]
-    if len(points) <= PLATEAU_WINDOW or model.end is not None:
-        return []
-    rise = max(p.test_acc1 for p in points[1:]) - points[0].test_acc1
-    if rise >= PLATEAU_PTS:
-        return []
-    return [Alert("info", "PLATEAU",
-                  f"{rise:+.2f} pts over epochs {points[1].epoch}-{points[-1].epoch}",
-                  points[-1].epoch)]
-
-
-def divergence(model: RunModel) -> list[Alert]:
-    out = []
-    for point in model.epochs():
-        if point.nonfinite():
-            out.append(Alert("critical", "NON-FINITE", f"epoch {point.epoch} has NaN/inf values",
-                             point.epoch))
-    for event in model.events:
-        if event.get("kind") == "nonfinite":
-            out.append(Alert("critical", "NON-FINITE",
-                             f"loss {event.get('value')} at epoch {event.get('epoch')} "
-                             f"step {event.get('step')}", event.get("epoch")))
-    losses = [p for p in model.epochs() if math.isfinite(p.test_loss) and p.test_loss > 0]
-    if len(losses) >= 2:
-        best = min(p.test_loss for p in losses)
-        last = losses[-1]
-        # A jump right after an LR restart is the restart's cost, reported as such.
-        if (last.test_loss >= DIVERGE_LOSS_RATIO * best
-                and not is_lr_restart(last, model.previous(last.epoch))):
-            out.append(Alert("critical", "DIVERGING",
-                             f"test loss {last.test_loss:.3f} at epoch {last.epoch} is "
-                             f"{last.test_loss / best:.1f}x its best {best:.3f}", last.epoch))
-    return out
+def step_nonfinite(model: RunModel) -> list[Alert]:
+    """NaN/inf losses the trainer reported mid-epoch (its `nonfinite` stream events)."""
+    return [Alert("critical", "NON-FINITE",
+                  f"loss {event.get('value')} at epoch {event.get('epoch')} "
+                  f"step {event.get('step')}", event.get("epoch"))
+            for event in model.events if event.get("kind") == "nonfinite"]
 
 
 def run_end(model: RunModel) -> list[Alert]:
@@ -151,31 +104,86 @@ def run_end(model: RunModel) -> list[Alert]:
     return [Alert(level, "RUN ENDED", f"{status} {message}".strip(), model.end.get("epoch"))]
 
 
-def train_test_gap(model: RunModel) -> list[Alert]:
-    latest = model.latest()
-    if latest is None or not (math.isfinite(latest.train_acc1) and math.isfinite(latest.test_acc1)):
-        return []
-    gap = latest.train_acc1 - latest.test_acc1
-    if gap < GAP_PTS:
-        return []
-    return [Alert("warning", "TRAIN-TEST GAP",
-                  f"{gap:.1f} pts at epoch {latest.epoch} (train {latest.train_acc1:.2f}, "
-                  f"test {latest.test_acc1:.2f})", latest.epoch)]
+def history_alerts(forecast: dict | None, ended: bool) -> list[Alert]:
+    """The forecast's events behind the run as alerts.
+
+    forecast.events is the one detector of regressions, plateaus, divergence, non-finite
+    epochs, a widening train-test gap and early-stopping patience, judged against the run's
+    own noise; the monitor only words them. A plateau or patience says nothing once the run
+    has ended.
+    """
+    out = []
+    for event in (forecast or {}).get("events", []):
+        kind = event.get("kind")
+        if kind in ("plateau", "early_stop_patience") and ended:
+            continue
+        word = _BEHIND.get(kind)
+        alert = word(event) if word else None
+        if alert is not None:
+            out.append(alert)
+    return out
 
 
-def patience_left(model: RunModel) -> list[Alert]:
-    patience = model.patience()
-    latest, best = model.latest(), model.best()
-    if not patience or latest is None or best is None or model.end is not None:
-        return []
-    since = (int(latest.epochs_since_best) if math.isfinite(latest.epochs_since_best)
-             else latest.epoch - best.epoch)
-    left = patience - since
+def _regression(event: dict) -> Alert:
+    epoch = event["epoch"]
+    cause = (" after an LR restart"
+             if event["lr_before"] > 0 and event["lr_after"] / event["lr_before"] >= RESTART_RATIO
+             else "")
+    back = (f", back by epoch {event['recovered_epoch']}" if event.get("recovered_epoch")
+            else "")
+    return Alert("warning", "REGRESSION",
+                 f"epoch {epoch}{cause}: test acc {event['acc_before']:.2f} -> "
+                 f"{event['acc_after']:.2f} ({-event['drop']:+.2f} pts, noise "
+                 f"{event['noise']:.2f}){back}", epoch)
+
+
+def _plateau(event: dict) -> Alert:
+    first, last = event["epoch"], event["epoch"] + event["epochs"] - 1
+    return Alert("info", "PLATEAU",
+                 f"{event['gain']:+.2f} pts over epochs {first}-{last} (noise "
+                 f"{event['noise']:.2f}) at LR {format_lr(event['lr'])}", last)
+
+
+def _nonfinite(event: dict) -> Alert:
+    return Alert("critical", "NON-FINITE",
+                 f"epoch {event['epoch']}: {event['metric']} is {event['value']}",
+                 event["epoch"])
+
+
+def _divergence(event: dict) -> Alert:
+    metric = "test loss" if event["metric"] == "test_loss" else "test acc"
+    return Alert("critical", "DIVERGING",
+                 f"{metric} {event['value']:.3f} against its best {event['best']:.3f}, "
+                 f"since epoch {event['epoch']}", event["epoch"])
+
+
+def _gap(event: dict) -> Alert:
+    last = event["epoch"] + event["epochs"] - 1
+    what, unit = (("train-test acc gap", " pts") if event["measure"] == "acc1"
+                  else ("test-train loss gap", ""))
+    return Alert("warning", "TRAIN-TEST GAP",
+                 f"{what} widened {event['gap_before']:.2f} -> {event['gap_now']:.2f}{unit} "
+                 f"over the {event['epochs']} epochs to {last}", last)
+
+
+def _patience(event: dict) -> Alert | None:
+    since, left, patience = (event["epochs_since_best"], event["patience_left"],
+                             event["patience"])
     if since == 0 or left > max(3, patience // 3):
-        return []
-    return [Alert("critical" if left <= 1 else "warning", "EARLY STOP NEAR",
-                  f"no new best for {since} epochs; patience left {max(left, 0)} of {patience}",
-                  latest.epoch)]
+        return None
+    ahead = ""
+    if event.get("predicted_new_best_epoch") and not event.get("predicted_stop_epoch"):
+        ahead = f"; forecast: new best at epoch {event['predicted_new_best_epoch']}"
+    elif event.get("predicted_stop_epoch"):
+        ahead = f"; forecast: stops at epoch {event['predicted_stop_epoch']}"
+    return Alert("critical" if left <= 1 else "warning", "EARLY STOP NEAR",
+                 f"no new best for {since} epochs; patience left {max(left, 0)} of "
+                 f"{patience}{ahead}", event["epoch"])
+
+
+_BEHIND = {"regression": _regression, "plateau": _plateau, "nonfinite": _nonfinite,
+           "divergence": _divergence, "train_test_gap": _gap,
+           "early_stop_patience": _patience}
 
 
 def stream_health(model: RunModel, follow: FollowState, state: str,
