@@ -116,4 +116,6 @@ def load_run(path: str, metric: str | None = None, upto: int | None = None,
         scenarios, notes = tuple(candidates), notes + more
     options = ForecastOptions(patience=patience, scenarios=scenarios)
     name = str(start.get("run_id") or path)
+    if start.get("synthetic") and source.path is not None:
+        name = f"{name}/{source.path.name}"  # a folder may hold several logs: say which one
     return RunInput(name, source.kind, history, plan, spec, float(target), options, tuple(notes))

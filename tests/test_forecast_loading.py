@@ -42,6 +42,13 @@ def test_upto_before_the_first_epoch_is_an_error(tmp_path):
         load_run(str(write_stream(tmp_path / "metrics.jsonl")), upto=0)
 
 
+def test_a_folder_of_logs_is_named_by_the_file_read(tmp_path):
+    log = tmp_path / "train.csv"
+    log.write_text("epoch,test_acc1\n1,10\n2,20\n")
+    run = load_run(str(tmp_path))
+    assert run.name == f"{tmp_path.name}/train.csv"
+
+
 def test_seed_csv_carries_no_plan():
     run = load_run("tests/data/seed_run/epochs.csv")
     assert run.plan is None and len(run.history) == 31 and run.options.scenarios == ()
