@@ -6,6 +6,9 @@ command a fresh subprocess (median of --repeat runs, page cache warm for all of 
 - `python -c "import torch; torch.load(...)"` against `runwatch ckpt inspect`  (goal < 0.1x)
 - `cp` against `runwatch ckpt edit --yes`                                     (goal < 3x)
 - peak RSS of inspect and edit, each measured alone in a fresh parent         (goal < 100 MB)
+Our packages are byte-compiled first, as a pip install (or any first run) leaves them and as
+torch's are: a PYTHONDONTWRITEBYTECODE environment would otherwise recompile every module on
+every run of ours and of no torch module, a cost a user never pays.
 
     OMP_NUM_THREADS=1 python bench/ckpt_speed.py [--repeat 3] [--keep DIR]
 """
@@ -71,6 +74,10 @@ def main() -> int:
     if not src.exists():
         build_checkpoint(src)
     size_mb = src.stat().st_size / 1e6
+    repo = Path(__file__).resolve().parent.parent
+    subprocess.run([sys.executable, "-m", "compileall", "-q",
+                    *(str(repo / pkg) for pkg in ("trainer", "ckpt_tools", "forecast", "tui"))],
+                   check=True)
     load = [sys.executable, "-c",
             f"import torch; torch.load({str(src)!r}, map_location='cpu', weights_only=True)"]
     t_load = timed(load, args.repeat)
