@@ -85,7 +85,7 @@ def annealing_pairs(df: pd.DataFrame, plan: list[float] | None) -> list[tuple[fl
     if not h.lr_known:
         return []
     peak = float(h.lrs.max())
-    fits = [fit_lr_law(h.epochs, h.acc, None, h.lrs, v, peak, "logit_acc", FLAT_B_PRIOR)
+    fits = [fit_lr_law(h.epochs, h.acc, h.lrs, v, peak, FLAT_B_PRIOR)
             for v in VARIANTS]
     bs = [f.b for f in fits if f is not None]
     if not bs:

@@ -49,28 +49,26 @@ def _family(h: History, name: str) -> ModelSpec:
     return ModelSpec(name, "curve", False, predict)
 
 
-def law_name(signal: str, variant: tuple[float, float]) -> str:
+def law_name(variant: tuple[float, float]) -> str:
     power, kappa = variant
-    return f"lr_law_{'loss' if signal == 'test_loss' else 'acc'}_p{power:g}_k{kappa:g}"
+    return f"lr_law_acc_p{power:g}_k{kappa:g}"
 
 
-def fit_law(h: History, n: int, signal: str, variant: tuple[float, float],
+def fit_law(h: History, n: int, variant: tuple[float, float],
             b_prior: BPrior = B_PRIOR) -> LawFit | None:
     """The law fitted on the first n usable epochs (None when it cannot be fitted)."""
-    loss = h.loss[:n] if h.loss is not None else None
-    return fit_lr_law(h.epochs[:n], h.acc[:n], loss, h.lrs, variant, float(h.lrs.max()), signal,
-                      b_prior)
+    return fit_lr_law(h.epochs[:n], h.acc[:n], h.lrs, variant, float(h.lrs.max()), b_prior)
 
 
-def _law(h: History, signal: str, variant: tuple[float, float], full: LawFit | None,
+def _law(h: History, variant: tuple[float, float], full: LawFit | None,
          b_prior: BPrior) -> ModelSpec:
     def predict(n: int, epochs: np.ndarray) -> np.ndarray | None:
-        fit = full if n == len(h.acc) else fit_law(h, n, signal, variant, b_prior)
+        fit = full if n == len(h.acc) else fit_law(h, n, variant, b_prior)
         if fit is None:
             return None
         return predict_lr_law(fit, h.lrs[:int(epochs.max())])[epochs - 1]
 
-    return ModelSpec(law_name(signal, variant), "schedule", True, predict)
+    return ModelSpec(law_name(variant), "schedule", True, predict)
 
 
 def build_models(h: History, b_prior: BPrior = B_PRIOR
@@ -80,10 +78,8 @@ def build_models(h: History, b_prior: BPrior = B_PRIOR
     models += [_family(h, name) for name in FAMILIES]
     fits: dict[str, LawFit | None] = {}
     if h.lr_known:
-        signals = ["logit_acc"] + (["test_loss"] if h.loss is not None else [])
-        for signal in signals:
-            for variant in VARIANTS:
-                name = law_name(signal, variant)
-                fits[name] = fit_law(h, len(h.acc), signal, variant, b_prior)
-                models.append(_law(h, signal, variant, fits[name], b_prior))
+        for variant in VARIANTS:
+            name = law_name(variant)
+            fits[name] = fit_law(h, len(h.acc), variant, b_prior)
+            models.append(_law(h, variant, fits[name], b_prior))
     return models, fits

@@ -1,7 +1,6 @@
 """The LR-area law: features, fit, and what it predicts under other schedules."""
 
 import math
-import warnings
 
 import numpy as np
 import pytest
@@ -12,7 +11,6 @@ from forecast.lr_law import (
     acc_from_logit,
     fit_lr_law,
     logit_acc,
-    loss_map,
     lr_jitter,
     lr_law,
     noise_sd,
@@ -42,27 +40,16 @@ def test_fit_recovers_the_law_and_predicts_the_restart_drop():
     s1, eff = schedule_features(plan, 1.0, math.inf, plan.max())
     truth = acc_from_logit(lr_law(s1, eff, 1.5, 2.0, 0.7, 1.0))
     epochs = np.arange(1, 21)
-    fit = fit_lr_law(epochs, truth[:20], None, plan, (1.0, math.inf), plan.max(), "logit_acc")
+    fit = fit_lr_law(epochs, truth[:20], plan, (1.0, math.inf), plan.max())
     predicted = predict_lr_law(fit, plan)
     assert predicted[19] == pytest.approx(truth[19], abs=0.3)
     assert predicted[20] == pytest.approx(truth[20], abs=1.5)  # epoch 21: the restart
     assert truth[19] - predicted[20] > 10
 
 
-def test_loss_signal_maps_back_to_accuracy_through_the_runs_own_pairs():
-    acc = np.linspace(20, 70, 30)
-    loss = 4.0 - 0.04 * acc
-    c0, c1 = loss_map(loss, acc)
-    assert acc_from_logit(c0 + c1 * -loss[-1]) == pytest.approx(acc[-1], abs=3)
-    plan = np.linspace(0.1, 0.001, 40)
-    fit = fit_lr_law(np.arange(1, 31), acc, loss, plan, (1.0, math.inf), 0.1, "test_loss")
-    assert fit is not None and fit.signal == "test_loss"
-    assert np.all(np.isfinite(predict_lr_law(fit, plan)))
-
-
 def test_too_few_epochs_give_no_fit():
-    assert fit_lr_law(np.arange(1, 4), np.array([10.0, 20, 30]), None, np.ones(10),
-                      (1.0, math.inf), 1.0, "logit_acc") is None
+    assert fit_lr_law(np.arange(1, 4), np.array([10.0, 20, 30]), np.ones(10),
+                      (1.0, math.inf), 1.0) is None
 
 
 def test_noise_of_a_smooth_line_is_zero_and_of_noise_is_its_sd():
@@ -84,13 +71,6 @@ def test_nonnegative_lstsq_matches_a_general_bounded_solver():
         ref = lsq_linear(design, target, bounds=([-np.inf, 0, 0], np.inf)).x
         assert theta[1] >= 0 and theta[2] >= 0
         assert cost == pytest.approx(float(np.sum((design @ ref - target) ** 2)), rel=1e-6)
-
-
-def test_loss_map_of_a_constant_loss_is_finite_and_silent():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # polyfit's RankWarning would surface in the monitor
-        c0, c1 = loss_map(np.array([2.0, 2.0, 2.0]), np.array([40.0, 41.0, 42.0]))
-    assert np.isfinite(c0) and c1 > 0
 
 
 def test_jitter_is_the_logit_noise_per_sqrt_of_the_lr_it_ran_at():
@@ -120,12 +100,11 @@ def test_prior_sets_b_while_the_lr_has_not_moved_and_flat_prior_leaves_it_to_the
     acc = acc_from_logit(1.5 - 2.0 * np.arange(1.0, 31) ** -0.7
                          + np.random.default_rng(2).normal(0, 0.15, 30))
     small, large = BPrior(0.5, 0.0, sd=0.1), BPrior(2.0, 0.0, sd=0.1)
-    fits = [fit_lr_law(np.arange(1, 31), acc, None, plan, (1.0, math.inf), 0.1, "logit_acc", p)
+    fits = [fit_lr_law(np.arange(1, 31), acc, plan, (1.0, math.inf), 0.1, p)
             for p in (small, large)]
     assert fits[0].b == pytest.approx(0.5, abs=0.05) and fits[1].b == pytest.approx(2.0, abs=0.05)
     steps = np.where(np.arange(60) < 30, 0.1, 0.01)
     s1, eff = schedule_features(steps, 1.0, math.inf, 0.1)
     truth = acc_from_logit(lr_law(s1, eff, 1.5, 2.0, 0.7, 1.3))
-    flat = fit_lr_law(np.arange(1, 61), truth, None, steps, (1.0, math.inf), 0.1, "logit_acc",
-                      FLAT_B_PRIOR)
+    flat = fit_lr_law(np.arange(1, 61), truth, steps, (1.0, math.inf), 0.1, FLAT_B_PRIOR)
     assert flat.b == pytest.approx(1.3, abs=0.05)
