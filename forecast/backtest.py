@@ -10,10 +10,13 @@ Everything learned across curves is learned leave-one-curve-out. The LR law's pr
 annealing term (`forecast.lr_law.B_PRIOR`: b against the run's LR jitter) is fitted on the
 other curves' finished histories before a curve is forecast, and the band multipliers used on a
 curve are the quantiles of the normalised errors of the OTHER curves, so no curve is scored by
-a prior or a band tuned on itself. Both are printed as learned from all curves, for the
-constants in forecast.lr_law and forecast.intervals. The seed run
+a prior or a band tuned on itself. So are the models' reliability multipliers by horizon
+(forecast.reliability): a first pass forecasts every curve and cut and measures each model's
+error in each horizon band, then every curve is forecast again with the multipliers learned on
+the other curves' errors. All three are printed as learned from all curves, for the constants
+in forecast.lr_law, forecast.reliability and forecast.intervals. The seed run
 (tests/data/seed_run/epochs.csv) is scored with its configured 100-epoch plan; its goal lines
-use the prior learned without it.
+use the prior and multipliers learned without it.
 """
 
 from __future__ import annotations
@@ -32,6 +35,13 @@ from forecast.engine import forecast_run
 from forecast.inputs import prepare_history
 from forecast.intervals import CAL80
 from forecast.lr_law import B_PRIOR, FLAT_B_PRIOR, VARIANTS, BPrior, fit_lr_law, lr_jitter
+from forecast.reliability import (
+    RELIABILITY,
+    ForecastErrors,
+    Reliability,
+    horizon_bands,
+    learn_reliability,
+)
 from forecast.result import ForecastOptions, ForecastResult
 from forecast.scenario_plans import parse_plan, plan_lrs
 from forecast.speed import time_long_history
@@ -53,6 +63,7 @@ class CutScore:
     model_final_err: dict[str, float]
     model_next10_mae: dict[str, float]
     z: np.ndarray  # |truth - prediction| / band scale, every future epoch with a truth
+    band_errors: ForecastErrors  # (horizon band, model) -> squared errors, for reliability
     seconds: float
     result: ForecastResult = field(repr=False)
 
@@ -116,13 +127,14 @@ def loco_b_priors(pairs: dict[str, list[tuple[float, float]]]) -> dict[str, BPri
 
 
 def score_cut(name: str, df: pd.DataFrame, plan: list[float] | None, cut: float,
-              b_prior: BPrior = B_PRIOR) -> CutScore:
+              b_prior: BPrior = B_PRIOR, reliability: Reliability = RELIABILITY) -> CutScore:
     n = max(int(round(cut * len(df))), 1)
     truth = dict(zip(df["epoch"].astype(int), df["test_acc1"].astype(float), strict=True))
     if max(abs(v) for v in truth.values()) <= 1.0:
         truth = {e: 100 * v for e, v in truth.items()}
     start = time.perf_counter()
-    result = forecast_run(df.iloc[:n], plan, 75.0, ForecastOptions(b_prior=b_prior))
+    result = forecast_run(df.iloc[:n], plan, 75.0,
+                          ForecastOptions(b_prior=b_prior, reliability=reliability))
     seconds = time.perf_counter() - start
     epochs = np.array([p.epoch for p in result.predictions])
     pred = np.array([p.acc1 for p in result.predictions])
@@ -132,17 +144,21 @@ def score_cut(name: str, df: pd.DataFrame, plan: list[float] | None, cut: float,
     final_true = truth[final_epoch]
     i_final = int(np.nonzero(epochs == final_epoch)[0][0])
     nxt = slice(0, min(10, int(known.sum())))
-    model_final, model_next = {}, {}
+    bands = horizon_bands(epochs[known], result.last_epoch)
+    model_final, model_next, band_errors = {}, {}, {}
     for m in result.models:
         if not m.predictions:
             continue
         mp = np.array(m.predictions)
         model_final[m.name] = float(mp[i_final] - final_true)
         model_next[m.name] = float(np.mean(np.abs(mp[known][nxt] - true[nxt])))
+        for band in np.unique(bands):
+            inside = bands == band
+            band_errors[(int(band), m.name)] = (mp[known][inside] - true[inside]) ** 2
     z = np.abs(true - pred[known]) / band_scale_of(result)[known]
     return CutScore(name, cut, n, final_true, float(pred[i_final]),
                     float(np.mean(np.abs(pred[known][nxt] - true[nxt]))), model_final,
-                    model_next, z, seconds, result)
+                    model_next, z, band_errors, seconds, result)
 
 
 def weighted_quantile(groups: list[np.ndarray], q: float) -> float:
@@ -210,9 +226,15 @@ def goal(ok: bool, text: str) -> None:
     print(f"{'PASS' if ok else 'FAIL'}: {text}")
 
 
-def seed_goals(b_prior: BPrior = B_PRIOR) -> None:
+def loco_reliability(scores: list[CutScore]) -> dict[str, Reliability]:
+    """Per curve: the multipliers learned on the OTHER curves' forecasts."""
+    return {curve: learn_reliability(s.band_errors for s in scores if s.curve != curve)
+            for curve in sorted({s.curve for s in scores})}
+
+
+def seed_goals(b_prior: BPrior = B_PRIOR, reliability: Reliability = RELIABILITY) -> None:
     df, plan = load_curve(SEED_CURVE)
-    options = ForecastOptions(b_prior=b_prior)
+    options = ForecastOptions(b_prior=b_prior, reliability=reliability)
     r20 = forecast_run(df.iloc[:20], plan, 75.0, options)
     e30 = next(p.acc1 for p in r20.predictions if p.epoch == 30)
     goal(abs(e30 - 69.06) <= 1.0, f"seed epochs 1-20 -> epoch 30 {e30:.2f} vs 69.06 "
@@ -239,17 +261,24 @@ def main(argv: list[str] | None = None) -> int:
             for path in curves + ([SEED_CURVE] if with_seed else [])}
     pairs = {name: annealing_pairs(df, plan) for name, (df, plan) in runs.items()}
     priors = loco_b_priors(pairs)
-    scores = [score_cut(name, df, plan, cut, priors[name])
+    first = [score_cut(name, df, plan, cut, priors[name])
+             for name, (df, plan) in runs.items() for cut in CUTS]
+    reliability = loco_reliability(first)
+    scores = [score_cut(name, df, plan, cut, priors[name], reliability[name])
               for name, (df, plan) in runs.items() for cut in CUTS]
     cov80, cov95 = coverage_loco(scores, 0.8), coverage_loco(scores, 0.95)
     print_tables(scores, cov80, cov95)
     learned = fit_b_prior([p for ps in pairs.values() for p in ps])
     print(f"LR-law prior from all curves (for forecast.lr_law.B_PRIOR): "
           f"scale = {learned.scale:.2f}, exponent = {learned.exponent:.2f}")
+    table = learn_reliability(s.band_errors for s in first).table
+    print("model reliability by horizon from all curves (for forecast.reliability.RELIABILITY):")
+    print("Reliability((" + "".join(f"\n    ({m!r}, ({', '.join(f'{v:.3f}' for v in row)})),"
+                                    for m, row in table) + "\n))")
     print()
     corpus = [s for s in scores if s.curve != "seed_run"]
     if with_seed:
-        seed_goals(priors["seed_run"])
+        seed_goals(priors["seed_run"], reliability["seed_run"])
     for cut, limit in ((0.5, 2.5), (0.25, 4.0)):
         errs = [abs(s.final_pred - s.final_true) for s in corpus if s.cut == cut]
         goal(np.mean(errs) <= limit, f"final-accuracy MAE from {cut:.0%} of the run: "

@@ -2,7 +2,9 @@
 
 Every model is refitted without the last k epochs and scored on them, and again without the
 later half of the history (root mean square error over both holdouts); its weight is
-1 / (rmse**2 + noise**2), among the models within 3x of the best. A model that
+1 / (rmse**2 + noise**2), among the models within 3x of the best; at each future epoch it is
+multiplied by how reliable the model has been that far ahead on other runs
+(forecast.reliability). A model that
 ignores the learning rate has only been validated under the LR it was fitted at, so it takes
 part at a future epoch only while the plan keeps the LR within LR_BAND of the current one.
 Pure: numpy only.
@@ -110,12 +112,14 @@ def model_weights(scored: list[Scored], noise: float) -> np.ndarray:
 
 
 def combine(scored: list[Scored], weights: np.ndarray, blind_ok: np.ndarray,
-            n_future: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            n_future: int, multipliers: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(prediction, model spread, weight mass used) per future epoch.
 
     At each epoch only the models valid there count (LR-aware ones always; LR-blind ones
-    where `blind_ok`); their weights are renormalised. When no weighted model is valid at an
-    epoch, every model that produced a forecast counts equally there.
+    where `blind_ok`); their weights, times their `multipliers` at that epoch (models x
+    epochs, from forecast.reliability; none: 1), are renormalised. When no weighted model is
+    valid at an epoch, every model that produced a forecast counts equally there.
     """
     pred = np.zeros(n_future)
     spread = np.zeros(n_future)
@@ -124,7 +128,7 @@ def combine(scored: list[Scored], weights: np.ndarray, blind_ok: np.ndarray,
     for t in range(n_future):
         valid = np.array([c is not None and (s.spec.uses_plan or blind_ok[t])
                           for s, c in zip(scored, curves, strict=True)])
-        w = np.where(valid, weights, 0.0)
+        w = np.where(valid, weights if multipliers is None else weights * multipliers[:, t], 0.0)
         if w.sum() <= 0:
             w = np.array([1.0 if c is not None else 0.0 for c in curves])
         mass[t] = float(np.sum(np.where(valid, weights, 0.0)))

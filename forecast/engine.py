@@ -92,7 +92,9 @@ def forecast_run(history: pd.DataFrame, plan: list[float] | None, target: float,
         weights = model_weights(scored, noise)
         blind_ok = (lr_blind_ok(h.lrs, h.last_epoch, future, holdout_size(n))
                     if h.lr_known else np.ones(len(future), bool))
-        pred, spread, _ = combine(scored, weights, blind_ok, len(future))
+        multipliers = opts.reliability.multipliers([s.spec.name for s in scored], future,
+                                                   h.last_epoch)
+        pred, spread, _ = combine(scored, weights, blind_ok, len(future), multipliers)
         if not any(s.spec.uses_plan and s.future is not None for s in scored) and h.lr_known:
             notes.append("the LR-aware laws could not be fitted: the forecast ignores the plan")
     scale = band_scale(pred, spread, noise, float(h.acc[-1]))
@@ -105,7 +107,8 @@ def forecast_run(history: pd.DataFrame, plan: list[float] | None, target: float,
     law_weights = {s.spec.name: float(w) for s, w in zip(scored, weights, strict=True)
                    if s.spec.uses_plan}
     candidates: list[Candidate] = list(opts.scenarios)
-    scenarios, scenario_notes = run_scenarios(h, fits, law_weights, candidates)
+    scenarios, scenario_notes = run_scenarios(h, fits, law_weights, candidates,
+                                              opts.reliability)
     notes += scenario_notes
     return ForecastResult(
         target=float(target),

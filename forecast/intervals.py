@@ -20,8 +20,8 @@ import math
 import numpy as np
 
 REL_MOVE = 0.25
-CAL80 = 1.21
-CAL95 = 2.19
+CAL80 = 1.19
+CAL95 = 2.18
 Z80 = 1.2816  # standard normal quantile of 0.9: turns the 80% half-width into an sd
 
 

@@ -19,7 +19,8 @@ rate that slows as the LR gets smaller, as in Luo et al.'s saturation in `eta**(
     eta_eff(t) = eta_eff(t-1) + (eta(t) - eta_eff(t-1)) * (1 - exp(-kappa * sqrt(eta(t))))
 
 Raising the LR gives the annealing area back, which is what predicts a restart's drop. The
-forecast fits a few (p, kappa) variants (VARIANTS) and lets their recent holdout errors weigh them.
+forecast fits a few (p, kappa) variants (VARIANTS) and weighs them by their holdout errors and
+their reliability on other runs (forecast.combine, forecast.reliability).
 
 The law is fitted to accuracy, not to the test loss: a loss fit mapped back to accuracy through
 the run's own (loss, accuracy) pairs added nothing on the backtest's curves (final-accuracy MAE

@@ -11,6 +11,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from forecast.lr_law import B_PRIOR, BPrior
+from forecast.reliability import RELIABILITY, Reliability
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class ForecastOptions:
     - scenarios: named candidate plans [(name, checkpoint_epoch, LRs of the epochs after it)].
     - b_prior: the LR law's prior on its annealing term (the backtest swaps in one learned
       without the curve it scores).
+    - reliability: each model's weight multiplier by horizon (the backtest swaps in one
+      learned without the curve it scores).
     """
 
     total_epochs: int | None = None
@@ -33,6 +36,7 @@ class ForecastOptions:
     epoch_time_s: float | None = None
     scenarios: tuple[tuple[str, int, tuple[float, ...]], ...] = ()
     b_prior: BPrior = B_PRIOR
+    reliability: Reliability = RELIABILITY
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from forecast.backtest import (
     coverage_loco,
     fit_b_prior,
     loco_b_priors,
+    loco_reliability,
     main,
     score_cut,
     weighted_quantile,
@@ -69,3 +70,14 @@ def test_annealing_pairs_read_b_from_the_whole_curve_and_jitter_at_each_cut():
     pairs = annealing_pairs(df, plan)
     assert len(pairs) == 3 and all(j > 0 for j, _ in pairs)
     assert pairs[0][1] == pytest.approx(1.0, abs=0.5)  # cosine_run's law has b = 1
+
+
+def test_reliability_of_a_curve_is_learned_on_the_other_curves_only():
+    class S:  # the fields loco_reliability reads
+        def __init__(self, curve, good, bad):
+            self.curve = curve
+            self.band_errors = {(0, "good"): np.array([good]), (0, "bad"): np.array([bad])}
+
+    rel = loco_reliability([S("a", 1.0, 4.0), S("b", 4.0, 1.0)])
+    assert dict(rel["a"].table)["bad"][0] == 1.0  # b found "bad" the better one
+    assert dict(rel["b"].table)["bad"][0] == pytest.approx(0.5)

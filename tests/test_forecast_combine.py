@@ -76,3 +76,12 @@ def test_combine_uses_only_valid_models_per_epoch():
     truth = 30 + future
     assert pred[0] == truth[0] + 2.0 and spread[0] == 2.0
     assert pred[2] == truth[2] and spread[2] == 0.0
+
+
+def test_multipliers_shift_the_weight_between_models_epoch_by_epoch():
+    models = [constant_model("near", 0.0), constant_model("far", 2.0)]
+    future = np.arange(31, 33)
+    scored = score_models(models, EPOCHS, ACC, future)
+    multipliers = np.array([[1.0, 0.0], [0.0, 1.0]])  # near trusted at 31, far at 32
+    pred, _, _ = combine(scored, np.array([0.5, 0.5]), np.ones(2, bool), 2, multipliers)
+    assert pred.tolist() == [61.0, 64.0]

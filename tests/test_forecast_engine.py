@@ -8,6 +8,7 @@ import pytest
 from forecast_curves import SEED_CSV, cosine_run, restart_run
 
 from forecast import ForecastOptions, forecast_run
+from forecast.reliability import Reliability
 from forecast.scenario_plans import parse_plan, plan_lrs
 from trainer.errors import RunwatchError
 
@@ -43,6 +44,17 @@ def test_same_input_same_result():
     options = ForecastOptions(patience=5, scenarios=(("again", 25, tuple(plan[25:])),))
     first = forecast_run(df, plan, 80.0, options).to_dict()
     assert forecast_run(df, plan, 80.0, options).to_dict() == first
+
+
+def test_reliability_option_weighs_the_models_at_every_future_epoch():
+    df, plan = cosine_run(30)
+    law = "lr_law_acc_p1_kinf"
+    names = [m.name for m in forecast_run(df, plan, 80.0).models]
+    only_law = Reliability(tuple((m, (1.0,) * 4 if m == law else (1e-12,) * 4) for m in names))
+    result = forecast_run(df, plan, 80.0, ForecastOptions(reliability=only_law))
+    own = next(m for m in result.models if m.name == law)
+    assert own.weight > 0
+    assert [p.acc1 for p in result.predictions] == pytest.approx(own.predictions, abs=1e-6)
 
 
 def test_json_has_the_issues_fields():

@@ -1,9 +1,11 @@
 """What-if: candidate schedules from a checkpoint, predicted by the LR-aware laws."""
 
 import pandas as pd
+import pytest
 from forecast_curves import SEED_CSV, restart_run
 
-from forecast import forecast_scenarios
+from forecast import ForecastOptions, forecast_run, forecast_scenarios
+from forecast.reliability import Reliability
 from forecast.scenario_plans import parse_plan, plan_lrs, standard_scenarios
 
 SEED = pd.read_csv(SEED_CSV)
@@ -39,3 +41,16 @@ def test_rewind_scenario_starts_from_its_own_checkpoint():
 def test_a_checkpoint_outside_the_history_is_skipped():
     df, plan = restart_run(20)
     assert forecast_scenarios(df, plan, 25, [("late", plan[25:])]) == ()
+
+
+def test_scenarios_weigh_the_laws_by_their_reliability_as_the_forecast_does():
+    df, plan = restart_run(30)
+    law = "lr_law_acc_p1_kinf"
+    names = [m.name for m in forecast_run(df, plan, 80.0).models]
+    only_law = Reliability(tuple((m, (1.0,) * 4 if m == law else (1e-12,) * 4) for m in names))
+    options = ForecastOptions(scenarios=(("as planned", 30, tuple(plan[30:])),),
+                              reliability=only_law)
+    result = forecast_run(df, plan, 80.0, options)
+    own = next(m for m in result.models if m.name == law)
+    curve = [acc for _, _, acc in result.scenarios[0].curve]
+    assert curve == pytest.approx(own.predictions, abs=1e-6)

@@ -1,0 +1,94 @@
+"""How much each model is trusted at each forecast horizon, as measured on other finished runs.
+
+A model's holdout error (forecast.combine) measures it on the stretch of history it could be
+checked on: the recent epochs, under LRs the run has already seen. How well it extrapolates
+over the rest of a plan, through LR drops the history has not reached, cannot be checked on
+the run itself; it can be measured on finished runs. For every curve and cut, the backtest
+takes each model's root mean square error over the future epochs of a horizon band (epochs
+ahead / epochs known, bands split at HORIZON_EDGES) and divides the best model's RMSE on that
+same forecast by it. A model's multiplier in a band is the geometric mean of that ratio over
+the forecasts measured; forecast.combine multiplies each model's holdout weight by it at every
+future epoch. The multipliers are learned leave-one-curve-out by `python -m forecast.backtest`
+(a curve is scored with multipliers measured on the other curves only); RELIABILITY holds the
+values it prints as learned from all curves. A model the table does not name keeps its holdout
+weight alone. Pure: numpy only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+HORIZON_EDGES = (0.1, 0.3, 1.0)  # epochs ahead / epochs known: the bands split here
+
+
+def horizon_bands(epochs: np.ndarray, last_epoch: int) -> np.ndarray:
+    """Band index (0..len(HORIZON_EDGES)) of each future epoch, from its distance ahead."""
+    ahead = (np.asarray(epochs, float) - last_epoch) / max(last_epoch, 1)
+    return np.searchsorted(HORIZON_EDGES, ahead, side="right")
+
+
+@dataclass(frozen=True)
+class Reliability:
+    """Per model name, its multiplier in each horizon band (empty: every model counts as 1)."""
+
+    table: tuple[tuple[str, tuple[float, ...]], ...] = ()
+
+    def multipliers(self, names: list[str], epochs: np.ndarray, last_epoch: int) -> np.ndarray:
+        """(models, epochs) array of the multipliers at each future epoch."""
+        rows = dict(self.table)
+        bands = horizon_bands(epochs, last_epoch)
+        out = np.ones((len(names), len(bands)))
+        for i, name in enumerate(names):
+            if name in rows:
+                out[i] = np.asarray(rows[name], float)[bands]
+        return out
+
+
+# (band, model) -> squared errors of one forecast (one curve, one cut) over that band's epochs
+ForecastErrors = Mapping[tuple[int, str], np.ndarray]
+
+
+def learn_reliability(forecasts: Iterable[ForecastErrors]) -> Reliability:
+    """Geometric mean over forecasts of best RMSE / model RMSE, per model and band.
+
+    A band a model never had a forecast in gets 1 (its holdout weight alone).
+    """
+    logs: dict[tuple[int, str], list[float]] = {}
+    for errors in forecasts:
+        for band in {b for b, _ in errors}:
+            rmse = {m: float(np.sqrt(np.mean(e))) for (b, m), e in errors.items()
+                    if b == band and len(e)}
+            if not rmse:
+                continue
+            best = min(rmse.values())
+            for m, value in rmse.items():
+                logs.setdefault((band, m), []).append(np.log((best + 1e-9) / (value + 1e-9)))
+    names = sorted({m for _, m in logs})
+    n_bands = len(HORIZON_EDGES) + 1
+    return Reliability(tuple(
+        (m, tuple(float(np.exp(np.mean(logs[(b, m)]))) if (b, m) in logs else 1.0
+                  for b in range(n_bands)))
+        for m in names))
+
+
+# Measured by `python -m forecast.backtest` on tests/data/curves and the seed run (all curves):
+# per model, its multiplier in the bands [0, 0.1), [0.1, 0.3), [0.3, 1), [1, inf) of epochs
+# ahead / epochs known.
+RELIABILITY = Reliability((
+    ("conservative", (0.459, 0.347, 0.232, 0.146)),
+    ("exp3", (0.434, 0.297, 0.203, 0.142)),
+    ("ilog2", (0.252, 0.198, 0.154, 0.128)),
+    ("linear_recent", (0.420, 0.265, 0.128, 0.087)),
+    ("log_fit", (0.205, 0.212, 0.175, 0.198)),
+    ("log_power", (0.461, 0.346, 0.222, 0.194)),
+    ("lr_law_acc_p0.5_k1", (0.656, 0.640, 0.540, 0.710)),
+    ("lr_law_acc_p0.5_k3", (0.669, 0.682, 0.595, 0.869)),
+    ("lr_law_acc_p0.7_k1", (0.561, 0.658, 0.530, 0.418)),
+    ("lr_law_acc_p1_kinf", (0.457, 0.489, 0.315, 0.280)),
+    ("mmf", (0.515, 0.360, 0.220, 0.136)),
+    ("pow3", (0.403, 0.351, 0.265, 0.172)),
+    ("weibull", (0.479, 0.318, 0.166, 0.125)),
+))
