@@ -292,8 +292,10 @@ def render_report(name: str, source_kind: str, h: History, result: ForecastResul
         "## Phases", "", *phases(h, tags), "",
         "## Models", "",
         "Each model is refitted without the most recent epochs and scored on them; the weights "
-        "come from those errors. Models that ignore the LR only count where the plan keeps the "
-        "LR near its current value.", "", *model_table(result), "",
+        "come from those errors, and at each future epoch the consolidated forecast multiplies "
+        "them by how reliable the model has been that far ahead on other finished runs. Models "
+        "that ignore the LR only count where the plan keeps the LR near its current value.", "",
+        *model_table(result), "",
         "## Consolidated forecast", "", *prediction_table(result, ahead), "",
         "## Upcoming events", "", *event_lines(ahead), "",
         "## Events so far", "", *event_lines(behind), "",
