@@ -151,3 +151,9 @@ def test_background_saver_writes_in_order_and_reports_errors(tmp_path):
     with pytest.raises(OSError):  # a write error surfaces at the next wait
         saver.wait()
     assert ckpt.load_checkpoint(tmp_path)["epoch"] == 3
+
+
+def test_a_damaged_file_names_the_inspect_command(tmp_path):
+    (tmp_path / "junk.pt").write_bytes(b"not a zip")
+    with pytest.raises(RunwatchError, match="runwatch ckpt inspect"):
+        ckpt.load_checkpoint(tmp_path / "junk.pt")

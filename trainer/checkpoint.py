@@ -179,7 +179,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise RunwatchError(
             f"cannot load {path} with weights_only=True ({first}): it is damaged or not a "
-            f"runwatch checkpoint; inspect it with `runwatch ckpt info`"
+            f"runwatch checkpoint; inspect it with `runwatch ckpt inspect {path}`"
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise RunwatchError(
