@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -151,6 +152,21 @@ def test_background_saver_writes_in_order_and_reports_errors(tmp_path):
     with pytest.raises(OSError):  # a write error surfaces at the next wait
         saver.wait()
     assert ckpt.load_checkpoint(tmp_path)["epoch"] == 3
+
+
+def test_load_refuses_a_checkpoint_whose_record_fails_its_crc(tmp_path):
+    # torch.load does not check CRCs: without our check, a flipped weight byte loads silently.
+    path = ckpt.save_checkpoint(tmp_path, payload(1, value=2.0), is_best=False, keep=1)[0]
+    with zipfile.ZipFile(path) as archive:
+        info = next(i for i in archive.infolist() if "/data/" in i.filename and i.file_size)
+    data = bytearray(path.read_bytes())
+    # The local header's name and extra lengths (its extra holds torch's alignment padding).
+    name_len, extra_len = struct.unpack_from("<HH", data, info.header_offset + 26)
+    at = info.header_offset + 30 + name_len + extra_len
+    data[at] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(RunwatchError, match=r"corrupt: record .* fails its CRC check"):
+        ckpt.load_checkpoint(path)
 
 
 def test_a_damaged_file_names_the_inspect_command(tmp_path):

@@ -13,6 +13,7 @@ import os
 import random
 import re
 import threading
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -173,6 +174,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
         path = path / "last.pt" if (path / "last.pt").exists() else checkpoint_dir(path) / "last.pt"
     if not path.exists():
         raise RunwatchError(f"checkpoint {path} not found: give a .pt file or a run directory")
+    check_crcs(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's to fix
@@ -192,3 +194,20 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
             f"{FORMAT_VERSION}: use a matching runwatch version"
         )
     return payload
+
+
+def check_crcs(path: Path) -> None:
+    """Refuse a zip checkpoint with a record that fails its CRC: torch.load does not check
+    them, so a flipped byte in a weight would resume silently with that weight."""
+    if not zipfile.is_zipfile(path):
+        return  # torch.load reports what it cannot read
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        bad = f"({exc})"
+    if bad is not None:
+        raise RunwatchError(
+            f"checkpoint {path} is corrupt: record {bad} fails its CRC check; resume from "
+            f"another checkpoint (`runwatch ckpt inspect` shows which are whole)"
+        )
