@@ -55,6 +55,15 @@ def test_changed_schedule_is_refused_with_both_values_and_the_way_forward(two_ep
     assert records == []  # nothing written: the stream is not even started
 
 
+def test_a_refusal_names_the_checkpoint_file_of_a_run_directory(two_epochs, tmp_path):
+    # `runwatch ckpt edit RUN_DIR` fails (a directory): the suggested command must name the file.
+    _, saved = two_epochs
+    run_dir, path = write_run(tmp_path, saved)
+    with pytest.raises(RunwatchError) as err:
+        run(tiny_config(schedule={"t0": 10}, train={"epochs": 6}), run_dir, resume_from=run_dir)
+    assert f"`runwatch ckpt edit {path} ...`" in str(err.value)
+
+
 def test_changes_outside_the_schedule_need_no_consent(two_epochs):
     _, saved = two_epochs
     config = tiny_config(train={"epochs": 6, "log_every_steps": 3}, data={"workers": 0})

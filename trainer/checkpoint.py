@@ -167,11 +167,18 @@ def prune_epoch_files(directory: Path, keep: int, current: int) -> None:
         (directory / epoch_file_name(epoch)).unlink(missing_ok=True)
 
 
-def load_checkpoint(path: str | os.PathLike) -> dict:
-    """A runwatch checkpoint, loaded with weights_only=True only (never runs pickled code)."""
+def resolve_checkpoint(path: str | os.PathLike) -> Path:
+    """The checkpoint file `path` names: itself, or a run directory's (or its checkpoints/
+    folder's) last.pt."""
     path = Path(path)
     if path.is_dir():
         path = path / "last.pt" if (path / "last.pt").exists() else checkpoint_dir(path) / "last.pt"
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """A runwatch checkpoint, loaded with weights_only=True only (never runs pickled code)."""
+    path = resolve_checkpoint(path)
     if not path.exists():
         raise RunwatchError(f"checkpoint {path} not found: give a .pt file or a run directory")
     check_crcs(path)

@@ -122,6 +122,7 @@ def _run(config: Config, run_dir: Path, info: DistInfo, device: torch.device,
         spec = schedule_spec(config, loader_steps=steps)
         scheduler = build_scheduler(optimizer, spec)
     else:
+        resume_from = ckpt.resolve_checkpoint(resume_from)  # messages name the file itself
         saved = ckpt.load_checkpoint(resume_from)
         plan = plan_resume(saved, config, override_schedule, str(resume_from), steps)
         spec, scheduler = load_training_state(saved, plan, config, model, optimizer, precision)
