@@ -10,6 +10,7 @@ import pytest
 from trainer_tiny import tiny_dict, write_toml
 
 from trainer.cli import default_run_dir
+from trainer.errors import RunwatchError
 from tui.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -52,3 +53,13 @@ def test_default_run_dirs(tmp_path):
     (run / "checkpoints").mkdir(parents=True)
     assert default_run_dir(Path("x.toml"), run / "checkpoints" / "epoch-0003.pt") == run
     assert default_run_dir(Path("x.toml"), run) == run
+
+
+def test_a_checkpoint_outside_a_run_needs_a_run_dir(tmp_path):
+    # An edited copy saved elsewhere (`ckpt edit -o edits/x.pt`) must not start a new stream
+    # beside itself, split from the run's own.
+    (tmp_path / "edited.pt").write_bytes(b"PK")
+    with pytest.raises(RunwatchError, match="pass --run-dir"):
+        default_run_dir(Path("x.toml"), tmp_path / "edited.pt")
+    (tmp_path / "metrics.jsonl").write_text("")
+    assert default_run_dir(Path("x.toml"), tmp_path / "edited.pt") == tmp_path

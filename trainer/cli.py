@@ -11,6 +11,7 @@ from pathlib import Path
 
 from trainer.config import load_config
 from trainer.errors import RunwatchError
+from trainer.stream import stream_path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -57,7 +58,14 @@ def default_run_dir(config_file: Path, resume_from: Path | None) -> Path:
         path = Path(resume_from)
         if path.is_dir():
             return path.parent if path.name == "checkpoints" else path
-        return path.parent.parent if path.parent.name == "checkpoints" else path.parent
+        if path.parent.name == "checkpoints":
+            return path.parent.parent
+        if path.is_file() and not stream_path(path.parent).exists():
+            # Guessing its folder would start a second stream there, apart from the run's.
+            raise RunwatchError(
+                f"{path} is not in a run's checkpoints/ folder: pass --run-dir, the run it "
+                f"continues (or a new folder)")
+        return path.parent
     return Path("runs") / f"{config_file.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
