@@ -67,11 +67,23 @@ def _logged_lrs(full: pd.DataFrame) -> list[float] | None:
     return lrs.astype(float).tolist()
 
 
-def _last_lr(history: pd.DataFrame, plan: list[float]) -> float:
-    last = int(history["epoch"].iloc[-1])
-    if "lr" in history.columns and math.isfinite(float(history["lr"].iloc[-1])):
-        return float(history["lr"].iloc[-1])
-    return float(plan[min(last, len(plan)) - 1])
+def _lr_at(history: pd.DataFrame, plan: list[float], epoch: int) -> float:
+    """The LR epoch `epoch` ran at: the logged one, else the plan's."""
+    row = history[history["epoch"] == epoch]
+    if "lr" in history.columns and len(row) and math.isfinite(float(row["lr"].iloc[-1])):
+        return float(row["lr"].iloc[-1])
+    return float(plan[min(epoch, len(plan)) - 1])
+
+
+def _checkpoint_epoch(history: pd.DataFrame, checkpoint: int | None) -> int:
+    """--checkpoint, checked against the epochs the log has; default the last."""
+    epochs = set(history["epoch"].astype(int))
+    if checkpoint is None:
+        return max(epochs)
+    if checkpoint not in epochs:
+        raise RunwatchError(f"--checkpoint {checkpoint} is not an epoch of this log: choose "
+                            f"one of {min(epochs)}-{max(epochs)}, or leave it out for the last")
+    return checkpoint
 
 
 def load_run(path: str, metric: str | None = None, upto: int | None = None,
@@ -106,13 +118,13 @@ def load_run(path: str, metric: str | None = None, upto: int | None = None,
     if patience is None:
         found = _find_key(start.get("config", {}), "patience")
         patience = int(found) if isinstance(found, (int, float)) and found > 0 else None
+    at = _checkpoint_epoch(history, checkpoint)
     scenarios: tuple = ()
     if plan is not None:
         acc = pd.to_numeric(history["test_acc1"], errors="coerce")
         best_epoch = int(history["epoch"][acc.idxmax()]) if acc.notna().any() else 1
-        last = int(history["epoch"].iloc[-1])
-        candidates, more = standard_scenarios(plan, checkpoint or last, _last_lr(history, plan),
-                                              best_epoch, spec)
+        candidates, more = standard_scenarios(plan, at, _lr_at(history, plan, at), best_epoch,
+                                              spec)
         scenarios, notes = tuple(candidates), notes + more
     options = ForecastOptions(patience=patience, scenarios=scenarios)
     name = str(start.get("run_id") or path)

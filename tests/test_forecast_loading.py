@@ -58,3 +58,20 @@ def test_upto_on_a_finished_log_takes_its_whole_lr_column_as_the_plan():
     run = load_run("tests/data/curves/cifar10_vgg_step.csv", upto=50)
     assert len(run.history) == 50 and len(run.plan) == 200 and run.plan[60] == 0.02
     assert any("the LRs the log records" in n for n in run.notes)
+
+
+@pytest.mark.parametrize("checkpoint", [0, 13, 99])
+def test_a_checkpoint_that_is_not_a_logged_epoch_is_an_error(tmp_path, checkpoint):
+    with pytest.raises(RunwatchError, match=f"--checkpoint {checkpoint} .* 1-12"):
+        load_run(str(write_stream(tmp_path / "metrics.jsonl")), checkpoint=checkpoint)
+
+
+def test_scenarios_from_an_earlier_checkpoint_start_from_its_own_lr(tmp_path):
+    # Epoch 9 ran at lr_plan(SPEC)[8]; epoch 12 (the last) ran at a 10x higher LR after the
+    # restart at 11: annealing "from the current LR" of epoch 9 must start from epoch 9's LR.
+    run = load_run(str(write_stream(tmp_path / "metrics.jsonl")), checkpoint=9)
+    lrs = lr_plan(SPEC)
+    anneal = dict((name, after) for name, _, after in run.options.scenarios)[
+        "anneal from current LR"]
+    assert {c for _, c, _ in run.options.scenarios} >= {9}
+    assert anneal[0] == pytest.approx(lrs[8], rel=0.05) and anneal[0] < 0.2 * lrs[11]
