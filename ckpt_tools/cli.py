@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -112,8 +113,13 @@ def run_edit(args: argparse.Namespace) -> int:
         return 1
     written = write_edit(plan, out, in_place=args.in_place)
     print(f"wrote {written} (reloaded and verified: its next LRs are the preview's)")
-    if plan.resume_hint:
-        print(plan.resume_hint)
+    if plan.layout == "runwatch":
+        from ckpt_tools.rewind import edit_resume_command
+
+        print(f"resume with (the trainer follows the edit and records a schedule_edit event):"
+              f"\n  {edit_resume_command(written, args.path)}")
+    elif plan.resume_hint:
+        print(plan.resume_hint.replace("OUT", shlex.quote(str(written))))
     return 0
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ckpt_tools.edit import write_edit
 from ckpt_tools.layouts import detect
-from ckpt_tools.load import ensure_unchanged, load_checkpoint
+from ckpt_tools.load import LoadedCheckpoint, ensure_unchanged, load_checkpoint
 from ckpt_tools.plan import EditPlan, EditRequest, plan_loaded
 from ckpt_tools.tomlfile import dumps_toml
 from ckpt_tools.write import free_name, write_checkpoint
@@ -113,23 +113,43 @@ def plan_rewind(run_dir: str | Path, to: str | int = "best",
 
 
 def resume_command(plan: RewindPlan) -> str:
-    return (f"runwatch train --config {shlex.quote(str(plan.config_file))} "
-            f"--run-dir {shlex.quote(str(plan.run_dir))} "
-            f"--resume-from {shlex.quote(str(plan.target))}")
+    return train_command(plan.config_file, plan.run_dir, plan.target)
+
+
+def train_command(config_file: Path, run_dir: Path, checkpoint: Path) -> str:
+    return (f"runwatch train --config {shlex.quote(str(config_file))} "
+            f"--run-dir {shlex.quote(str(run_dir))} "
+            f"--resume-from {shlex.quote(str(checkpoint))}")
+
+
+def write_run_config(loaded: LoadedCheckpoint, path: Path) -> None:
+    """The run's config as first configured (edits keep it), as TOML the trainer accepts."""
+    config = detect(loaded).args
+    if not isinstance(config, dict):
+        raise RunwatchError(f"{loaded.path} holds no config: cannot write the resume config")
+    write_text_atomic(path, dumps_toml(config))
+
+
+def edit_resume_command(edited: Path, source: Path) -> str:
+    """The exact command that resumes an edited runwatch checkpoint in the source's run: the
+    run's config is written beside `edited` (`edited`'s stem + .toml)."""
+    config_file = free_name(edited.parent, edited.stem, ".toml")
+    write_run_config(load_checkpoint(edited, check_crc=False), config_file)
+    run_dir = source.parent.parent if source.parent.name == "checkpoints" else source.parent
+    return train_command(config_file, run_dir, edited)
 
 
 def apply_rewind(plan: RewindPlan) -> RewindResult:
     """Write the resume checkpoint and its config, then append the `rewind` event."""
     loaded = load_checkpoint(plan.source, check_crc=False)  # the copy checks every CRC
     ensure_unchanged(loaded, plan.source_stamp)
-    config = detect(loaded).args  # the run's config as first configured; edits keep it
-    if not isinstance(config, dict):
+    if not isinstance(detect(loaded).args, dict):  # checked before anything is written
         raise RunwatchError(f"{plan.source} holds no config: cannot write the resume config")
     if plan.edit is not None:
         write_edit(plan.edit, plan.target)
     else:
         write_checkpoint(loaded, loaded.obj, plan.target)
-    write_text_atomic(plan.config_file, dumps_toml(config))
+    write_run_config(loaded, plan.config_file)
     with StreamWriter(stream_path(plan.run_dir)) as writer:
         event = writer.event("rewind", to_epoch=plan.to_epoch, checkpoint=str(plan.target),
                              abandoned_epochs=plan.abandoned_epochs)

@@ -10,6 +10,7 @@ import pytest
 from ckpt_tools import EditRequest, apply_rewind, plan_rewind
 from ckpt_tools.load import load_checkpoint
 from trainer.errors import RunwatchError
+from trainer.schedule import lr_plan, spec_from_dict
 from trainer.stream import read_stream, split_branches
 from tui.cli import main
 
@@ -59,6 +60,25 @@ def test_rewind_edit_resume_cycle(smoke_run, capsys):
     assert [after[e] for e in range(4, 9)] == pytest.approx(plan.edit.lr_after, rel=1e-9)
     abandoned = split_branches(records).abandoned
     assert sorted(r["epoch"] for r in abandoned) == [4, 5]
+
+
+def test_edit_prints_a_resume_command_that_works_as_printed(smoke_run, tmp_path, capsys):
+    # The output saved outside the run, as a user keeps edits apart: the printed command must
+    # resume in the run's own stream, with the run's config, at the previewed LRs.
+    out = tmp_path / "edits" / "fixed.pt"
+    out.parent.mkdir()
+    source = smoke_run / "checkpoints" / "epoch-0003.pt"
+    assert main(["ckpt", "edit", str(source), "-o", str(out), "--t0", "10", "--epochs", "7",
+                 "--continuity", "anneal-from-current", "--yes"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    command = shlex.split(next(line for line in printed if line.startswith("  runwatch train")))
+    assert "OUT" not in command and str(out) in command
+    assert main(command[1:]) == 0
+    after = _live_lrs(smoke_run)
+    assert sorted(after) == list(range(1, 8))
+    edit = load_checkpoint(out).obj["edits"][-1]
+    assert [after[e] for e in range(4, 8)] == pytest.approx(
+        lr_plan(spec_from_dict(edit["to_schedule"]), 4, 7), rel=1e-9)
 
 
 def test_rewind_to_best_picks_the_best_live_epoch(smoke_run):
