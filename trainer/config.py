@@ -136,13 +136,13 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> tuple[Config, Pa
         raw = tomllib.loads(file.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise RunwatchError(f"{file} is not valid TOML ({exc}): fix the syntax") from None
-    for item in overrides:
-        apply_override(raw, item)
-    return config_from_dict(raw, source=str(file)), file
+    set_keys = frozenset(apply_override(raw, item) for item in overrides)
+    return config_from_dict(raw, source=str(file), set_keys=set_keys), file
 
 
-def apply_override(raw: dict, item: str) -> None:
-    """Set `section.key=value` in a raw TOML dict, the value parsed as TOML."""
+def apply_override(raw: dict, item: str) -> str:
+    """Set `section.key=value` in a raw TOML dict, the value parsed as TOML; returns the
+    `section.key` set."""
     key, sep, text = item.partition("=")
     section, dot, name = key.strip().partition(".")
     if not sep or not dot or not name:
@@ -157,19 +157,26 @@ def apply_override(raw: dict, item: str) -> None:
     if not isinstance(raw[section], dict):
         raise RunwatchError(f"--set {item!r}: [{section}] is not a section")
     raw[section][name] = value
+    return f"{section}.{name}"
 
 
-def config_from_dict(raw: dict, source: str = "config") -> Config:
-    """A Config from a TOML-shaped dict; refuses unknown keys, wrong types, bad values."""
+def config_from_dict(raw: dict, source: str = "config",
+                     set_keys: frozenset[str] = frozenset()) -> Config:
+    """A Config from a TOML-shaped dict; refuses unknown keys, wrong types, bad values.
+
+    Errors name `source` (the file), or `--set` for the `section.key`s in `set_keys`.
+    """
     sections = {}
     for section, values in raw.items():
         if section not in _SECTION_CLASSES:
+            came_from = "--set" if isinstance(values, dict) and all(
+                f"{section}.{k}" in set_keys for k in values) else source
             raise RunwatchError(
-                f"unknown section [{section}] in {source}: use {', '.join(_SECTION_CLASSES)}"
+                f"unknown section [{section}] in {came_from}: use {', '.join(_SECTION_CLASSES)}"
             )
         if not isinstance(values, dict):
             raise RunwatchError(f"{section} in {source} must be a [section] table")
-        sections[section] = _section_from_dict(section, values, source)
+        sections[section] = _section_from_dict(section, values, source, set_keys)
     config = Config(**sections)
     if config.optim.nesterov and config.optim.momentum <= 0:
         raise RunwatchError(f"optim.nesterov in {source}: nesterov needs momentum > 0; set "
@@ -178,22 +185,22 @@ def config_from_dict(raw: dict, source: str = "config") -> Config:
     return config
 
 
-def _section_from_dict(section: str, values: dict, source: str) -> Any:
+def _section_from_dict(section: str, values: dict, source: str,
+                       set_keys: frozenset[str]) -> Any:
     cls = _SECTION_CLASSES[section]
     types = {f.name: f.type for f in dataclasses.fields(cls)}
     kwargs = {}
     for key, value in values.items():
+        where = f"{section}.{key} in {'--set' if f'{section}.{key}' in set_keys else source}"
         if key not in types:
             raise RunwatchError(
-                f"unknown key {section}.{key} in {source}: known keys of [{section}] are "
-                f"{', '.join(types)}"
+                f"unknown key {where}: known keys of [{section}] are {', '.join(types)}"
             )
-        kwargs[key] = _check_value(section, key, value, types[key], source)
+        kwargs[key] = _check_value(section, key, value, types[key], where)
     return cls(**kwargs)
 
 
-def _check_value(section: str, key: str, value: Any, type_name: str, source: str) -> Any:
-    where = f"{section}.{key} in {source}"
+def _check_value(section: str, key: str, value: Any, type_name: str, where: str) -> Any:
     if type_name == "bool":
         ok = isinstance(value, bool)
     elif type_name == "int":
