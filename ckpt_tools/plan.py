@@ -29,6 +29,10 @@ from trainer.schedule import (
 )
 
 TABLE_EPOCHS = 10
+# The ScheduleSpec fields anneal-from-current replaces (one cosine from the current LR over the
+# epochs left), by the flag that sets them.
+ANNEAL_IGNORES = {"t0": "--t0", "t_mult": "--t-mult", "base_lr": "--lr",
+                  "warmup_epochs": "--warmup", "name": "--schedule"}
 JUMP_WARN_RATIO = 3.0
 REL_TOL = 1e-9
 RESUME_HINTS = {
@@ -240,6 +244,12 @@ def plan_loaded(loaded: LoadedCheckpoint, request: EditRequest) -> EditPlan:
     if ignored and cont.name != "cosine_restarts":
         warnings.append(f"{', '.join('--' + k.replace('_', '-') for k in ignored)} has no "
                         f"effect on a {cont.name} schedule")
+    unused = [flag for key, flag in ANNEAL_IGNORES.items() if key in changes]
+    if mode == "anneal-from-current" and unused:
+        warnings.append(f"{', '.join(unused)} {'has' if len(unused) == 1 else 'have'} no effect "
+                        f"with --continuity anneal-from-current: it anneals from the current LR "
+                        f"to eta_min over the {cont.epochs - done} epochs left; use keep-phase, "
+                        f"match-lr or restart to apply {'it' if len(unused) == 1 else 'them'}")
     if last is not None and not math.isclose(before[0], lr_at(spec, done + 1), rel_tol=1e-6):
         warnings.append(f"the optimizer's lr {before[0]:.6g} differs from the scheduler's "
                         f"{lr_at(spec, done + 1):.6g}: epoch {done + 1} runs at the optimizer's")

@@ -47,6 +47,18 @@ def test_t0_100_keep_phase_jumps_270x_as_domain_says(seed_ckpt):
     assert any("270x" in w for w in plan.warnings)
 
 
+def test_anneal_from_current_says_which_requested_changes_it_ignores(seed_ckpt):
+    # It anneals from the current LR over the epochs left: a new --lr or --t0 changes nothing,
+    # and a preview listing them as changes without a word would mislead.
+    plan = plan_edit(seed_ckpt, EditRequest(t0=100, lr=0.1, epochs=100,
+                                            continuity="anneal-from-current"))
+    assert plan.lr_after[0] == pytest.approx(plan.last_lr)
+    assert any(w.startswith("--t0, --lr have no effect with --continuity anneal-from-current")
+               and "70 epochs left" in w for w in plan.warnings)
+    plain = plan_edit(seed_ckpt, EditRequest(epochs=100, continuity="anneal-from-current"))
+    assert not any("no effect" in w for w in plain.warnings)
+
+
 @pytest.mark.parametrize("mode", CONTINUITY_MODES)
 def test_each_mode_resumes_in_torch_with_the_previewed_lrs(seed_ckpt, tmp_path, mode):
     before = _digest(seed_ckpt)
@@ -68,7 +80,8 @@ def test_mode_shapes_at_the_resume_point(seed_ckpt):
     assert plans["anneal-from-current"].jump_ratio == pytest.approx(1.0)
     assert plans["match-lr"].jump_ratio < 1.5
     assert plans["restart"].lr_after[0] == pytest.approx(0.05)
-    assert not plans["anneal-from-current"].warnings
+    # No jump warning (only the note that its --t0 has no effect).
+    assert [w for w in plans["anneal-from-current"].warnings if "no effect" not in w] == []
 
 
 def test_tensor_records_are_copied_byte_for_byte(seed_ckpt, tmp_path):
