@@ -54,6 +54,15 @@ def flatten(obj: object, prefix: str = "") -> dict[str, object]:
     return {prefix.rstrip("."): obj}
 
 
+def _filled(key: str, mine: dict, theirs: dict) -> bool:
+    """Whether `key` is an empty list or dict here whose entries the other side lists (an
+    `edits` list that one edit filled): in both, not 'only' in one."""
+    value = mine[key]
+    if not isinstance(value, (list, tuple, dict)) or value:  # (a tensor has no plain ==)
+        return False
+    return any(k.startswith(key + ".") for k in theirs)
+
+
 def _describe(value: object) -> object:
     if is_tensor(value):
         return f"tensor {str(value.dtype).replace('torch.', '')} {list(value.shape)}"
@@ -94,8 +103,8 @@ def diff_checkpoints(a: str | Path, b: str | Path, values: bool = False) -> Chec
     la, lb = load_checkpoint(a), load_checkpoint(b)
     fa, fb = flatten(la.obj), flatten(lb.obj)
     out = CheckpointDiff(str(la.path), str(lb.path), [detect(la).layout, detect(lb).layout])
-    out.only_in_a = sorted(k for k in fa if k not in fb)
-    out.only_in_b = sorted(k for k in fb if k not in fa)
+    out.only_in_a = sorted(k for k in fa if k not in fb and not _filled(k, fa, fb))
+    out.only_in_b = sorted(k for k in fb if k not in fa and not _filled(k, fb, fa))
     pairs = []
     for key in sorted(k for k in fa if k in fb):
         da, db = _describe(fa[key]), _describe(fb[key])
