@@ -68,10 +68,22 @@ def format_diff(d: CheckpointDiff) -> str:
         compared = f", {d.tensors_compared} tensors' values equal" if d.tensors_compared else ""
         return f"no differences ({d.layouts[0]} vs {d.layouts[1]}{compared})"
     lines = [f"{d.a} ({d.layouts[0]}) vs {d.b} ({d.layouts[1]})"]
-    lines += [f"  only in A: {k}" for k in d.only_in_a]
-    lines += [f"  only in B: {k}" for k in d.only_in_b]
+    lines += [f"  only in A: {k}" for k in grouped(d.only_in_a)]
+    lines += [f"  only in B: {k}" for k in grouped(d.only_in_b)]
     lines += [f"  {c['key']}: {c['a']} -> {c['b']}" for c in d.changed]
     lines += [f"  values differ: {k}" for k in d.tensor_values_differ]
     if d.tensors_compared:
         lines.append(f"  ({d.tensors_compared} tensors compared by value)")
     return "\n".join(lines)
+
+
+def grouped(keys: list[str]) -> list[str]:
+    """Dotted keys, those under the same list entry (`edits.0.mode`, `edits.0.time`, ...)
+    folded into one line `edits.0 (N fields)`."""
+    groups: dict[str, list[str]] = {}
+    for key in keys:
+        parts = key.split(".")
+        index = next((i for i, p in enumerate(parts[:-1]) if p.isdigit()), None)
+        groups.setdefault(key if index is None else ".".join(parts[:index + 1]), []).append(key)
+    return [members[0] if len(members) == 1 else f"{head} ({len(members)} fields)"
+            for head, members in groups.items()]
