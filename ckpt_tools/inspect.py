@@ -158,8 +158,14 @@ def inspect_checkpoint(path: str | Path) -> CheckpointInfo:
         info.lr_note = str(exc)
         return info
     if view.layout == "runwatch" and isinstance(view.schedule, dict) and view.epochs_done:
-        left = int(view.schedule.get("epochs", 0)) - view.epochs_done
-        info.next_lrs = info.next_lrs[:max(left, 1)]
+        planned = int(view.schedule.get("epochs", 0))
+        if planned - view.epochs_done < 1:  # a finished run: no next epoch to show
+            info.next_lrs = []
+            info.lr_note = (f"all {planned} planned epochs are trained; to train longer, "
+                            f"preview it with `runwatch ckpt edit {loaded.path} --epochs N "
+                            f"--dry-run`")
+            return info
+        info.next_lrs = info.next_lrs[:planned - view.epochs_done]
     if per_step_schedule(view) is not None:
         info.lr_note = "per-step schedule: each epoch's LR is that of its first step"
     first = info.next_epoch or 1

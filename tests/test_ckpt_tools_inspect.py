@@ -29,3 +29,18 @@ def test_model_summary_reports_prefixes_dtypes_and_bytes(tmp_path):
     assert info.model.parameters == 4 * 8 + 8 + 8 * 3 + 3
     assert info.model.bytes == 4 * 8 * 2 + (8 + 8 * 3 + 3) * 4
     assert info.optimizer is None and "no optimizer" in info.lr_note
+
+
+def test_a_finished_runwatch_run_shows_no_epoch_past_its_plan(tmp_path):
+    # The last checkpoint of a completed run: an "epoch 5" LR (with a restart jump) after a
+    # 4-epoch plan would describe an epoch that will never run.
+    from trainer_tiny import tiny_config
+
+    from trainer.train import run
+
+    run(tiny_config(), tmp_path)
+    info = inspect_checkpoint(tmp_path / "checkpoints" / "last.pt")
+    assert info.epochs_done == 4 and info.next_lrs == [] and info.jumps == []
+    assert "all 4 planned epochs are trained" in info.lr_note and "--epochs N" in info.lr_note
+    earlier = inspect_checkpoint(tmp_path / "checkpoints" / "epoch-0003.pt")
+    assert len(earlier.next_lrs) == 1  # epoch 4 only
