@@ -52,6 +52,7 @@ class CheckpointInfo:
     lr_note: str = ""
     jumps: list[dict] = field(default_factory=list)
     extra_keys: list[str] = field(default_factory=list)
+    step_in_epoch: int = 0  # runwatch: steps of epoch next_epoch done before a stop
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -140,6 +141,11 @@ def _scheduler_fields(view: CheckpointView) -> dict:
     return {}
 
 
+def _step_in_epoch(view) -> int:
+    value = view.obj.get("step_in_epoch") if view.layout == "runwatch" else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
 def inspect_checkpoint(path: str | Path) -> CheckpointInfo:
     """Everything `ckpt inspect` reports about the checkpoint at `path`."""
     loaded = load_checkpoint(path)
@@ -151,6 +157,7 @@ def inspect_checkpoint(path: str | Path) -> CheckpointInfo:
         scheduler_type=view.scheduler_type, scheduler_fields=_scheduler_fields(view),
         next_epoch=None if view.epochs_done is None else view.epochs_done + 1,
         extra_keys=view.extra_keys,
+        step_in_epoch=_step_in_epoch(view),
     )
     try:
         info.next_lrs = upcoming_lrs(view, TABLE_EPOCHS)

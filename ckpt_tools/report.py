@@ -14,6 +14,9 @@ def _mb(n: int) -> str:
 def format_info(info: CheckpointInfo) -> str:
     lines = [f"{info.path}: {info.layout} checkpoint ({info.container})"]
     lines.append(f"  epochs done: {info.epochs_done}  global step: {info.global_step}")
+    if info.step_in_epoch and info.next_epoch:
+        lines.append(f"  stopped inside epoch {info.next_epoch}, after its step "
+                     f"{info.step_in_epoch}: a resume finishes that epoch")
     if info.metrics:
         lines.append("  metrics: " + ", ".join(f"{k}={v}" for k, v in info.metrics.items()))
     if info.model:

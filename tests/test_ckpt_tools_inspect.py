@@ -6,6 +6,7 @@ import torch
 from ckpt_builders import tiny_model, torchvision_checkpoint
 
 from ckpt_tools import inspect_checkpoint
+from ckpt_tools.report import format_info
 
 
 def test_editing_only_t0_changes_nothing_the_scheduler_uses(tmp_path):
@@ -31,7 +32,7 @@ def test_model_summary_reports_prefixes_dtypes_and_bytes(tmp_path):
     assert info.optimizer is None and "no optimizer" in info.lr_note
 
 
-def test_a_finished_runwatch_run_shows_no_epoch_past_its_plan(tmp_path):
+def test_a_runwatch_run_finished_or_stopped_mid_epoch_reads_as_such(tmp_path):
     # The last checkpoint of a completed run: an "epoch 5" LR (with a restart jump) after a
     # 4-epoch plan would describe an epoch that will never run.
     from trainer_tiny import tiny_config
@@ -44,3 +45,12 @@ def test_a_finished_runwatch_run_shows_no_epoch_past_its_plan(tmp_path):
     assert "all 4 planned epochs are trained" in info.lr_note and "--epochs N" in info.lr_note
     earlier = inspect_checkpoint(tmp_path / "checkpoints" / "epoch-0003.pt")
     assert len(earlier.next_lrs) == 1  # epoch 4 only
+    assert earlier.step_in_epoch == 0
+    # last.pt of a run stopped by SIGTERM inside epoch 4, after its step 5.
+    saved = torch.load(tmp_path / "checkpoints" / "epoch-0003.pt", weights_only=True)
+    saved["step_in_epoch"] = 5
+    torch.save(saved, tmp_path / "stopped.pt")
+    stopped = inspect_checkpoint(tmp_path / "stopped.pt")
+    assert (stopped.epochs_done, stopped.step_in_epoch) == (3, 5)
+    assert "stopped inside epoch 4, after its step 5" in format_info(stopped)
+    assert "stopped inside" not in format_info(earlier)
