@@ -57,7 +57,13 @@ def write_checkpoint(loaded: LoadedCheckpoint, obj: object, out: Path,
     check_output_path(loaded.path, out, in_place)
     if in_place and out.exists():
         # The rename below gives `out` a new inode: another hard link keeps the old bytes.
-        shutil.copy2(out, backup_path(out))
+        backup = backup_path(out)
+        try:
+            shutil.copy2(out, backup)
+        except OSError as exc:
+            backup.unlink(missing_ok=True)
+            raise RunwatchError(f"cannot keep the backup {backup} ({exc.strerror}): make "
+                                f"{out.parent} writable, or write a new file with -o") from None
     with atomic_writer(out) as f:
         if loaded.container == "zip":
             zipfmt.rewrite_archive(loaded.archive, pickled.dumps_torch(obj), f)

@@ -6,6 +6,7 @@ import stat
 import pytest
 
 from trainer.atomic import atomic_writer, copy_atomic, write_bytes_atomic, write_text_atomic
+from trainer.errors import RunwatchError
 
 
 def test_a_failed_rename_leaves_the_old_file_and_no_temp(tmp_path, monkeypatch):
@@ -63,3 +64,13 @@ def test_copy_atomic_falls_back_where_the_kernel_cannot_copy(tmp_path, monkeypat
     src.write_bytes(b"x" * 100_000)
     copy_atomic(src, tmp_path / "b.pt")
     assert (tmp_path / "b.pt").read_bytes() == src.read_bytes()
+
+
+def test_a_folder_that_cannot_be_written_is_one_line_naming_it(tmp_path):
+    # The OSError of creating the temp file (read-only folder, not a folder) is the user's to
+    # fix: a RunwatchError (exit 2, no traceback), not a crash.
+    parent = tmp_path / "not-a-folder"
+    parent.write_text("x")
+    with pytest.raises(RunwatchError, match=r"cannot write .*not-a-folder/last.pt .*: make "):
+        write_bytes_atomic(parent / "last.pt", b"new")
+    assert parent.read_text() == "x"

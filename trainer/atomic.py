@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+from trainer.errors import RunwatchError
+
 
 @contextmanager
 def atomic_writer(path: str | os.PathLike) -> Iterator[BinaryIO]:
@@ -23,7 +25,12 @@ def atomic_writer(path: str | os.PathLike) -> Iterator[BinaryIO]:
     # open(..., "xb") rather than mkstemp: the file gets the umask's mode, not 0600.
     tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        with open(tmp, "xb") as f:
+        f = open(tmp, "xb")  # noqa: SIM115 - closed by the with below
+    except OSError as exc:  # a read-only or missing folder: the user's to fix, nothing written
+        raise RunwatchError(f"cannot write {target} ({exc.strerror}): make {target.parent} "
+                            f"writable or choose another folder") from None
+    try:
+        with f:
             yield f
             f.flush()
             os.fsync(f.fileno())
