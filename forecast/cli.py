@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from dataclasses import replace
@@ -26,7 +27,7 @@ MAX_INCIDENTS = 5
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", metavar="PATH",
                         help="run directory, metrics.jsonl, or another trainer's log/CSV")
-    parser.add_argument("--target", type=float, help="target test acc1 in percent "
+    parser.add_argument("--target", metavar="PERCENT", help="target test acc1 in percent "
                         "(default: the run's target_acc1, else 75)")
     parser.add_argument("--upto", type=int, metavar="EPOCH",
                         help="forecast as if only the epochs up to EPOCH were known")
@@ -38,6 +39,21 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--patience", type=int, help="early-stopping patience in epochs")
     parser.add_argument("--checkpoint", type=int, metavar="EPOCH",
                         help="epoch the scenarios start from (default: the last)")
+
+
+def target_percent(text: str | None) -> float | None:
+    """--target as a percentage in (0, 100]; parsed here, not by argparse, so that a bad one
+    is a one-line RunwatchError that says what to write."""
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= 100:  # also refuses nan
+        raise RunwatchError(f"--target {text} is not a percentage: give the target test "
+                            "accuracy in percent, e.g. --target 75")
+    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -61,8 +77,8 @@ def _load_and_forecast(args: argparse.Namespace) -> tuple[RunInput, ForecastResu
     from forecast.engine import forecast_run
     from forecast.loading import load_run
 
-    run = load_run(args.path, args.metric, args.upto, args.plan, args.target, args.patience,
-                   args.checkpoint)
+    run = load_run(args.path, args.metric, args.upto, args.plan, target_percent(args.target),
+                   args.patience, args.checkpoint)
     result = forecast_run(run.history, run.plan, run.target, run.options)
     return run, result
 

@@ -90,6 +90,9 @@ def load_run(path: str, metric: str | None = None, upto: int | None = None,
              plan_text: str | None = None, target: float | None = None,
              patience: int | None = None, checkpoint: int | None = None) -> RunInput:
     """Parse one run; RunwatchError (one line) for anything the user can fix."""
+    if patience is not None and patience < 0:
+        raise RunwatchError(f"--patience {patience} is negative: give the early-stopping "
+                            "patience in epochs (0: no early stopping)")
     records, source = read_source(path, metric)
     full = history_from_records(records)
     if full.empty:

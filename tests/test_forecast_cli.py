@@ -54,6 +54,12 @@ def test_text_output_summarises(capsys):
     (["forecast", "no/such/file.csv"], "does not exist"),
     (["forecast", SEED, "--plan", "cosine:lr=0.1"], "needs lr= and epochs="),
     (["forecast", SEED, "--upto", "0"], "--upto"),
+    (["forecast", SEED, "--target", "abc"], "--target abc is not a percentage"),
+    (["forecast", SEED, "--target", "nan"], "--target nan is not a percentage"),
+    (["report", SEED, "--target", "150"], "--target 150 is not a percentage"),
+    (["forecast", SEED, "--target", "-5"], "--target -5 is not a percentage"),
+    (["forecast", SEED, "--patience", "-3"], "--patience -3 is negative"),
+    (["forecast", SEED, "--plan", "seed", "--checkpoint", "40"], "choose one of 1-31"),
 ])
 def test_bad_input_is_one_line_and_status_2(capsys, argv, words):
     assert main(argv) == 2

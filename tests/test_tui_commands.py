@@ -10,7 +10,7 @@ def test_watch_and_demo_arguments():
     args = parser.parse_args(["watch", "runs/r50", "--target", "76", "--metric", "test_acc5",
                               "--replay"])
     assert (args.path, args.target, args.metric, args.replay) == (
-        Path("runs/r50"), 76.0, "test_acc5", 1.0)
+        Path("runs/r50"), "76", "test_acc5", 1.0)  # checked by run_watch: one-line errors
     assert parser.parse_args(["watch", "x", "--replay", "4"]).replay == 4.0
     assert parser.parse_args(["watch", "x"]).replay is None
     assert parser.parse_args(["demo", "--seed-run"]).seed_run
@@ -29,3 +29,9 @@ def test_bad_file_is_exit_status_2_without_traceback(tmp_path, capsys):
     assert main(["watch", str(bad)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("runwatch: error:") and "Traceback" not in err
+
+
+def test_a_target_that_is_not_a_percentage_is_one_line_and_status_2(tmp_path, capsys):
+    assert main(["watch", str(tmp_path), "--target", "nan"]) == 2
+    err = capsys.readouterr().err
+    assert "--target nan is not a percentage" in err and err.count("\n") == 1

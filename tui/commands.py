@@ -17,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Watch a run directory, a metrics.jsonl, or another trainer's log (DeiT "
                     "log.txt, timm summary.csv, Lightning metrics.csv, any epoch/accuracy CSV).")
     watch.add_argument("path", type=Path, help="run directory or log file (may not exist yet)")
-    watch.add_argument("--target", type=float, default=None,
+    watch.add_argument("--target", metavar="PERCENT", default=None,
                        help="target test accuracy in percent (default: the run's, else 75)")
     watch.add_argument("--metric", help="accuracy field to follow (default: detected, e.g. "
                                         "test_acc1)")
@@ -37,9 +37,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_watch(args: argparse.Namespace) -> int:
+    from forecast.cli import target_percent
     from tui.launch import watch
 
-    return watch(args.path, target=args.target, metric=args.metric, replay=args.replay)
+    return watch(args.path, target=target_percent(args.target), metric=args.metric,
+                 replay=args.replay)
 
 
 def run_demo(args: argparse.Namespace) -> int:
