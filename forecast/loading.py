@@ -132,5 +132,7 @@ def load_run(path: str, metric: str | None = None, upto: int | None = None,
     options = ForecastOptions(patience=patience, scenarios=scenarios)
     name = str(start.get("run_id") or path)
     if start.get("synthetic") and source.path is not None:
-        name = f"{name}/{source.path.name}"  # a folder may hold several logs: say which one
+        # A folder may hold several logs: say which one (a log in the current folder has no
+        # folder name to show).
+        name = "/".join(filter(None, (start.get("run_id"), source.path.name)))
     return RunInput(name, source.kind, history, plan, spec, float(target), options, tuple(notes))

@@ -49,6 +49,12 @@ def test_a_folder_of_logs_is_named_by_the_file_read(tmp_path):
     assert run.name == f"{tmp_path.name}/train.csv"
 
 
+def test_a_log_in_the_current_folder_is_named_once(tmp_path, monkeypatch):
+    (tmp_path / "train.csv").write_text("epoch,test_acc1\n1,10\n2,20\n")
+    monkeypatch.chdir(tmp_path)
+    assert load_run("train.csv").name == "train.csv"
+
+
 def test_seed_csv_carries_no_plan():
     run = load_run("tests/data/seed_run/epochs.csv")
     assert run.plan is None and len(run.history) == 31 and run.options.scenarios == ()
