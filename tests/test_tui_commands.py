@@ -35,3 +35,14 @@ def test_a_target_that_is_not_a_percentage_is_one_line_and_status_2(tmp_path, ca
     assert main(["watch", str(tmp_path), "--target", "nan"]) == 2
     err = capsys.readouterr().err
     assert "--target nan is not a percentage" in err and err.count("\n") == 1
+
+
+def test_output_piped_into_a_reader_that_stops_early_ends_without_traceback():
+    # 100+ KB of JSON: more than a pipe holds, so the writer meets the closed pipe.
+    argv = [sys.executable, "-m", "tui.cli", "forecast",
+            "tests/data/curves/cifar10_vgg_step.csv", "--upto", "20", "--json"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()  # what `| head -1` does after its line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141 and "Traceback" not in err
