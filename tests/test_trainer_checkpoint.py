@@ -149,7 +149,8 @@ def test_background_saver_writes_in_order_and_reports_errors(tmp_path):
     blocked.mkdir()
     (blocked / "checkpoints").write_text("a file where the directory should be")
     saver.submit(blocked, payload(5), is_best=False, keep=2, epoch_file=True, on_written=print)
-    with pytest.raises(OSError):  # a write error surfaces at the next wait
+    # A write error surfaces at the next wait, as the user's to fix (one line, no traceback).
+    with pytest.raises(RunwatchError, match="cannot create .*blocked/checkpoints"):
         saver.wait()
     assert ckpt.load_checkpoint(tmp_path)["epoch"] == 3
 

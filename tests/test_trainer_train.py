@@ -170,6 +170,32 @@ def test_nonfinite_loss_stops_as_diverged_and_keeps_the_last_good_checkpoint(tmp
     assert_same_weights(good["model"], after["model"])
 
 
+def test_a_run_dir_that_cannot_hold_checkpoints_stops_before_training(tmp_path):
+    (tmp_path / "checkpoints").write_text("not a folder")
+    with pytest.raises(RunwatchError, match="cannot create .*checkpoints .*--run-dir"):
+        run(tiny_config(train={"epochs": 1}), tmp_path)
+    assert not (tmp_path / "metrics.jsonl").exists()  # no epoch was trained for nothing
+
+
+def test_a_checkpoint_write_that_fails_ends_the_run_as_failed_not_diverged(tmp_path,
+                                                                          monkeypatch):
+    # A full disk while the files are written: the user's to fix (one line, exit 2), and the
+    # stream must not call a healthy run "diverged".
+    import errno
+
+    from trainer import checkpoint
+
+    def disk_full(src, dst):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint, "copy_atomic", disk_full)
+    with pytest.raises(RunwatchError, match="epoch 1 .*No space left on device.*free space"):
+        run(tiny_config(train={"epochs": 3}), tmp_path)
+    records, _ = read_stream(tmp_path)
+    assert records[-1]["type"] == "run_end" and records[-1]["status"] == "failed"
+    assert (tmp_path / "checkpoints" / "epoch-0001.pt").is_file()  # written before last.pt
+
+
 def test_early_stopping(tmp_path):
     # An LR too small to change anything: top-1 never beats epoch 1.
     config = tiny_config(optim={"lr": 1e-12}, schedule={"eta_min": 0.0},

@@ -77,11 +77,15 @@ def set_rng_state(state: dict) -> None:
                          np_gauss))
 
 
+class NonFiniteWeights(RunwatchError):
+    """A checkpoint refused because a weight is NaN or inf: the run has diverged."""
+
+
 def serialize(payload: dict) -> bytes:
     """The checkpoint as torch.save bytes; refuses weights that are not finite."""
     bad = nonfinite_tensors(payload["model"])
     if bad:
-        raise RunwatchError(
+        raise NonFiniteWeights(
             f"refusing to write a checkpoint with non-finite weights ({', '.join(bad[:3])}"
             f"{', ...' if len(bad) > 3 else ''}): the last good checkpoint is kept"
         )
@@ -102,11 +106,25 @@ def save_checkpoint(
                        keep=keep, epoch_file=epoch_file)
 
 
+def writable_checkpoint_dir(run_dir: str | os.PathLike) -> Path:
+    """RUN_DIR/checkpoints, created; refused at once when it cannot be written (a run checks
+    before it trains, not after its first epoch)."""
+    directory = checkpoint_dir(run_dir)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunwatchError(f"cannot create {directory} ({exc.strerror}): choose a writable "
+                            f"--run-dir") from None
+    if not os.access(directory, os.W_OK):
+        raise RunwatchError(f"cannot write checkpoints in {directory}: make it writable or "
+                            f"choose another --run-dir")
+    return directory
+
+
 def write_files(run_dir: str | os.PathLike, data: bytes, epoch: int, *, is_best: bool,
                 keep: int, epoch_file: bool) -> list[Path]:
     """The file half of `save_checkpoint`: serialised bytes to each name, then pruning."""
-    directory = checkpoint_dir(run_dir)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = writable_checkpoint_dir(run_dir)
     names = [epoch_file_name(epoch)] if epoch_file else []
     names.append("last.pt")
     if is_best:
@@ -143,6 +161,11 @@ class BackgroundSaver:
         try:
             on_written(write_files(run_dir, data, epoch, is_best=is_best, keep=keep,
                                    epoch_file=epoch_file))
+        except OSError as exc:  # a full disk, a folder made read-only: the user's to fix
+            self._error = RunwatchError(
+                f"cannot write the checkpoint files of epoch {epoch} in "
+                f"{checkpoint_dir(run_dir)} ({exc.strerror or exc}): free space or make it "
+                f"writable; each name holds its last complete file")
         except BaseException as exc:  # noqa: BLE001 - handed to the training thread
             self._error = exc
 

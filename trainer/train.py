@@ -192,7 +192,7 @@ def _run(config: Config, run_dir: Path, info: DistInfo, device: torch.device,
                 print(format_epoch(record, spec.epochs), flush=True)
             try:
                 save(session, state, is_best=record["is_best"], epoch_file=True)
-            except RunwatchError as exc:  # non-finite weights: keep the last good checkpoint
+            except ckpt.NonFiniteWeights as exc:  # keep the last good checkpoint
                 status, message = "diverged", str(exc)
                 break
             if t.early_stop_patience and state.epochs_since_best >= t.early_stop_patience:
@@ -236,7 +236,7 @@ def build_precision(config: Config, device: torch.device) -> Precision:
 
 
 def stream_path_for(run_dir: Path) -> Path:
-    run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt.writable_checkpoint_dir(run_dir)  # creates the run's folder, or stops here
     return stream_path(run_dir)
 
 
@@ -268,7 +268,7 @@ def loop_state_from_checkpoint(saved: dict, plan: ResumePlan) -> LoopState:
 def save(session: Session, state: LoopState, *, is_best: bool, epoch_file: bool) -> None:
     """Rank 0 captures a checkpoint now and writes it in the background; the `checkpoint`
     record follows once its files are in place. All ranks learn whether it was refused."""
-    error: RunwatchError | None = None
+    error: RunwatchError | None = None  # non-finite weights, or a write that failed
     if session.info.is_main:
         epoch, step = state.epoch, state.step_in_epoch
 
@@ -282,8 +282,12 @@ def save(session: Session, state: LoopState, *, is_best: bool, epoch_file: bool)
                                  epoch_file=epoch_file, on_written=written)
         except RunwatchError as exc:
             error = exc
-    failed = torch.tensor([float(error is not None)], device=session.device)
-    if all_reduce(failed, session.info, op="max").item() > 0:
+    # 0: saved; 1: non-finite weights (the run diverged); 2: not written (the run fails).
+    code = 0.0 if error is None else 1.0 if isinstance(error, ckpt.NonFiniteWeights) else 2.0
+    agreed = all_reduce(torch.tensor([code], device=session.device), session.info, op="max")
+    if agreed.item() == 1:
+        raise error or ckpt.NonFiniteWeights("rank 0 refused a checkpoint of non-finite weights")
+    if agreed.item() == 2:
         raise error or RunwatchError("rank 0 could not write a checkpoint")
 
 
