@@ -90,10 +90,13 @@ def _summary(run: RunInput, result: ForecastResult) -> str:
         end = result.predictions[-1]
         lines.append(f"forecast at epoch {end.epoch}: {end.acc1:.2f}  80% {end.lo80:.2f}-"
                      f"{end.hi80:.2f}  95% {end.lo95:.2f}-{end.hi95:.2f}")
-    eta = f", more likely than not from epoch {result.eta_epoch}" if result.eta_epoch else ""
-    when = f" ({result.eta_time})" if result.eta_time else ""
-    lines.append(f"target {result.target:g}%: probability {result.probability_reach:.0%}"
-                 f"{eta}{when}")
+    if result.eta_epoch is not None and result.eta_epoch <= result.last_epoch:
+        lines.append(f"target {result.target:g}%: reached at epoch {result.eta_epoch}")
+    else:
+        eta = f", more likely than not from epoch {result.eta_epoch}" if result.eta_epoch else ""
+        when = f" ({result.eta_time})" if result.eta_time else ""
+        lines.append(f"target {result.target:g}%: probability {result.probability_reach:.0%}"
+                     f"{eta}{when}")
     step = max(1, len(result.predictions) // 10)
     for p in result.predictions[::step]:
         lines.append(f"  epoch {p.epoch:4d}: {p.acc1:6.2f}  [{p.lo80:6.2f}, {p.hi80:6.2f}]")

@@ -286,8 +286,10 @@ def render_report(name: str, source_kind: str, h: History, result: ForecastResul
         (f"- Forecast at the plan's end (epoch {end.epoch}): {end.acc1:.2f} (80%: "
          f"{end.lo80:.2f} - {end.hi80:.2f}; 95%: {end.lo95:.2f} - {end.hi95:.2f})."
          if end else "- The plan has no epochs left."),
-        f"- Target {result.target:g}%: probability {result.probability_reach:.0%} within the "
-        f"plan; more likely than not: {eta}.", "",
+        (f"- Target {result.target:g}%: reached at epoch {result.eta_epoch}."
+         if result.eta_epoch is not None and result.eta_epoch <= result.last_epoch else
+         f"- Target {result.target:g}%: probability {result.probability_reach:.0%} within the "
+         f"plan; more likely than not: {eta}."), "",
         "## Epochs", "", *epoch_table(h, tags, marks), "",
         "## Phases", "", *phases(h, tags), "",
         "## Models", "",

@@ -107,3 +107,9 @@ def test_timm_summary_written_by_timm_itself(tmp_path, capsys):
     assert data["last_epoch"] == 30 and data["predictions"][-1]["epoch"] == 61
     assert any("follow a cosine decay" in n for n in data["notes"])
     assert data["predictions"][-1]["acc1"] > data["last_acc1"]
+
+
+def test_a_target_already_reached_is_said_so(capsys):
+    assert main(["forecast", SEED, "--target", "60"]) == 0
+    out = capsys.readouterr().out
+    assert "target 60%: reached at epoch 19" in out and "more likely than not" not in out

@@ -53,3 +53,11 @@ def test_recommendation_names_the_best_scenario_and_the_restart_ahead():
     best = max(result.scenarios, key=lambda s: s.final_acc1)
     assert f"Switch to **{best.name}**" in advice
     assert "restarts the LR at epoch 31" in advice
+
+
+def test_a_target_already_reached_is_said_so_not_forecast():
+    # The seed run passed 60% at epoch 19: "more likely than not: epoch 19" read as a forecast.
+    history = SEED.iloc[:31]
+    result = forecast_run(history, LRS, 60.0)
+    text = render_report("seed", "CSV", prepare_history(history, LRS), result, {}, "seed")
+    assert "- Target 60%: reached at epoch 19." in text and "more likely than not" not in text
