@@ -147,6 +147,14 @@ def events_behind(h: History, noise: float, patience: int | None,
     return out
 
 
+def _holds_beside(lrs: np.ndarray, epoch: int) -> bool:
+    """Whether the LR holds after a drop at `epoch` (before it, at the plan's last epoch): a
+    step decay does, the tail of an anneal moves on both sides."""
+    if epoch < len(lrs):
+        return abs(lrs[epoch] / lrs[epoch - 1] - 1) < 0.01
+    return epoch >= 3 and abs(lrs[epoch - 3] / lrs[epoch - 2] - 1) < 0.01
+
+
 def events_ahead(h: History, future_epochs: np.ndarray, pred: np.ndarray) -> list[Event]:
     """Every LR rise (restart or jump) and decay in the plan after the last epoch, with the
     forecast accuracy just before and at it."""
@@ -174,9 +182,7 @@ def events_ahead(h: History, future_epochs: np.ndarray, pred: np.ndarray) -> lis
             "predicted_recovery_epoch": int(future_epochs[i + back[0]]) if len(back) else None,
         }))
     for jump in drops:
-        i = jump.epoch - last - 1
-        step = i + 1 >= len(future_lrs) or abs(future_lrs[i + 1] / future_lrs[i] - 1) < 0.01
-        if 1 / jump.lr_before < 0.1 * peak and not step:
+        if 1 / jump.lr_before < 0.1 * peak and not _holds_beside(h.lrs, jump.epoch):
             continue  # the tail of an anneal, not a step: halving a tiny LR changes little
         before, after = acc_at(jump.epoch - 1), acc_at(jump.epoch)
         out.append(Event("lr_drop", jump.epoch, {

@@ -128,3 +128,18 @@ def test_no_lr_known_means_no_events_ahead():
     df = pd.DataFrame({"epoch": range(1, 11), "test_acc1": RISING[:10]})
     h = prepare_history(df, None, total_epochs=20)
     assert events_ahead(h, np.arange(11, 21), np.full(10, 60.0)) == []
+
+
+def test_the_last_epoch_of_an_anneal_is_not_a_step_drop():
+    # A cosine to 0 over 40 epochs: its last epoch halves a tiny LR (as the ResNet50 cosine
+    # log's plan does at epoch 91), which is the tail of the anneal, not a step decay.
+    plan = [0.1 * (1 + math.cos(math.pi * e / 40)) / 2 + 1e-6 for e in range(40)]
+    assert plan[-1] / plan[-2] < 0.5 and plan[-2] < 0.01 * max(plan)
+    h = history(RISING[:20], plan[:20], plan=plan)
+    future = np.arange(21, 41)
+    assert events_ahead(h, future, np.linspace(60, 70, 20)) == []
+    # A step decay in the plan's last epoch, after a held LR, still is one.
+    step = [0.1] * 20 + [0.001] * 19 + [0.0001]
+    h = history(RISING[:20], step[:20], plan=step)
+    drops = [e.epoch for e in events_ahead(h, future, np.linspace(60, 70, 20))]
+    assert drops == [21, 40]
