@@ -141,11 +141,6 @@ def _scheduler_fields(view: CheckpointView) -> dict:
     return {}
 
 
-def _step_in_epoch(view) -> int:
-    value = view.obj.get("step_in_epoch") if view.layout == "runwatch" else None
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
 def inspect_checkpoint(path: str | Path) -> CheckpointInfo:
     """Everything `ckpt inspect` reports about the checkpoint at `path`."""
     loaded = load_checkpoint(path)
@@ -157,7 +152,7 @@ def inspect_checkpoint(path: str | Path) -> CheckpointInfo:
         scheduler_type=view.scheduler_type, scheduler_fields=_scheduler_fields(view),
         next_epoch=None if view.epochs_done is None else view.epochs_done + 1,
         extra_keys=view.extra_keys,
-        step_in_epoch=_step_in_epoch(view),
+        step_in_epoch=view.step_in_epoch,
     )
     try:
         info.next_lrs = upcoming_lrs(view, TABLE_EPOCHS)

@@ -33,6 +33,7 @@ class CheckpointView:
     schedule: dict | None = None  # runwatch: the ScheduleSpec as a dict
     metrics: dict = field(default_factory=dict)
     extra_keys: list[str] = field(default_factory=list)
+    step_in_epoch: int = 0  # runwatch: steps of the next epoch done before a stop
 
     @property
     def param_groups(self) -> list[dict]:
@@ -110,7 +111,7 @@ def _runwatch(obj: dict) -> CheckpointView:
         "runwatch", obj, epochs_done=_int(obj.get("epoch")),
         global_step=_int(obj.get("global_step")), model=obj.get("model"),
         optimizer=obj.get("optimizer"), args=obj.get("config"), schedule=obj.get("schedule"),
-        metrics=metrics,
+        metrics=metrics, step_in_epoch=_int(obj.get("step_in_epoch")) or 0,
     )
     return _with_scheduler(view, obj.get("lr_scheduler"))
 

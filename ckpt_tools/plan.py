@@ -240,6 +240,12 @@ def plan_loaded(loaded: LoadedCheckpoint, request: EditRequest) -> EditPlan:
                             f"{view.scheduler_type} fields (it would give {after[:3]}, "
                             f"not {expected[:3]}); try another --continuity")
     warnings = _jump_warnings(done + 1, last, after)
+    if view.step_in_epoch:  # a SIGTERM's last.pt: part of epoch done + 1 ran at the old LR
+        ran = before[0]
+        warnings.append(f"the checkpoint stopped inside epoch {done + 1}, after its step "
+                        f"{view.step_in_epoch}: those steps ran at {ran:.6g}, the rest of the "
+                        f"epoch runs at {after[0]:.6g} ({after[0] / ran:.3g}x); edit the "
+                        f"epoch-{done:04d}.pt checkpoint to change the whole epoch")
     ignored = [k for k in ("t0", "t_mult") if k in changes]
     if ignored and cont.name != "cosine_restarts":
         warnings.append(f"{', '.join('--' + k.replace('_', '-') for k in ignored)} has no "

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from ckpt_tools import EditRequest, apply_rewind, plan_rewind
+from ckpt_tools import EditRequest, apply_rewind, plan_edit, plan_rewind
 from ckpt_tools.load import load_checkpoint
 from trainer.errors import RunwatchError
 from trainer.schedule import lr_plan, spec_from_dict
@@ -79,6 +79,23 @@ def test_edit_prints_a_resume_command_that_works_as_printed(smoke_run, tmp_path,
     edit = load_checkpoint(out).obj["edits"][-1]
     assert [after[e] for e in range(4, 8)] == pytest.approx(
         lr_plan(spec_from_dict(edit["to_schedule"]), 4, 7), rel=1e-9)
+
+
+def test_editing_a_checkpoint_taken_inside_an_epoch_says_so(smoke_run, tmp_path):
+    # A SIGTERM's last.pt: the first steps of epoch 4 ran at the old LR; the preview's
+    # "epoch 4 runs at X" holds only for the rest of it.
+    import torch
+
+    saved = torch.load(smoke_run / "checkpoints" / "epoch-0003.pt", weights_only=True)
+    saved["step_in_epoch"] = 2
+    torch.save(saved, tmp_path / "last.pt")
+    plan = plan_edit(tmp_path / "last.pt", EditRequest(t0=10, epochs=8, continuity="restart"))
+    ran = plan.lr_before[0]
+    assert any(w.startswith("the checkpoint stopped inside epoch 4, after its step 2: those "
+                            f"steps ran at {ran:.6g}") for w in plan.warnings)
+    whole = plan_edit(smoke_run / "checkpoints" / "epoch-0003.pt",
+                      EditRequest(t0=10, epochs=8, continuity="restart"))
+    assert not any("stopped inside" in w for w in whole.warnings)
 
 
 def test_rewind_to_best_picks_the_best_live_epoch(smoke_run):
