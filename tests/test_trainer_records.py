@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from trainer.records import LoopState, epoch_record, plan_with_history
+from trainer.records import LoopState, epoch_record, format_epoch, plan_with_history
 from trainer.schedule import ScheduleSpec, lr_plan
 from trainer.steps import EpochSums
 from trainer.stream import StreamWriter
@@ -32,3 +32,12 @@ def test_a_resumed_plan_takes_its_history_from_the_stream(tmp_path):
         w.write("run_start", lr_schedule=lr_plan(old))
     plan = plan_with_history(new, 4, tmp_path)
     assert plan[:4] == lr_plan(old)[:4] and plan[4:] == lr_plan(new, 5)
+
+
+def test_the_epoch_line_prints_the_lr_as_the_previews_do():
+    # `ckpt edit` and the resume line print 6 significant digits; the epoch line must read the
+    # same number (0.00344267, not 0.0034427) so the user can check the preview by eye.
+    record = {"epoch": 7, "lr": 0.0034426661755782542, "train_loss": 0.1, "train_acc1": 9.0,
+              "test_loss": 0.2, "test_acc1": 8.0, "test_acc5": 50.0, "epoch_time_s": 1.0,
+              "images_per_s": 10.0, "is_best": False}
+    assert " lr 0.00344267 " in format_epoch(record, 24)

@@ -153,7 +153,7 @@ def epoch_record(epoch: int, lr: float, train: EpochSums, test: dict, state: Loo
 
 
 def format_epoch(r: dict, epochs: int) -> str:
-    return (f"epoch {r['epoch']}/{epochs} lr {r['lr']:.5g} train_loss {r['train_loss']:.4f} "
+    return (f"epoch {r['epoch']}/{epochs} lr {r['lr']:.6g} train_loss {r['train_loss']:.4f} "
             f"train_acc1 {r['train_acc1']:.2f} test_loss {r['test_loss']:.4f} "
             f"test_acc1 {r['test_acc1']:.2f} test_acc5 {r['test_acc5']:.2f} "
             f"({r['epoch_time_s']:.1f} s, {r['images_per_s']:.0f} img/s)"
