@@ -32,6 +32,7 @@ from tui.screens.confirm_screen import ConfirmScreen
 from tui.screens.edit_screen import EditScreen
 from tui.screens.help_screen import HelpScreen
 from tui.screens.quit_screen import QuitScreen
+from tui.status import eta_timestamp
 from tui.widgets.accuracy_chart import AccuracyChart
 from tui.widgets.alert_list import AlertList
 from tui.widgets.checkpoint_panel import CheckpointPanel
@@ -407,3 +408,16 @@ async def test_plateau_gap_and_patience_alerts_on_screen(tmp_path):
         assert "[i] PLATEAU:" in shown
         assert "[!] TRAIN-TEST GAP: train-test acc gap widened" in shown
         assert "[!] EARLY STOP NEAR: no new best for 8 epochs; patience left 4 of 12" in shown
+
+
+@run_async
+async def test_a_finished_run_opened_later_shows_no_eta_in_the_past(tmp_path):
+    # Training stopped at epoch 8 (a rewind, a crash, a run_end); the monitor opens a day later.
+    later = NOW + 86400.0
+    stream_in(tmp_path, run_records(8) + [{"type": "run_end", "status": "interrupted",
+                                           "epoch": 8, "time": T0 + 8 * EPOCH_S}])
+    app = make_app(tmp_path, now=later, target=60.0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.forecast.data is not None)
+        assert app.forecast.data["eta_epoch"] > 8
+        assert eta_timestamp(app.forecast.data) > later  # header and panel read this one

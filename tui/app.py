@@ -33,7 +33,7 @@ from tui.screens.confirm_screen import ConfirmScreen
 from tui.screens.edit_screen import EditContext, EditScreen
 from tui.screens.help_screen import HelpScreen
 from tui.screens.quit_screen import QuitScreen
-from tui.status import header_facts
+from tui.status import header_facts, run_state
 from tui.widgets.accuracy_chart import AccuracyChart
 from tui.widgets.alert_list import AlertList
 from tui.widgets.checkpoint_panel import CheckpointPanel
@@ -95,6 +95,7 @@ class RunwatchApp(App[str | None]):
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._forecast_due = False
+        self._state = ""  # the header's last run state: a change re-dates the forecast's ETA
         self._forecast_running = False
         self._loading = True  # until the follower has read to the end of the file once
 
@@ -164,7 +165,10 @@ class RunwatchApp(App[str | None]):
             history = [p.record for p in self.model.epochs()]
             plan = list(self.model.plan) if self.model.plan else None
             patience = self.model.patience()
-        outcome = run_forecast(history, plan, self.target, patience=patience)
+            # A run that is not training dates its ETA from now, not from its last epoch.
+            state = run_state(self.model, self.follow_state, self.clock(), self.activity)[0]
+        now = None if state == "running" else self.clock()
+        outcome = run_forecast(history, plan, self.target, patience=patience, now=now)
         if not get_current_worker().is_cancelled:
             self.post_message(ForecastReady(outcome))
 
@@ -218,6 +222,9 @@ class RunwatchApp(App[str | None]):
                                  self.activity, self.forecast.data)
             self.alerts = compute_alerts(self.model, self.follow_state, facts.state,
                                          facts.status, self.forecast.data, self._source_note())
+            if facts.state != self._state and self.model.epochs():
+                self._forecast_due = True
+            self._state = facts.state
         for header in self.query(RunHeader):
             header.show(facts, self.target, self.source.kind)
         for alert_list in self.query(AlertList):

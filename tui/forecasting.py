@@ -23,8 +23,13 @@ class ForecastOutcome:
 
 def run_forecast(epoch_records: list[dict], plan: list[float] | None, target: float,
                  patience: int | None = None,
-                 scenarios: tuple[tuple[str, int, tuple[float, ...]], ...] = ()) -> ForecastOutcome:
-    """Forecast the live branch (its epoch records, in order) towards `target`."""
+                 scenarios: tuple[tuple[str, int, tuple[float, ...]], ...] = (),
+                 now: float | None = None) -> ForecastOutcome:
+    """Forecast the live branch (its epoch records, in order) towards `target`.
+
+    `now` (the monitor's clock) dates the ETA when it is later than the last epoch: a run
+    rewound, stopped or opened hours after its last epoch cannot reach anything before now.
+    """
     try:
         from forecast import ForecastOptions, forecast_run, history_from_records
     except ImportError:
@@ -33,7 +38,10 @@ def run_forecast(epoch_records: list[dict], plan: list[float] | None, target: fl
         return ForecastOutcome(None, "forecast: waiting for the first epoch")
     try:
         history = history_from_records(epoch_records)
-        options = ForecastOptions(patience=patience, scenarios=scenarios)
+        times = [r["time"] for r in epoch_records if isinstance(r.get("time"), (int, float))]
+        if now is not None and times and now < max(times):
+            now = None  # the records are newer than the clock: date from them
+        options = ForecastOptions(patience=patience, scenarios=scenarios, now=now)
         result = forecast_run(history, plan, target, options)
     except RunwatchError as exc:
         return ForecastOutcome(None, f"forecast: {exc}")
