@@ -64,6 +64,19 @@ def test_a_refusal_names_the_checkpoint_file_of_a_run_directory(two_epochs, tmp_
     assert f"`runwatch ckpt edit {path} ...`" in str(err.value)
 
 
+def test_a_checkpoint_is_not_resumed_into_another_runs_folder(two_epochs, tmp_path):
+    # Another run's folder: its stream would mix two runs and its last.pt be replaced.
+    base_dir, saved = two_epochs
+    other = tmp_path / "other"
+    run(tiny_config(train={"epochs": 1}), other)
+    before = (other / "checkpoints" / "last.pt").read_bytes()
+    with pytest.raises(RunwatchError, match=r"holds run \w+, but checkpoint .* is from run"):
+        run(tiny_config(train={"epochs": 6}), other,
+            resume_from=base_dir / "checkpoints" / "last.pt")
+    assert (other / "checkpoints" / "last.pt").read_bytes() == before
+    assert [r["type"] for r in read_stream(other)[0]][-1] == "run_end"
+
+
 def test_changes_outside_the_schedule_need_no_consent(two_epochs):
     _, saved = two_epochs
     config = tiny_config(train={"epochs": 6, "log_every_steps": 3}, data={"workers": 0})

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from torch.optim.lr_scheduler import LRScheduler
@@ -20,6 +21,7 @@ from trainer.config import Config, config_to_dict, schedule_keys, schedule_spec
 from trainer.errors import RunwatchError
 from trainer.lr import build_scheduler, current_lr, position_scheduler
 from trainer.schedule import ScheduleSpec, lr_at_step, spec_from_dict
+from trainer.stream import read_stream, stream_path
 
 PREVIEW_EPOCHS = 5
 
@@ -89,6 +91,20 @@ def plan_resume(checkpoint: dict, config: Config, override: bool, source: str,
     unfollowed = len(checkpoint.get("edits") or []) > int(checkpoint.get("edits_followed", 0))
     mode = "edited" if unfollowed else "as_saved"
     return ResumePlan(spec, mode, [], others)
+
+
+def check_same_run(run_dir: Path, run_id: str | None, source: str) -> None:
+    """Refuse to append a checkpoint's run to the stream (and checkpoint names) of another."""
+    if not run_id or not stream_path(run_dir).exists():
+        return
+    ids = [r["run_id"] for r in read_stream(run_dir)[0]
+           if r.get("type") in ("run_start", "resume") and r.get("run_id")]
+    if ids and ids[-1] != run_id:
+        raise RunwatchError(
+            f"{run_dir} holds run {ids[-1]}, but checkpoint {source} is from run {run_id}: "
+            f"resuming there would mix two runs in one stream and replace its last.pt and "
+            f"best.pt; resume in the checkpoint's own run folder or pass a new --run-dir"
+        )
 
 
 def restore_schedule(
