@@ -68,6 +68,20 @@ def _reach(h: History, future: np.ndarray, probs: np.ndarray, target: float,
     return probability, eta
 
 
+def _weights_at_end(scored: list, weights: np.ndarray, blind_ok: np.ndarray,
+                    multipliers: np.ndarray) -> np.ndarray:
+    """Each model's share of the forecast at the plan's last epoch, weighed as `combine`
+    weighs it there: LR-blind models only while the LR stays near its current value."""
+    if not len(blind_ok):
+        return np.zeros(len(scored))
+    valid = np.array([s.future is not None and (s.spec.uses_plan or bool(blind_ok[-1]))
+                      for s in scored])
+    w = np.where(valid, weights * multipliers[:, -1], 0.0)
+    if w.sum() <= 0:  # as combine: every model with a forecast, equally
+        w = np.array([float(s.future is not None) for s in scored])
+    return w / w.sum() if w.sum() > 0 else w
+
+
 def forecast_run(history: pd.DataFrame, plan: list[float] | None, target: float,
                  options: ForecastOptions | None = None) -> ForecastResult:
     """Forecast a run from its history and planned per-epoch LRs (epoch 1..E, or None)."""
@@ -84,7 +98,7 @@ def forecast_run(history: pd.DataFrame, plan: list[float] | None, target: float,
     if n < MIN_FIT_EPOCHS:
         notes.append(f"only {n} usable epoch(s): too few to fit models (at least "
                      f"{MIN_FIT_EPOCHS}); the forecast holds the last accuracy, with wide bands")
-        scored, weights = [], np.array([])
+        scored, weights, end_weights = [], np.array([]), np.array([])
         pred = np.full(len(future), float(h.acc[-1]))
         spread = np.full(len(future), max(5.0, float(np.ptp(h.acc))))
     else:
@@ -95,6 +109,7 @@ def forecast_run(history: pd.DataFrame, plan: list[float] | None, target: float,
         multipliers = opts.reliability.multipliers([s.spec.name for s in scored], future,
                                                    h.last_epoch)
         pred, spread, _ = combine(scored, weights, blind_ok, len(future), multipliers)
+        end_weights = _weights_at_end(scored, weights, blind_ok, multipliers)
         if not any(s.spec.uses_plan and s.future is not None for s in scored) and h.lr_known:
             notes.append("the LR-aware laws could not be fitted: the forecast ignores the plan")
     scale = band_scale(pred, spread, noise, float(h.acc[-1]))
@@ -127,8 +142,9 @@ def forecast_run(history: pd.DataFrame, plan: list[float] | None, target: float,
             ModelReport(s.spec.name, s.spec.group,
                         float(s.future[-1]) if s.future is not None and len(s.future) else None,
                         s.holdout_rmse, float(w),
-                        tuple(float(v) for v in s.future) if s.future is not None else ())
-            for s, w in zip(scored, weights, strict=True)),
+                        tuple(float(v) for v in s.future) if s.future is not None else (),
+                        float(end_w))
+            for s, w, end_w in zip(scored, weights, end_weights, strict=True)),
         scenarios=tuple(scenarios),
         notes=tuple(notes),
     )

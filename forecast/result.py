@@ -71,6 +71,7 @@ class ModelReport:
     holdout_rmse: float | None
     weight: float
     predictions: tuple[float, ...] = ()
+    end_weight: float = 0.0  # its share of the forecast at the plan's last epoch
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ class ForecastResult:
             "models": [
                 {"name": m.name, "group": m.group, "final_acc1": m.final_acc1,
                  "holdout_rmse": m.holdout_rmse, "weight": m.weight,
-                 "predictions": list(m.predictions)}
+                 "end_weight": m.end_weight, "predictions": list(m.predictions)}
                 for m in self.models
             ],
             "scenarios": [

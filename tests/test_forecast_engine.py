@@ -135,3 +135,16 @@ def test_scenarios_in_options_come_back_evaluated():
     assert planned.final_epoch == held.final_epoch == 60
     assert planned.curve[2][1] == plan[20]  # (epoch 21, its LR, acc)
     assert held.curve[2][2] > planned.curve[2][2] + 5  # no restart, no drop at epoch 21
+
+
+def test_end_weights_are_the_models_that_make_the_final_forecast():
+    # 30 epochs into a 60-epoch cosine: the LR ends far below the current one, so LR-blind
+    # models do not count at epoch 60 and the law variants carry the whole final forecast.
+    df, plan = cosine_run(30)
+    result = forecast_run(df, plan, 80.0)
+    ends = {m.name: m for m in result.models}
+    assert sum(m.end_weight for m in ends.values()) == pytest.approx(1.0)
+    assert all(m.end_weight == 0 for m in ends.values() if m.group != "schedule")
+    assert any(m.weight > 0 for m in ends.values() if m.group != "schedule")
+    final = sum(m.end_weight * m.final_acc1 for m in ends.values() if m.end_weight)
+    assert final == pytest.approx(result.predictions[-1].acc1, abs=1e-6)

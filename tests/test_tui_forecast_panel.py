@@ -24,3 +24,14 @@ def test_a_target_ahead_gives_the_epoch_and_the_band():
 def test_no_forecast_says_why():
     assert forecast_lines(ForecastOutcome(None, "forecast unavailable")) == [
         "forecast unavailable"]
+
+
+def test_models_listed_are_those_that_make_the_forecast_at_the_plans_end():
+    data = _data(eta_epoch=305, last_epoch=300)
+    data["models"] = [
+        {"name": "pow3", "final_acc1": 80.0, "weight": 0.5, "end_weight": 0.0},
+        {"name": "lr_law_acc_p0.5_k3", "final_acc1": 83.0, "weight": 0.2, "end_weight": 0.7},
+        {"name": "lr_law_acc_p1_kinf", "final_acc1": 82.5, "weight": 0.3, "end_weight": 0.3}]
+    models = [line for line in forecast_lines(ForecastOutcome(data)) if line.startswith("  ")]
+    assert models == ["  lr_law_acc_p0.5_k3: 83.0% reaches (w 0.70)",
+                      "  lr_law_acc_p1_kinf: 82.5% reaches (w 0.30)"]

@@ -31,9 +31,9 @@ FORECAST = {
                 "recovered_epoch": None},
                {"kind": "lr_restart", "epoch": 21, "lr_before": 0.0025, "lr_after": 0.1,
                 "ratio": 40.0, "predicted_drop": 14.2}],
-    "models": [{"name": "lr_law_acc", "final_acc1": 78.1, "weight": 0.5},
-               {"name": "pow3", "final_acc1": 73.2, "weight": 0.3},
-               {"name": "last_value", "final_acc1": 61.0, "weight": 0.2}],
+    "models": [{"name": "lr_law_acc", "final_acc1": 78.1, "weight": 0.5, "end_weight": 0.5},
+               {"name": "pow3", "final_acc1": 73.2, "weight": 0.3, "end_weight": 0.3},
+               {"name": "last_value", "final_acc1": 61.0, "weight": 0.2, "end_weight": 0.2}],
     "scenarios": [], "notes": [],
 }
 

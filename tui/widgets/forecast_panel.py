@@ -54,12 +54,14 @@ def forecast_lines(outcome: ForecastOutcome) -> list[str]:
         reach = f"{target:g}% at ep {eta_epoch}{date}{_interval(data)}"
     prob = data.get("probability_reach")
     lines = [reach, f"P(reach within budget) {prob * 100:.0f}%" if prob is not None else ""]
-    for model in sorted(data.get("models") or [], key=lambda m: -(m.get("weight") or 0))[
-            :MAX_MODELS]:
+    # The models that make the forecast at the plan's end (LR-blind ones drop out where the
+    # plan moves the LR), not those that fitted the past best.
+    counted = [m for m in data.get("models") or [] if (m.get("end_weight") or 0) > 0]
+    for model in sorted(counted, key=lambda m: -m["end_weight"])[:MAX_MODELS]:
         final = model.get("final_acc1")
         verdict = "-" if final is None else (
             f"{final:.1f}% {'reaches' if final >= target else 'misses'}")
-        lines.append(f"  {model.get('name')}: {verdict} (w {model.get('weight') or 0:.2f})")
+        lines.append(f"  {model.get('name')}: {verdict} (w {model['end_weight']:.2f})")
     ahead = [e for e in data.get("events") or [] if (e.get("epoch") or 0) > data.get(
         "last_epoch", 0)]
     for event in ahead[:MAX_EVENTS]:
