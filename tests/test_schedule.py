@@ -150,3 +150,14 @@ def test_spec_from_dict_refuses_a_malformed_stored_schedule_in_one_line():
         spec_from_dict({"name": "cosine", "epochs": 10})  # no base_lr
     with pytest.raises(RunwatchError, match="not a valid schedule"):
         spec_from_dict({"name": "cosine", "base_lr": "0.1", "epochs": 10})
+
+
+def test_match_lr_never_runs_a_cosine_past_its_end():
+    # From epoch 6 of 24 at 0.00344: starting the 24-epoch cosine where its LR is 0.00344 would
+    # end it at epoch 10 and climb back to 0.0186 by epoch 24 (seen in `ckpt edit --schedule
+    # cosine --continuity match-lr`). The cosine must anneal to the planned end instead.
+    cosine = ScheduleSpec("cosine", base_lr=0.05, epochs=24, eta_min=1e-4)
+    cont = continue_schedule(cosine, 6, 0.00344267, "match-lr")
+    lrs = lr_plan(cont, 7, 24)
+    assert all(b <= a for a, b in zip(lrs, lrs[1:], strict=False))  # never rises
+    assert lrs[-1] < 0.001

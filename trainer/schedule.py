@@ -251,7 +251,13 @@ def continue_schedule(
     # match-lr: within the first period of the main schedule, the step whose LR is closest
     # to last_lr (ties go to the later, lower-LR step so the LR never rises).
     body = replace(new, warmup_epochs=0, offset=0)
-    period = new.t0 if new.name == "cosine_restarts" else max(new.epochs - epochs_done, 1)
-    candidates = range(0, period)
+    if new.name == "cosine_restarts":
+        candidates = range(0, new.t0)
+    elif new.name == "cosine":
+        # One cosine over body.epochs steps: a later start would end it before the run ends,
+        # and past its end the LR climbs again (the closed form is periodic).
+        candidates = range(0, epochs_done + 1)
+    else:
+        candidates = range(0, remaining)
     best = min(candidates, key=lambda s: (abs(lr_at(body, s + 1) - last_lr), -s))
     return replace(body, offset=epochs_done - best)
