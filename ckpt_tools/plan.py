@@ -178,14 +178,19 @@ def last_trained_lr(view: CheckpointView) -> float | None:
         return None
 
 
-def _jump_warnings(first: int, last_lr: float | None, after: list[float]) -> list[str]:
+def _jump_warnings(first: int, last_lr: float | None, after: list[float],
+                   mode: str | None = None) -> list[str]:
+    """Jumps of 3x or more; at the resume point, the continuity modes that would avoid it
+    (none is offered when `mode` is None: the layout allows keep-phase only)."""
+    others = [m for m in ("match-lr", "anneal-from-current") if mode is not None and m != mode]
     out = []
     for jump in find_jumps(after, first, JUMP_WARN_RATIO, prev_lr=last_lr):
         where = "the first resumed epoch" if jump.epoch == first else "a restart"
+        hint = f"; --continuity {' or '.join(others)} " + \
+            ("avoids it" if len(others) == 1 else "avoid it")
         out.append(f"epoch {jump.epoch} ({where}) runs at {jump.lr_after:.6g}, "
                    f"{jump.ratio:.0f}x the {jump.lr_before:.6g} of epoch {jump.epoch - 1}"
-                   + ("; --continuity match-lr or anneal-from-current avoid it"
-                      if jump.epoch == first else ""))
+                   + (hint if jump.epoch == first and others else ""))
     return out
 
 
@@ -239,7 +244,7 @@ def plan_loaded(loaded: LoadedCheckpoint, request: EditRequest) -> EditPlan:
         raise RunwatchError(f"this edit cannot be expressed in the checkpoint's "
                             f"{view.scheduler_type} fields (it would give {after[:3]}, "
                             f"not {expected[:3]}); try another --continuity")
-    warnings = _jump_warnings(done + 1, last, after)
+    warnings = _jump_warnings(done + 1, last, after, mode)
     if view.step_in_epoch:  # a SIGTERM's last.pt: part of epoch done + 1 ran at the old LR
         ran = before[0]
         warnings.append(f"the checkpoint stopped inside epoch {done + 1}, after its step "
