@@ -107,8 +107,10 @@ def test_rng_state_round_trips_through_a_weights_only_file(tmp_path):
 
 def test_load_refuses_what_is_not_a_runwatch_checkpoint(tmp_path):
     torch.save({"state_dict": {}}, tmp_path / "other.pt")
-    with pytest.raises(RunwatchError, match="not a runwatch checkpoint"):
+    with pytest.raises(RunwatchError, match="not a runwatch checkpoint") as err:
         ckpt.load_checkpoint(tmp_path / "other.pt")
+    # No runwatch command converts other trainers' checkpoints: the message must not say so.
+    assert "convert" not in str(err.value) and "start a fresh run" in str(err.value)
     (tmp_path / "junk.pt").write_bytes(b"not a zip")
     with pytest.raises(RunwatchError, match="weights_only=True"):
         ckpt.load_checkpoint(tmp_path / "junk.pt")

@@ -215,8 +215,9 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise RunwatchError(
-            f"{path} is not a runwatch checkpoint (no format='runwatch'): "
-            f"convert it with `runwatch ckpt` tools or start a fresh run"
+            f"{path} is not a runwatch checkpoint (no format='runwatch'): `runwatch train` "
+            f"resumes only its own checkpoints; start a fresh run (`runwatch ckpt inspect "
+            f"{path}` shows what it holds)"
         )
     if payload.get("format_version") != FORMAT_VERSION:
         raise RunwatchError(
