@@ -25,9 +25,11 @@ from tui_records import (
 )
 
 from trainer.sources import open_source
+from tui import app as app_module
 from tui import surgery
 from tui.app import RunwatchApp
 from tui.feed import StreamFeed
+from tui.forecasting import ForecastOutcome
 from tui.screens.confirm_screen import ConfirmScreen
 from tui.screens.edit_screen import EditScreen
 from tui.screens.help_screen import HelpScreen
@@ -421,3 +423,22 @@ async def test_a_finished_run_opened_later_shows_no_eta_in_the_past(tmp_path):
         await wait_for(pilot, lambda: app.forecast.data is not None)
         assert app.forecast.data["eta_epoch"] > 8
         assert eta_timestamp(app.forecast.data) > later  # header and panel read this one
+
+
+@run_async
+async def test_table_calls_regression_only_what_the_forecast_does(tmp_path, monkeypatch):
+    # Drops of 2 points at epochs 4 and 6; the forecast's events flag only epoch 6.
+    accs = [50.0, 52.0, 54.0, 52.0, 56.0, 54.0, 57.0]
+    stream_in(tmp_path, [run_start()] + [epoch(e, a) for e, a in enumerate(accs, 1)])
+    forecast = {"target": 75.0, "last_epoch": 7, "eta_epoch": None, "probability_reach": 0.1,
+                "predictions": [], "models": [], "scenarios": [], "notes": [],
+                "events": [{"kind": "regression", "epoch": 6, "acc_before": 56.0,
+                            "acc_after": 54.0, "drop": 2.0, "noise": 0.2,
+                            "lr_before": 0.1, "lr_after": 0.1, "recovered_epoch": 7}]}
+    monkeypatch.setattr(app_module, "run_forecast", lambda *a, **k: ForecastOutcome(forecast))
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.forecast.data is not None)
+        await pilot.pause(0.1)
+        tags = table_column(app, "tag")
+        assert (tags[3], tags[5]) == ("dip", "regression")

@@ -13,7 +13,7 @@ def point(e, acc, lr=0.01, **fields):
 
 @pytest.mark.parametrize(("gain", "tag"), [
     (3.0, "fast growth"), (1.0, "moderate"), (0.2, "slow"), (0.0, "plateau"),
-    (-0.5, "plateau"), (-2.0, "regression"),
+    (-0.5, "plateau"), (-2.0, "dip"),
 ])
 def test_tag_by_gain(gain, tag):
     assert epoch_tag(point(2, 50 + gain), point(1, 50.0), best_epoch=None) == tag
@@ -30,3 +30,10 @@ def test_restart_beats_peak_and_regression_and_peak_is_the_best_row():
 def test_non_finite_first():
     bad = point(5, 40.0, test_loss=math.nan)
     assert epoch_tag(bad, point(4, 39.0), best_epoch=5) == "non-finite"
+
+
+def test_a_regression_is_what_the_forecast_calls_one_other_drops_are_dips():
+    # A 2-point drop is a dip unless the forecast's events (noise-aware) flag its epoch.
+    assert epoch_tag(point(2, 48.0), point(1, 50.0), None, regressions={2}) == "regression"
+    assert epoch_tag(point(2, 48.0), point(1, 50.0), None, regressions={7}) == "dip"
+    assert epoch_tag(point(2, 50.3), point(1, 50.0), None, regressions=()) == "slow"

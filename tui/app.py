@@ -206,8 +206,12 @@ class RunwatchApp(App[str | None]):
         self._forecast_running = False
         self.forecast = message.outcome
         self._show_forecast()
+        events = (self.forecast.data or {}).get("events") or []
+        regressions = frozenset(e["epoch"] for e in events if e.get("kind") == "regression")
         with self._lock:
             self._show_charts()
+            for table in self.query(EpochTable):
+                table.show_regressions(self.model, regressions)
         self.refresh_status()
 
     def on_checkpoints_listed(self, message: CheckpointsListed) -> None:

@@ -1,13 +1,16 @@
 """The one-word verdict on each epoch row of the table (no textual here).
 
 Order of precedence: an LR restart explains everything after it, so it wins; then the run's
-best epoch (PEAK, exactly one row); then a fall of more than REGRESSION_PTS; then the size of
-the gain over the epoch before.
+best epoch (PEAK, exactly one row); then a regression as the forecast judges it (a drop beyond
+the run's own noise: forecast.events, the one detector, which also raises the alert); then a
+fall of more than REGRESSION_PTS that the forecast does not call a regression (a dip, within
+the noise); then the size of the gain over the epoch before.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 
 from tui.run_model import EpochPoint
 
@@ -18,7 +21,7 @@ REGRESSION_PTS = 1.0
 RESTART_RATIO = 2.0  # same threshold as trainer.schedule.find_jumps
 
 TAGS = ("fast growth", "moderate", "slow", "plateau", "PEAK", "LR RESTART", "regression",
-        "non-finite")
+        "dip", "non-finite")
 
 
 def gain(point: EpochPoint, previous: EpochPoint | None) -> float:
@@ -34,18 +37,22 @@ def is_lr_restart(point: EpochPoint, previous: EpochPoint | None) -> bool:
     return point.lr / previous.lr >= RESTART_RATIO
 
 
-def epoch_tag(point: EpochPoint, previous: EpochPoint | None, best_epoch: int | None) -> str:
+def epoch_tag(point: EpochPoint, previous: EpochPoint | None, best_epoch: int | None,
+              regressions: Collection[int] = ()) -> str:
+    """`regressions`: the epochs the forecast's events call a regression."""
     if point.nonfinite():
         return "non-finite"
     if is_lr_restart(point, previous):
         return "LR RESTART"
     if best_epoch == point.epoch:
         return "PEAK"
+    if point.epoch in regressions:
+        return "regression"
     g = gain(point, previous)
     if math.isnan(g):
         return ""
     if g <= -REGRESSION_PTS:
-        return "regression"
+        return "dip"
     if g >= FAST_PTS:
         return "fast growth"
     if g >= MODERATE_PTS:

@@ -20,12 +20,13 @@ COLUMNS = {"epoch": 5, "train": 6, "test": 6, "gain": 7, "loss": 7, "LR": 8, "ta
 TAG_STYLES = {
     "fast growth": "green", "moderate": "", "slow": "dim", "plateau": "yellow",
     "PEAK": "bold cyan", "LR RESTART": "bold magenta", "regression": "bold red",
-    "non-finite": "bold red reverse",
+    "dip": "yellow", "non-finite": "bold red reverse",
 }
 
 
-def row_cells(point: EpochPoint, previous: EpochPoint | None, best_epoch: int | None) -> list:
-    tag = epoch_tag(point, previous, best_epoch)
+def row_cells(point: EpochPoint, previous: EpochPoint | None, best_epoch: int | None,
+              regressions: frozenset[int] = frozenset()) -> list:
+    tag = epoch_tag(point, previous, best_epoch, regressions)
     g = gain(point, previous) if previous is not None else None
     record = point.record
     return [
@@ -46,6 +47,7 @@ class EpochTable(DataTable):
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self._peak: int | None = None
         self._shown: list[int] = []
+        self._regressions: frozenset[int] = frozenset()  # from the latest forecast
 
     def on_mount(self) -> None:
         for name, width in COLUMNS.items():
@@ -64,14 +66,26 @@ class EpochTable(DataTable):
             if point is None or epoch in self._shown:
                 continue
             previous = model.previous(epoch)
-            self.add_row(*row_cells(point, previous, best_epoch), key=str(epoch))
+            self.add_row(*row_cells(point, previous, best_epoch, self._regressions),
+                         key=str(epoch))
             self._shown.append(epoch)
         if best_epoch != self._peak:
-            for epoch in (self._peak, best_epoch):
-                if epoch is not None and epoch in model.live and str(epoch) in self.rows:
-                    point = model.live[epoch]
-                    cells = row_cells(point, model.previous(epoch), best_epoch)
-                    self.update_cell(str(epoch), "tag", cells[-1])
+            self._retag(model, {self._peak, best_epoch}, best_epoch)
             self._peak = best_epoch
         if follow and self.row_count:
             self.move_cursor(row=self.row_count - 1, animate=False)
+
+    def show_regressions(self, model: RunModel, epochs: frozenset[int]) -> None:
+        """Tag as regressions the epochs the forecast calls so (the rest of the drops: dips)."""
+        changed = epochs ^ self._regressions
+        self._regressions = epochs
+        best = model.best()
+        self._retag(model, changed, best.epoch if best else None)
+
+    def _retag(self, model: RunModel, epochs: set[int | None] | frozenset[int],
+               best_epoch: int | None) -> None:
+        for epoch in epochs:
+            if epoch is not None and epoch in model.live and str(epoch) in self.rows:
+                cells = row_cells(model.live[epoch], model.previous(epoch), best_epoch,
+                                  self._regressions)
+                self.update_cell(str(epoch), "tag", cells[-1])
