@@ -205,6 +205,9 @@ async def test_keys_help_tabs_alert_focus_follow_and_quit(tmp_path):
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         assert "rewind to the best checkpoint" in text_of(app.screen.query_one("Static"))
+        await pilot.pause(0.1)
+        help_text = app.screen.query_one("Static")  # every key on one line at 80 columns
+        assert help_text.size.height == len(text_of(help_text).splitlines())
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
         tabs = app.query_one(TabbedContent)

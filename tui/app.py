@@ -69,7 +69,7 @@ class RunwatchApp(App[str | None]):
         ("?", "this list of keys"),
         ("1 2 3", "tabs: run, chart + forecast, checkpoints"),
         ("b", "rewind to the best checkpoint (asks first)"),
-        ("e", "edit a checkpoint's schedule (LR preview, forecasts, then confirm)"),
+        ("e", "edit a checkpoint's schedule, with LR and forecast previews"),
         ("a", "focus the alert list (arrows/PgUp/PgDn scroll it)"),
         ("End G", "jump to and follow the newest epoch"),
         ("Tab", "move focus between panels"),
