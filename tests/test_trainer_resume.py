@@ -16,7 +16,7 @@ from trainer.model import build_model, build_optimizer
 from trainer.records import spec_to_dict
 from trainer.resume import config_changes, plan_resume
 from trainer.schedule import continue_schedule, lr_at, lr_plan, spec_from_dict
-from trainer.stream import read_stream
+from trainer.stream import StreamWriter, read_stream, stream_path
 from trainer.train import run
 
 pytestmark = pytest.mark.slow
@@ -75,6 +75,21 @@ def test_a_checkpoint_is_not_resumed_into_another_runs_folder(two_epochs, tmp_pa
             resume_from=base_dir / "checkpoints" / "last.pt")
     assert (other / "checkpoints" / "last.pt").read_bytes() == before
     assert [r["type"] for r in read_stream(other)[0]][-1] == "run_end"
+
+
+def test_after_a_rewind_the_abandoned_branch_is_not_resumed(tmp_path):
+    # `runwatch ckpt rewind RUN --to 1`, then the habitual `--resume-from RUN` (its last.pt, of
+    # epoch 2): continuing the abandoned branch would leave the stream's live branch with a
+    # gap (1, then 3...). The run must point to the rewind's checkpoint instead.
+    config = tiny_config(train={"epochs": 2})
+    run(config, tmp_path)
+    with StreamWriter(stream_path(tmp_path)) as writer:
+        writer.event("rewind", to_epoch=1, checkpoint="CK/rewind-from-0001.pt",
+                     abandoned_epochs=[2])
+    with pytest.raises(RunwatchError, match=r"rewound to epoch 1, .*epoch 2\) is on the "
+                                            r"abandoned branch: .*CK/rewind-from-0001.pt"):
+        run(tiny_config(train={"epochs": 4}), tmp_path, resume_from=tmp_path)
+    assert read_stream(tmp_path)[0][-1]["kind"] == "rewind"  # nothing appended
 
 
 def test_changes_outside_the_schedule_need_no_consent(two_epochs):

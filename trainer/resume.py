@@ -21,7 +21,7 @@ from trainer.config import Config, config_to_dict, schedule_keys, schedule_spec
 from trainer.errors import RunwatchError
 from trainer.lr import build_scheduler, current_lr, position_scheduler
 from trainer.schedule import ScheduleSpec, lr_at_step, spec_from_dict
-from trainer.stream import read_stream, stream_path
+from trainer.stream import branch_point, read_stream, stream_path
 
 PREVIEW_EPOCHS = 5
 
@@ -93,17 +93,29 @@ def plan_resume(checkpoint: dict, config: Config, override: bool, source: str,
     return ResumePlan(spec, mode, [], others)
 
 
-def check_same_run(run_dir: Path, run_id: str | None, source: str) -> None:
-    """Refuse to append a checkpoint's run to the stream (and checkpoint names) of another."""
-    if not run_id or not stream_path(run_dir).exists():
+def check_run_dir(run_dir: Path, saved: dict, source: str) -> None:
+    """Refuse a resume that would corrupt the run's stream: a checkpoint of another run, or
+    one of the branch that `runwatch ckpt rewind` abandoned."""
+    if not stream_path(run_dir).exists():
         return
-    ids = [r["run_id"] for r in read_stream(run_dir)[0]
+    records = read_stream(run_dir)[0]
+    run_id = saved.get("run_id")
+    ids = [r["run_id"] for r in records
            if r.get("type") in ("run_start", "resume") and r.get("run_id")]
-    if ids and ids[-1] != run_id:
+    if run_id and ids and ids[-1] != run_id:
         raise RunwatchError(
             f"{run_dir} holds run {ids[-1]}, but checkpoint {source} is from run {run_id}: "
             f"resuming there would mix two runs in one stream and replace its last.pt and "
             f"best.pt; resume in the checkpoint's own run folder or pass a new --run-dir"
+        )
+    last = next((r for r in reversed(records) if branch_point(r) is not None), None)
+    if last is not None and last.get("kind") == "rewind" and int(saved["epoch"]) > \
+            branch_point(last):
+        raise RunwatchError(
+            f"the run was rewound to epoch {branch_point(last)}, and checkpoint {source} "
+            f"(epoch {saved['epoch']}) is on the abandoned branch: resume from the rewind's "
+            f"checkpoint {last.get('checkpoint')} with the command `runwatch ckpt rewind` "
+            f"printed, or rewind again"
         )
 
 

@@ -48,7 +48,7 @@ from trainer.records import (
     run_start_fields,
     spec_to_dict,
 )
-from trainer.resume import ResumePlan, check_same_run, plan_resume, restore_schedule
+from trainer.resume import ResumePlan, check_run_dir, plan_resume, restore_schedule
 from trainer.schedule import ScheduleSpec, lr_at, lr_plan
 from trainer.signals import StopRequest
 from trainer.steps import EpochSums, Precision, evaluate, reduce_sums, train_one_epoch
@@ -125,7 +125,7 @@ def _run(config: Config, run_dir: Path, info: DistInfo, device: torch.device,
         resume_from = ckpt.resolve_checkpoint(resume_from)  # messages name the file itself
         saved = ckpt.load_checkpoint(resume_from)
         if info.is_main:  # only rank 0 reads the stream
-            check_same_run(run_dir, saved.get("run_id"), str(resume_from))
+            check_run_dir(run_dir, saved, str(resume_from))
         plan = plan_resume(saved, config, override_schedule, str(resume_from), steps)
         spec, scheduler = load_training_state(saved, plan, config, model, optimizer, precision)
         state = loop_state_from_checkpoint(saved, plan)
