@@ -12,6 +12,18 @@ from textual_plotext import PlotextPlot
 from tui.downsample import minmax_buckets
 from tui.run_model import RunModel
 
+X_TICKS = 5
+
+
+def epoch_ticks(epochs: list[float], count: int = X_TICKS) -> list[int]:
+    """Whole epochs spread over the x range (plotext's own ticks read 'epoch 6.8')."""
+    if not epochs:
+        return []
+    lo, hi = int(min(epochs)), int(max(epochs))
+    step = max(1, round((hi - lo) / (count - 1)))
+    inner = [t for t in range(lo, hi, step) if hi - t > step / 2]  # no label crowds the last
+    return inner[:count - 1] + [hi]
+
 
 class AccuracyChart(PlotextPlot):
     def on_mount(self) -> None:
@@ -55,4 +67,7 @@ class AccuracyChart(PlotextPlot):
             plt.plot(xs, ys, marker="braille", color="green")
         if target is not None:
             plt.hline(target, color="red")
+        ticks = epoch_ticks(list(xs) + list(axs) + [p["epoch"] for p in preds])
+        if ticks:
+            plt.xticks(ticks)
         return super().render()
