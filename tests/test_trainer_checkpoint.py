@@ -172,6 +172,15 @@ def test_load_refuses_a_checkpoint_whose_record_fails_its_crc(tmp_path):
         ckpt.load_checkpoint(path)
 
 
+def test_a_truncated_checkpoint_is_named_as_such(tmp_path):
+    # A cut-off copy: torch's message ("failed finding central directory. This is an internal
+    # miniz error...") does not tell the user what happened.
+    path = ckpt.save_checkpoint(tmp_path, payload(1), is_best=False, keep=1)[0]
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(RunwatchError, match=r"is truncated \(a zip archive without its end\)"):
+        ckpt.load_checkpoint(path)
+
+
 def test_a_damaged_file_names_the_inspect_command(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a zip")
     with pytest.raises(RunwatchError, match="runwatch ckpt inspect"):

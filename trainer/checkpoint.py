@@ -231,7 +231,12 @@ def check_crcs(path: Path) -> None:
     """Refuse a zip checkpoint with a record that fails its CRC: torch.load does not check
     them, so a flipped byte in a weight would resume silently with that weight."""
     if not zipfile.is_zipfile(path):
-        return  # torch.load reports what it cannot read
+        with open(path, "rb") as f:
+            if f.read(4) == b"PK\x03\x04":  # a zip's start without its end: a cut-off copy
+                raise RunwatchError(
+                    f"checkpoint {path} is truncated (a zip archive without its end): resume "
+                    f"from another checkpoint, or copy this one again")
+        return  # not a zip (a legacy file, or not a checkpoint): torch.load reports it
     try:
         with zipfile.ZipFile(path) as archive:
             bad = archive.testzip()
