@@ -1,12 +1,13 @@
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from trainer.schedule import ScheduleSpec, lr_at
 from tui import surgery
-from tui.surgery import EditChoice, edited_path, preview_lrs, resume_command
+from tui.surgery import EditChoice, describe_plan, edited_path, preview_lrs, resume_command
 
 SEED = ScheduleSpec("cosine_restarts", 0.05, 100, t0=30, eta_min=1e-5)
 
@@ -36,3 +37,12 @@ def test_tools_unavailable(monkeypatch):
     monkeypatch.setitem(sys.modules, "ckpt_tools", None)
     with pytest.raises(surgery.ToolsUnavailable, match="checkpoint tools unavailable"):
         surgery.plan_rewind(Path("."))
+
+
+def test_a_rewind_plan_is_described_in_the_units_the_monitor_shows():
+    plan = SimpleNamespace(to_dict=lambda: {
+        "to_epoch": 6, "test_acc1": 89.453125, "source": "checkpoints/best.pt",
+        "abandoned_epochs": list(range(7, 25)), "warnings": ["a", "b"]})
+    assert describe_plan(plan).splitlines() == [
+        "to_epoch: 6", "test_acc1: 89.45", "source: checkpoints/best.pt",
+        "abandoned_epochs: 7-24 (18 epochs)", "warnings: ['a', 'b']"]

@@ -296,7 +296,7 @@ class RunwatchApp(App[str | None]):
         except (surgery.ToolsUnavailable, RunwatchError) as exc:
             self.call_from_thread(self._report, f"rewind: {exc}")
             return
-        details = _describe(plan) + self._training_warning()
+        details = surgery.describe_plan(plan) + self._training_warning()
 
         def confirmed(yes: bool | None) -> None:
             if yes:
@@ -351,7 +351,7 @@ class RunwatchApp(App[str | None]):
             self.call_from_thread(self._report, f"edit: {exc}")
             return
         out = surgery.edited_path(checkpoint)
-        details = f"{_describe(plan)}\nwrites {out} (the original is kept)"
+        details = f"{surgery.describe_plan(plan)}\nwrites {out} (the original is kept)"
         details += self._training_warning()
 
         def confirmed(yes: bool | None) -> None:
@@ -386,20 +386,3 @@ class RunwatchApp(App[str | None]):
         for panel in self.query(CheckpointPanel):
             panel.report(text)
         self.notify(text.splitlines()[0], timeout=6)
-
-
-def _describe(plan) -> str:
-    """The facts of a rewind or edit plan a user needs before saying yes, one per line."""
-    data = plan.to_dict()
-    edit = data.pop("edit", None)
-    lines = []
-    for key in ("to_epoch", "test_acc1", "source", "target", "abandoned_epochs", "mode",
-                "first_epoch", "last_lr", "lr_after", "jump_ratio", "warnings", "changes"):
-        value = data.get(key)
-        if isinstance(value, list) and value and isinstance(value[0], float):
-            value = " ".join(f"{v:.3g}" for v in value[:8])
-        if value not in (None, [], {}, ""):
-            lines.append(f"{key}: {value}")
-    if edit:
-        lines.append(f"edit: LR {edit.get('last_lr')} -> {edit.get('lr_after', [None])[0]}")
-    return "\n".join(lines)

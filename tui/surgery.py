@@ -75,3 +75,26 @@ def edited_path(checkpoint: Path) -> Path:
 def resume_command(checkpoint: Path, config: str | None) -> str:
     """How to continue from an edited checkpoint (the trainer follows its recorded edits)."""
     return f"runwatch train --config {config or 'CONFIG'} --resume-from {checkpoint}"
+
+
+def describe_plan(plan) -> str:
+    """The facts of a rewind or edit plan a user needs before saying yes, one per line."""
+    data = plan.to_dict()
+    edit = data.pop("edit", None)
+    lines = []
+    for key in ("to_epoch", "test_acc1", "source", "target", "abandoned_epochs", "mode",
+                "first_epoch", "last_lr", "lr_after", "jump_ratio", "warnings", "changes"):
+        value = data.get(key)
+        if isinstance(value, list) and value and isinstance(value[0], float):
+            value = " ".join(f"{v:.3g}" for v in value[:8])
+        elif (isinstance(value, list) and len(value) > 2
+              and all(isinstance(v, int) for v in value)
+              and value == list(range(value[0], value[-1] + 1))):
+            value = f"{value[0]}-{value[-1]} ({len(value)} epochs)"
+        elif isinstance(value, float):
+            value = f"{value:.4g}"  # test_acc1 89.45, not 89.453125
+        if value not in (None, [], {}, ""):
+            lines.append(f"{key}: {value}")
+    if edit:
+        lines.append(f"edit: LR {edit.get('last_lr')} -> {edit.get('lr_after', [None])[0]}")
+    return "\n".join(lines)
