@@ -132,6 +132,9 @@ def run_rewind(args: argparse.Namespace) -> int:
     acc = f" (test_acc1 {plan.test_acc1:.2f})" if plan.test_acc1 is not None else ""
     print(f"rewind {plan.run_dir} to epoch {plan.to_epoch}{acc}: {plan.source}")
     print(f"abandoned branch: epochs {_epochs(plan.abandoned_epochs)} (kept in the stream)")
+    if plan.abandoned_best is not None:
+        print(f"{plan.abandoned_best} holds an abandoned epoch and the resumed run will replace "
+              f"it at its first best: it is kept as {plan.abandoned_best_copy}")
     if plan.edit is not None:
         print(format_plan(plan.edit))
     if args.dry_run:

@@ -4,7 +4,9 @@ Nothing is deleted or overwritten: the chosen checkpoint is written to a new fil
 `checkpoints/rewind-from-NNNN.pt` (edited when asked), the stream gets a `rewind` event (the
 later epochs stay in the file as an abandoned branch), and the run's own config is written
 beside it as `rewind-NNNN.toml` so the printed resume command is exact: the trainer compares
-the config given on resume with the checkpoint's `config`, and this file is that config.
+the config given on resume with the checkpoint's `config`, and this file is that config. When
+best.pt holds an abandoned epoch, it is copied to `best-abandoned-NNNN.pt` first: the resumed
+run replaces best.pt at its first best.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from ckpt_tools.load import LoadedCheckpoint, ensure_unchanged, load_checkpoint
 from ckpt_tools.plan import EditPlan, EditRequest, plan_loaded
 from ckpt_tools.tomlfile import dumps_toml
 from ckpt_tools.write import free_name, write_checkpoint
-from trainer.atomic import write_text_atomic
+from trainer.atomic import copy_atomic, write_text_atomic
 from trainer.errors import RunwatchError
 from trainer.stream import StreamWriter, read_stream, split_branches, stream_path
 
@@ -35,12 +37,17 @@ class RewindPlan:
     test_acc1: float | None
     edit: EditPlan | None = None
     source_stamp: tuple[int, int, int] = field(default=(), repr=False)
+    # best.pt when it holds an abandoned epoch (the resumed run replaces it at its first best),
+    # and the name it is kept under.
+    abandoned_best: Path | None = None
+    abandoned_best_copy: Path | None = None
 
     def to_dict(self) -> dict:
         out = asdict(self)
         out.pop("source_stamp")
-        for key in ("run_dir", "source", "target", "config_file"):
-            out[key] = str(out[key])
+        for key in ("run_dir", "source", "target", "config_file", "abandoned_best",
+                    "abandoned_best_copy"):
+            out[key] = None if out[key] is None else str(out[key])
         out["edit"] = self.edit.to_dict() if self.edit else None
         return out
 
@@ -103,12 +110,18 @@ def plan_rewind(run_dir: str | Path, to: str | int = "best",
         raise RunwatchError(f"{source} is a {view.layout} checkpoint: rewind works on runwatch "
                             "runs; use `runwatch ckpt edit` for other trainers")
     edit = plan_loaded(loaded, request) if request is not None else None
+    best = run / "checkpoints" / "best.pt"
+    best_epoch = detect(load_checkpoint(best)).epochs_done if best.is_file() else None
+    kept_best = best_epoch is not None and best_epoch > epoch
     return RewindPlan(
         run_dir=run, to_epoch=epoch, source=source,
         target=free_name(run / "checkpoints", f"rewind-from-{epoch:04d}", ".pt"),
         config_file=free_name(run, f"rewind-{epoch:04d}", ".toml"),
         abandoned_epochs=[r["epoch"] for r in live if r["epoch"] > epoch],
         test_acc1=record.get("test_acc1"), edit=edit, source_stamp=loaded.stamp,
+        abandoned_best=best if kept_best else None,
+        abandoned_best_copy=free_name(run / "checkpoints", f"best-abandoned-{best_epoch:04d}",
+                                      ".pt") if kept_best else None,
     )
 
 
@@ -150,6 +163,8 @@ def apply_rewind(plan: RewindPlan) -> RewindResult:
     else:
         write_checkpoint(loaded, loaded.obj, plan.target)
     write_run_config(loaded, plan.config_file)
+    if plan.abandoned_best is not None:
+        copy_atomic(plan.abandoned_best, plan.abandoned_best_copy)
     with StreamWriter(stream_path(plan.run_dir)) as writer:
         event = writer.event("rewind", to_epoch=plan.to_epoch, checkpoint=str(plan.target),
                              abandoned_epochs=plan.abandoned_epochs)

@@ -109,6 +109,20 @@ def test_rewind_to_best_picks_the_best_live_epoch(smoke_run):
         plan_rewind(smoke_run, to=42)
 
 
+def test_rewinding_before_the_best_epoch_keeps_a_copy_of_best_pt(smoke_run, capsys):
+    # The resumed run's first best replaces best.pt: without a copy, the weights of the best
+    # (abandoned) epoch would be lost, though rewind promises nothing is.
+    best = smoke_run / "checkpoints" / "best.pt"
+    best_epoch = load_checkpoint(best).obj["epoch"]
+    assert best_epoch > 1
+    assert plan_rewind(smoke_run).abandoned_best is None  # rewinding to it: nothing at risk
+    before = best.read_bytes()
+    assert main(["ckpt", "rewind", str(smoke_run), "--to", "1", "--yes"]) == 0
+    copy = smoke_run / "checkpoints" / f"best-abandoned-{best_epoch:04d}.pt"
+    assert f"it is kept as {copy}" in capsys.readouterr().out
+    assert copy.read_bytes() == before == best.read_bytes()
+
+
 @pytest.fixture(scope="module")
 def warmup_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("warm") / "run"
