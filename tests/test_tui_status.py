@@ -54,3 +54,16 @@ def test_formats():
     assert format_cell(None) == "-" and format_cell(math.nan) == "NaN"
     assert format_cell(math.inf) == "inf" and format_cell(1.23456, 3) == "1.235"
     assert format_lr(0.05) == "0.05" and format_lr(0.000147) == "1.47e-04"
+
+
+def test_a_rewound_run_says_so_until_training_goes_on():
+    # The smoke run finished at 24, then 'b' rewound it to 6: not 'finished: completed'.
+    records = run_records(8) + [{"type": "run_end", "time": T0 + 9 * EPOCH_S,
+                                 "status": "completed", "epoch": 8}]
+    model = model_of(records + [{"type": "event", "time": T0 + 10 * EPOCH_S, "kind": "rewind",
+                                 "to_epoch": 6, "abandoned_epochs": [7, 8]}])
+    now = T0 + 11 * EPOCH_S
+    assert run_state(model, FollowState(), now, now) == (
+        "finished", "rewound to epoch 6: resume to continue")
+    model.apply([{**run_records(1)[0], "type": "resume", "after_epoch": 6}])
+    assert run_state(model, FollowState(), now, now)[0] == "running"

@@ -105,6 +105,7 @@ class RunModel:
     checkpoints: dict[str, CheckpointMark] = field(default_factory=dict)
     events: list[dict] = field(default_factory=list)
     end: dict | None = None
+    rewound_to: int | None = None  # a rewind with no training since: the epoch to resume after
     step_loss: BucketSeries = field(default_factory=BucketSeries)
     last_time: float | None = None
     images_per_s: float = math.nan
@@ -143,6 +144,7 @@ class RunModel:
                 self.events.append(record)
                 if branch_point(record) is not None:
                     self._abandon_after(branch_point(record), change)
+                    self.rewound_to = branch_point(record)
             elif kind == "run_end":
                 self.end = record
                 change.ended = True
@@ -174,6 +176,7 @@ class RunModel:
         if not isinstance(record.get("epoch"), int):
             return
         point = EpochPoint.from_record(record)
+        self.rewound_to = None
         previous = self.live.get(point.epoch)
         if previous is not None:
             # The same epoch again (as split_branches): the older record is abandoned.
@@ -187,6 +190,7 @@ class RunModel:
             self.images_per_s = point.images_per_s
 
     def _apply_start(self, record: dict, change: Change) -> None:
+        self.rewound_to = None
         self.run_id = str(record.get("run_id") or self.run_id)
         if isinstance(record.get("epochs"), int):
             self.planned_epochs = record["epochs"]

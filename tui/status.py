@@ -58,6 +58,8 @@ def run_state(model: RunModel, follow: FollowState, now: float,
     """(state, words) for the header."""
     if follow.missing:
         return "missing", "file missing (waiting for it)"
+    if model.rewound_to is not None:  # the run_end before it was the abandoned branch's
+        return "finished", f"rewound to epoch {model.rewound_to}: resume to continue"
     if model.end is not None:
         return "finished", f"finished: {model.end.get('status', 'unknown')}"
     if last_activity is None or model.records_seen == 0:
