@@ -179,12 +179,16 @@ def last_trained_lr(view: CheckpointView) -> float | None:
 
 
 def _jump_warnings(first: int, last_lr: float | None, after: list[float],
-                   mode: str | None = None) -> list[str]:
+                   mode: str | None = None, spec: ScheduleSpec | None = None) -> list[str]:
     """Jumps of 3x or more; at the resume point, the continuity modes that would avoid it
-    (none is offered when `mode` is None: the layout allows keep-phase only)."""
+    (none is offered when `mode` is None: the layout allows keep-phase only). Steps of a
+    warmup ramp of `spec` after the resume point are not jumps."""
     others = [m for m in ("match-lr", "anneal-from-current") if mode is not None and m != mode]
     out = []
     for jump in find_jumps(after, first, JUMP_WARN_RATIO, prev_lr=last_lr):
+        if spec is not None and jump.epoch > first and \
+                2 <= jump.epoch - spec.offset <= spec.warmup_epochs:
+            continue
         where = "the first resumed epoch" if jump.epoch == first else "a restart"
         hint = f"; --continuity {' or '.join(others)} " + \
             ("avoids it" if len(others) == 1 else "avoid it")
@@ -244,7 +248,7 @@ def plan_loaded(loaded: LoadedCheckpoint, request: EditRequest) -> EditPlan:
         raise RunwatchError(f"this edit cannot be expressed in the checkpoint's "
                             f"{view.scheduler_type} fields (it would give {after[:3]}, "
                             f"not {expected[:3]}); try another --continuity")
-    warnings = _jump_warnings(done + 1, last, after, mode)
+    warnings = _jump_warnings(done + 1, last, after, mode, cont)
     if view.step_in_epoch:  # a SIGTERM's last.pt: part of epoch done + 1 ran at the old LR
         ran = before[0]
         warnings.append(f"the checkpoint stopped inside epoch {done + 1}, after its step "

@@ -98,6 +98,15 @@ def test_editing_a_checkpoint_taken_inside_an_epoch_says_so(smoke_run, tmp_path)
     assert not any("stopped inside" in w for w in whole.warnings)
 
 
+def test_a_warmup_ramp_after_the_resume_point_is_not_called_a_restart(smoke_run):
+    # restart with a 2-epoch warmup from 0.1x: 0.005 then 0.0275 (5.5x), then the cosine: the
+    # ramp's step is what was asked for, not "a restart".
+    plan = plan_edit(smoke_run / "checkpoints" / "epoch-0003.pt",
+                     EditRequest(warmup=2, epochs=8, continuity="restart"))
+    assert plan.lr_after[:2] == pytest.approx([0.005, 0.0275])
+    assert not any(w.startswith("epoch 5 ") for w in plan.warnings)
+
+
 def test_rewind_to_best_picks_the_best_live_epoch(smoke_run):
     live = split_branches(read_stream(smoke_run)[0]).live
     best = max(live, key=lambda r: (r["test_acc1"], -r["epoch"]))
