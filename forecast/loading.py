@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from forecast.records import history_from_records
@@ -76,13 +77,18 @@ def _lr_at(history: pd.DataFrame, plan: list[float], epoch: int) -> float:
 
 
 def _checkpoint_epoch(history: pd.DataFrame, checkpoint: int | None) -> int:
-    """--checkpoint, checked against the epochs the log has; default the last."""
-    epochs = set(history["epoch"].astype(int))
+    """--checkpoint, checked against the usable epochs of the log (a finite accuracy: the
+    forecast starts from it); default the last of them."""
+    logged = set(history["epoch"].astype(int))
+    usable = np.isfinite(pd.to_numeric(history["test_acc1"], errors="coerce"))
+    epochs = set(history["epoch"][usable].astype(int)) or logged
     if checkpoint is None:
         return max(epochs)
     if checkpoint not in epochs:
-        raise RunwatchError(f"--checkpoint {checkpoint} is not an epoch of this log: choose "
-                            f"one of {min(epochs)}-{max(epochs)}, or leave it out for the last")
+        problem = ("has no finite accuracy in this log" if checkpoint in logged
+                   else "is not an epoch of this log")
+        raise RunwatchError(f"--checkpoint {checkpoint} {problem}: choose another of "
+                            f"{min(epochs)}-{max(epochs)}, or leave it out for the last")
     return checkpoint
 
 

@@ -59,7 +59,7 @@ def test_text_output_summarises(capsys):
     (["report", SEED, "--target", "150"], "--target 150 is not a percentage"),
     (["forecast", SEED, "--target", "-5"], "--target -5 is not a percentage"),
     (["forecast", SEED, "--patience", "-3"], "--patience -3 is negative"),
-    (["forecast", SEED, "--plan", "seed", "--checkpoint", "40"], "choose one of 1-31"),
+    (["forecast", SEED, "--plan", "seed", "--checkpoint", "40"], "choose another of 1-31"),
 ])
 def test_bad_input_is_one_line_and_status_2(capsys, argv, words):
     assert main(argv) == 2

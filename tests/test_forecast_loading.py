@@ -68,7 +68,7 @@ def test_upto_on_a_finished_log_takes_its_whole_lr_column_as_the_plan():
 
 @pytest.mark.parametrize("checkpoint", [0, 13, 99])
 def test_a_checkpoint_that_is_not_a_logged_epoch_is_an_error(tmp_path, checkpoint):
-    with pytest.raises(RunwatchError, match=f"--checkpoint {checkpoint} .* 1-12"):
+    with pytest.raises(RunwatchError, match=f"--checkpoint {checkpoint} is not an .* 1-12"):
         load_run(str(write_stream(tmp_path / "metrics.jsonl")), checkpoint=checkpoint)
 
 
@@ -81,3 +81,15 @@ def test_scenarios_from_an_earlier_checkpoint_start_from_its_own_lr(tmp_path):
         "anneal from current LR"]
     assert {c for _, c, _ in run.options.scenarios} >= {9}
     assert anneal[0] == pytest.approx(lrs[8], rel=0.05) and anneal[0] < 0.2 * lrs[11]
+
+
+def test_scenarios_start_from_the_last_epoch_with_a_finite_accuracy(tmp_path):
+    # Epoch 13 went NaN: the scenarios start from epoch 12, the last state a forecast knows.
+    path = write_stream(tmp_path / "metrics.jsonl")
+    with open(path, "a") as f:
+        f.write(json.dumps({"type": "epoch", "time": 1300.0, "epoch": 13, "test_acc1": None,
+                            "lr": lr_plan(SPEC)[12], "epoch_time_s": 100.0}) + "\n")
+    run = load_run(str(path))
+    assert {c for _, c, _ in run.options.scenarios} == {12}
+    with pytest.raises(RunwatchError, match="13 has no finite accuracy .* of 1-12"):
+        load_run(str(path), checkpoint=13)
