@@ -35,3 +35,15 @@ def test_models_listed_are_those_that_make_the_forecast_at_the_plans_end():
     models = [line for line in forecast_lines(ForecastOutcome(data)) if line.startswith("  ")]
     assert models == ["  lr_law_acc_p0.5_k3: 83.0% reaches (w 0.70)",
                       "  lr_law_acc_p1_kinf: 82.5% reaches (w 0.30)"]
+
+
+def test_events_ahead_come_before_the_models_so_a_short_panel_keeps_them():
+    data = _data(eta_epoch=305, last_epoch=300)
+    data["models"] = [{"name": f"m{i}", "final_acc1": 83.0, "weight": 0.25, "end_weight": 0.25}
+                      for i in range(4)]
+    data["events"] = [{"kind": "lr_drop", "epoch": 301},
+                      {"kind": "lr_restart", "epoch": 302, "ratio": 15.0, "predicted_drop": 6.7}]
+    lines = forecast_lines(ForecastOutcome(data))
+    assert lines[2:4] == ["next: ep 301: lr_drop",
+                          "next: ep 302: lr_restart LR x15, drop ~6.7 pts"]
+    assert lines[4].startswith("  m0")

@@ -54,6 +54,11 @@ def forecast_lines(outcome: ForecastOutcome) -> list[str]:
         reach = f"{target:g}% at ep {eta_epoch}{date}{_interval(data)}"
     prob = data.get("probability_reach")
     lines = [reach, f"P(reach within budget) {prob * 100:.0f}%" if prob is not None else ""]
+    # Events ahead before the models: a short panel cuts its last lines, and an LR restart
+    # ahead matters more than the fourth model's verdict.
+    ahead = [e for e in data.get("events") or [] if (e.get("epoch") or 0) > data.get(
+        "last_epoch", 0)]
+    lines += ["next: " + event_text(event) for event in ahead[:MAX_EVENTS]]
     # The models that make the forecast at the plan's end (LR-blind ones drop out where the
     # plan moves the LR), not those that fitted the past best.
     counted = [m for m in data.get("models") or [] if (m.get("end_weight") or 0) > 0]
@@ -62,10 +67,6 @@ def forecast_lines(outcome: ForecastOutcome) -> list[str]:
         verdict = "-" if final is None else (
             f"{final:.1f}% {'reaches' if final >= target else 'misses'}")
         lines.append(f"  {model.get('name')}: {verdict} (w {model['end_weight']:.2f})")
-    ahead = [e for e in data.get("events") or [] if (e.get("epoch") or 0) > data.get(
-        "last_epoch", 0)]
-    for event in ahead[:MAX_EVENTS]:
-        lines.append("next: " + event_text(event))
     return [line for line in lines if line]
 
 
