@@ -193,7 +193,7 @@ def _jump_warnings(first: int, last_lr: float | None, after: list[float],
         hint = f"; --continuity {' or '.join(others)} " + \
             ("avoids it" if len(others) == 1 else "avoid it")
         out.append(f"epoch {jump.epoch} ({where}) runs at {jump.lr_after:.6g}, "
-                   f"{jump.ratio:.0f}x the {jump.lr_before:.6g} of epoch {jump.epoch - 1}"
+                   f"{jump.ratio:.3g}x the {jump.lr_before:.6g} of epoch {jump.epoch - 1}"
                    + (hint if jump.epoch == first and others else ""))
     return out
 

@@ -45,6 +45,9 @@ def test_t0_100_keep_phase_jumps_270x_as_domain_says(seed_ckpt):
     assert round(plan.jump_ratio) == 270
     assert plan.lr_before[0] == pytest.approx(0.05)  # the unedited restart
     assert any("270x" in w for w in plan.warnings)
+    # The warning and the summary line print the same ratio (10.9x was "11x" in one of them).
+    keep = plan_edit(seed_ckpt, EditRequest(t0=40, epochs=100))
+    assert f"{keep.jump_ratio:.3g}x the" in keep.warnings[0]
 
 
 def test_anneal_from_current_says_which_requested_changes_it_ignores(seed_ckpt):
