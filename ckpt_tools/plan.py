@@ -35,9 +35,9 @@ ANNEAL_IGNORES = {"t0": "--t0", "t_mult": "--t-mult", "base_lr": "--lr",
                   "warmup_epochs": "--warmup", "name": "--schedule"}
 JUMP_WARN_RATIO = 3.0
 REL_TOL = 1e-9
+# How another trainer resumes from the written file OUT (a runwatch checkpoint has an exact
+# command instead: `ckpt_tools.rewind.edit_resume_command`).
 RESUME_HINTS = {
-    "runwatch": "resume with `runwatch train --config <the run's config> --resume-from OUT`: "
-                "the trainer follows the edit and records a schedule_edit event",
     "torchvision": "torchvision's train.py builds its scheduler from the command line, then "
                    "loads the edited fields: resume with --resume OUT and the "
                    "--lr-scheduler/--epochs you started with",
