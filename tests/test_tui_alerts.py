@@ -112,3 +112,12 @@ def test_run_end_levels_and_order():
     assert got[0].kind == "RUN ENDED" and got[0].level == "critical"
     levels = [a.level for a in got]
     assert levels == sorted(levels, key=["critical", "warning", "info"].index)
+
+
+def test_the_end_of_a_branch_rewound_away_is_not_an_alert():
+    ended = run_records(4) + [{"type": "run_end", "status": "completed", "epoch": 4,
+                               "time": 1.0}]
+    assert "RUN ENDED" in kinds(alerts_of(ended))
+    rewound = ended + [{"type": "event", "kind": "rewind", "to_epoch": 2, "time": 2.0}]
+    got = kinds(alerts_of(rewound, state="finished", words="rewound to epoch 2"))
+    assert "RUN ENDED" not in got and "BRANCH ABANDONED" in got

@@ -94,7 +94,7 @@ def step_nonfinite(model: RunModel) -> list[Alert]:
 
 
 def run_end(model: RunModel) -> list[Alert]:
-    if model.end is None:
+    if model.end is None or model.rewound_to is not None:  # the abandoned branch's end
         return []
     status = model.end.get("status", "unknown")
     if status == "completed":
