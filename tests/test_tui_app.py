@@ -343,6 +343,8 @@ async def test_edit_dialog_previews_lr_and_forecasts_then_confirms(tmp_path, mon
         await wait_for(pilot, lambda: "match-lr" in text_of(screen.query_one("#edit-forecast")))
         forecast = text_of(screen.query_one("#edit-forecast"))
         assert all(mode in forecast for mode in ("keep-phase", "anneal-from-current", "restart"))
+        # The fields start at the checkpoint's values: untouched, they are no change.
+        assert (screen.choice.t0, screen.choice.lr, screen.choice.schedule) == (None, None, None)
         screen.query_one("#t0").value = "30"
         await wait_for(pilot, lambda: screen.choice.t0 == 30)
         await pilot.press("ctrl+s")

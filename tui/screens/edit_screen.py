@@ -99,12 +99,18 @@ class EditScreen(ModalScreen[EditChoice | None]):
         self.forecast_choices(self.choice)
 
     def _read_choice(self) -> EditChoice:
+        """The fields as an EditChoice; a field left at the checkpoint's value is None (keep
+        it), so an untouched T_0 or LR is not sent as a change the tools warn about."""
+        spec = self.context.schedule
         t0 = self.query_one("#t0", Input).value.strip()
         lr = self.query_one("#lr", Input).value.strip()
+        name = str(self.query_one("#schedule", Select).value)
+        t0_value = int(t0) if t0 else None
+        lr_value = float(lr) if lr else None
         return EditChoice(
-            t0=int(t0) if t0 else None,
-            lr=float(lr) if lr else None,
-            schedule=str(self.query_one("#schedule", Select).value),
+            t0=None if t0_value == spec.get("t0") else t0_value,
+            lr=None if lr_value == spec.get("base_lr") else lr_value,
+            schedule=None if name == spec.get("name") else name,
             continuity=str(self.query_one("#continuity", Select).value),
         )
 
