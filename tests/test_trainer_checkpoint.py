@@ -181,6 +181,24 @@ def test_a_truncated_checkpoint_is_named_as_such(tmp_path):
         ckpt.load_checkpoint(path)
 
 
+def test_files_that_are_not_runwatch_checkpoints_say_what_they_are(tmp_path):
+    (tmp_path / "empty.pt").write_bytes(b"")
+    with pytest.raises(RunwatchError, match=r"is empty \(0 bytes\)"):
+        ckpt.load_checkpoint(tmp_path / "empty.pt")
+    # A torchvision reference checkpoint (its args are an argparse.Namespace): torch's message
+    # has terminal escapes and advises weights_only=False, which would run the file's code.
+    import argparse
+
+    torch.save({"model": {}, "args": argparse.Namespace(lr=0.1)}, tmp_path / "tv.pth")
+    with pytest.raises(RunwatchError, match="holds argparse.Namespace, which torch's "
+                                            "weights-only loader refuses") as err:
+        ckpt.load_checkpoint(tmp_path / "tv.pth")
+    assert "\x1b" not in str(err.value) and "weights_only=False" not in str(err.value)
+    (tmp_path / "junk.pt").write_bytes(b"not a zip")
+    with pytest.raises(RunwatchError, match=r"\(Unsupported operand 110\): it is damaged"):
+        ckpt.load_checkpoint(tmp_path / "junk.pt")
+
+
 def test_a_damaged_file_names_the_inspect_command(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a zip")
     with pytest.raises(RunwatchError, match="runwatch ckpt inspect"):

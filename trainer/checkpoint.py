@@ -204,15 +204,14 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     path = resolve_checkpoint(path)
     if not path.exists():
         raise RunwatchError(f"checkpoint {path} not found: give a .pt file or a run directory")
+    if path.is_file() and path.stat().st_size == 0:
+        raise RunwatchError(f"checkpoint {path} is empty (0 bytes): resume from another "
+                            f"checkpoint")
     check_crcs(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's to fix
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise RunwatchError(
-            f"cannot load {path} with weights_only=True ({first}): it is damaged or not a "
-            f"runwatch checkpoint; inspect it with `runwatch ckpt inspect {path}`"
-        ) from None
+        raise _unreadable(path, exc) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise RunwatchError(
             f"{path} is not a runwatch checkpoint (no format='runwatch'): `runwatch train` "
@@ -225,6 +224,25 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
             f"{FORMAT_VERSION}: use a matching runwatch version"
         )
     return payload
+
+
+def _unreadable(path: Path, exc: Exception) -> RunwatchError:
+    """The error for a file torch's weights-only loader cannot read. Never torch's own advice
+    (retry with weights_only=False, which would run the file's code), nor its terminal escapes."""
+    text = str(exc)
+    refused = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+    if refused:
+        return RunwatchError(
+            f"{path} holds {refused.group(1)}, which torch's weights-only loader refuses: it is "
+            f"another trainer's checkpoint (or holds code), and runwatch resumes only its own "
+            f"and never unpickles code; `runwatch ckpt inspect {path}` shows what it holds")
+    match = re.search(r"(Unsupported operand \w+)", text)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    detail = match.group(1) if match else lines[0] if lines else type(exc).__name__
+    return RunwatchError(
+        f"cannot load {path} with weights_only=True ({detail}): it is damaged or not a "
+        f"runwatch checkpoint; inspect it with `runwatch ckpt inspect {path}`"
+    )
 
 
 def check_crcs(path: Path) -> None:
