@@ -134,7 +134,7 @@ def run_rewind(args: argparse.Namespace) -> int:
     print(f"abandoned branch: epochs {_epochs(plan.abandoned_epochs)} (kept in the stream)")
     if plan.abandoned_best is not None:
         print(f"{plan.abandoned_best} holds an abandoned epoch and the resumed run will replace "
-              f"it at its first best: it is kept as {plan.abandoned_best_copy}")
+              f"it at its first best: the rewind keeps a copy, {plan.abandoned_best_copy}")
     if plan.edit is not None:
         print(format_plan(plan.edit))
     if args.dry_run:

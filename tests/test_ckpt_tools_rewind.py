@@ -128,7 +128,7 @@ def test_rewinding_before_the_best_epoch_keeps_a_copy_of_best_pt(smoke_run, caps
     before = best.read_bytes()
     assert main(["ckpt", "rewind", str(smoke_run), "--to", "1", "--yes"]) == 0
     copy = smoke_run / "checkpoints" / f"best-abandoned-{best_epoch:04d}.pt"
-    assert f"it is kept as {copy}" in capsys.readouterr().out
+    assert f"the rewind keeps a copy, {copy}" in capsys.readouterr().out
     assert copy.read_bytes() == before == best.read_bytes()
 
 
