@@ -447,3 +447,18 @@ async def test_table_calls_regression_only_what_the_forecast_does(tmp_path, monk
         await pilot.pause(0.1)
         tags = table_column(app, "tag")
         assert (tags[3], tags[5]) == ("dip", "regression")
+
+
+@run_async
+async def test_rewind_without_checkpoints_says_so(tmp_path, monkeypatch):
+    # The seed-run replay and foreign logs have no checkpoint files: nothing to rewind to.
+    stream_in(tmp_path, run_records(5))
+    asked = []
+    monkeypatch.setattr(surgery, "plan_rewind", lambda run_dir, to: asked.append(run_dir))
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.query_one(EpochTable).row_count == 5)
+        await pilot.press("b")
+        await wait_for(pilot, lambda: "no checkpoints" in text_of(app.query_one("#ckpt-status")))
+        assert "rewind: this run has no checkpoints yet" in text_of(app.query_one("#ckpt-status"))
+        assert asked == [] and not isinstance(app.screen, ConfirmScreen)

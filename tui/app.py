@@ -287,6 +287,9 @@ class RunwatchApp(App[str | None]):
 
     def action_rewind_best(self) -> None:
         self.action_show_tab("checkpoints")
+        if not self.query_one(CheckpointPanel).rows:  # a replay or a foreign log: no files
+            self._report("rewind: this run has no checkpoints yet")
+            return
         self.plan_rewind_best()
 
     @work(thread=True, exclusive=True, group="surgery")
