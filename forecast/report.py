@@ -116,7 +116,8 @@ def phases(h: History, tags: dict[int, str]) -> list[str]:
         else:
             groups.append([epoch])
     acc = dict(zip(h.epochs.tolist(), h.acc.tolist(), strict=True))
-    rows = ["| epochs | phase | LR | acc1 start -> end | gain | per epoch |",
+    # "before" is the epoch before the phase, so that before + gain = end on every row.
+    rows = ["| epochs | phase | LR | acc1 before -> end | gain | per epoch |",
             "|---|---|---|---|---|---|"]
     for g in groups:
         a0, a1 = acc.get(g[0]), acc.get(g[-1])
@@ -125,7 +126,7 @@ def phases(h: History, tags: dict[int, str]) -> list[str]:
         before = acc.get(g[0] - 1, a0)
         gain = a1 - before
         rows.append(f"| {g[0]}-{g[-1]} | {simple[g[0]]} | {h.lrs[g[0] - 1]:.3g} -> "
-                    f"{h.lrs[g[-1] - 1]:.3g} | {a0:.2f} -> {a1:.2f} | {gain:+.2f} | "
+                    f"{h.lrs[g[-1] - 1]:.3g} | {before:.2f} -> {a1:.2f} | {gain:+.2f} | "
                     f"{gain / len(g):+.2f} |")
     return rows
 

@@ -5,7 +5,13 @@ from forecast_curves import SEED_CSV
 
 from forecast import ForecastOptions, forecast_run
 from forecast.inputs import prepare_history
-from forecast.report import incident_checks, phase_tags, recommendations, render_report
+from forecast.report import (
+    incident_checks,
+    phase_tags,
+    phases,
+    recommendations,
+    render_report,
+)
 from forecast.scenario_plans import parse_plan, plan_lrs, standard_scenarios
 
 SEED = pd.read_csv(SEED_CSV)
@@ -61,3 +67,13 @@ def test_a_target_already_reached_is_said_so_not_forecast():
     result = forecast_run(history, LRS, 60.0)
     text = render_report("seed", "CSV", prepare_history(history, LRS), result, {}, "seed")
     assert "- Target 60%: reached at epoch 19." in text and "more likely than not" not in text
+
+
+def test_each_phase_row_adds_up_before_plus_gain_is_end():
+    h = prepare_history(SEED, LRS)
+    rows = [r for r in phases(h, phase_tags(h))[2:]]
+    assert rows and any(r.startswith("| 2-") for r in rows)
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        before, end = (float(v) for v in cells[3].split(" -> "))
+        assert abs(before + float(cells[4]) - end) < 0.011, row
