@@ -206,6 +206,10 @@ def incidents(h: History, checks: dict[int, IncidentCheck]) -> list[str]:
 
 def scenario_table(result: ForecastResult) -> list[str]:
     if not result.scenarios:
+        if not result.predictions:
+            return ["(no scenarios: the plan has no epochs left; pass a longer one with --plan)"]
+        if any("scenario" in n for n in result.notes):
+            return ["(no scenarios: see the notes)"]
         return ["(no scenarios: the run's plan is unknown; pass --plan)"]
     rows = ["| scenario | from epoch | final epoch | final acc1 (80%) | best acc1 (epoch) | "
             f"reaches {result.target:g}%? |", "|---|---|---|---|---|---|"]

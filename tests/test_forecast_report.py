@@ -11,6 +11,7 @@ from forecast.report import (
     phases,
     recommendations,
     render_report,
+    scenario_table,
 )
 from forecast.scenario_plans import parse_plan, plan_lrs, standard_scenarios
 
@@ -77,3 +78,11 @@ def test_each_phase_row_adds_up_before_plus_gain_is_end():
         cells = [c.strip() for c in row.strip("|").split("|")]
         before, end = (float(v) for v in cells[3].split(" -> "))
         assert abs(before + float(cells[4]) - end) < 0.011, row
+
+
+def test_no_scenarios_says_why_a_finished_plan_is_not_an_unknown_one():
+    history = SEED.iloc[:31]
+    ended = forecast_run(history, LRS[:31], 75.0)  # the plan ends with the log
+    assert scenario_table(ended) == [
+        "(no scenarios: the plan has no epochs left; pass a longer one with --plan)"]
+    assert "plan is unknown" in scenario_table(forecast_run(history, None, 75.0))[0]
