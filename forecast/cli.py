@@ -56,6 +56,15 @@ def target_percent(text: str | None) -> float | None:
     return value
 
 
+def accuracy_metric(name: str | None) -> str | None:
+    """--metric, refused when it names a loss: the forecast reads an accuracy in percent
+    (higher is better), and a loss read as one gives a confident nonsense forecast."""
+    if name is not None and "loss" in name.lower():
+        raise RunwatchError(f"--metric {name} is a loss, and the forecast needs an accuracy: "
+                            "pick an accuracy field such as test_acc1 or test_acc5")
+    return name
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     fc = subparsers.add_parser(
         "forecast", help="forecast a run's accuracy, events ahead and what-if scenarios",
@@ -77,15 +86,16 @@ def _load_and_forecast(args: argparse.Namespace) -> tuple[RunInput, ForecastResu
     from forecast.engine import forecast_run
     from forecast.loading import load_run
 
-    run = load_run(args.path, args.metric, args.upto, args.plan, target_percent(args.target),
-                   args.patience, args.checkpoint)
+    run = load_run(args.path, accuracy_metric(args.metric), args.upto, args.plan,
+                   target_percent(args.target), args.patience, args.checkpoint)
     result = forecast_run(run.history, run.plan, run.target, run.options)
     return run, result
 
 
-def _summary(run: RunInput, result: ForecastResult) -> str:
-    lines = [f"{run.name} ({run.source_kind}): epoch {result.last_epoch}, test acc1 "
-             f"{result.last_acc1:.2f} (best {result.best_acc1:.2f} at epoch {result.best_epoch})"]
+def _summary(run: RunInput, result: ForecastResult, metric: str | None = None) -> str:
+    lines = [f"{run.name} ({run.source_kind}): epoch {result.last_epoch}, "
+             f"{metric or 'test acc1'} {result.last_acc1:.2f} (best {result.best_acc1:.2f} at "
+             f"epoch {result.best_epoch})"]
     if result.predictions:
         end = result.predictions[-1]
         lines.append(f"forecast at epoch {end.epoch}: {end.acc1:.2f}  80% {end.lo80:.2f}-"
@@ -118,7 +128,7 @@ def run_forecast_command(args: argparse.Namespace) -> int:
         data["notes"] = list(run.notes) + data["notes"]
         print(json.dumps(data, indent=1))
     else:
-        print(_summary(run, result))
+        print(_summary(run, result, args.metric))
     return 0
 
 
@@ -141,6 +151,8 @@ def run_report_command(args: argparse.Namespace) -> int:
     h = prepare_history(run.history, run.plan)
     checks = incident_checks(run.history, run.plan, run.target, h, result, MAX_INCIDENTS)
     plan_text = args.plan or ("the run's own" if run.plan is not None else "unknown")
+    if args.metric:  # every "test acc1" of the report is this field
+        plan_text += f". Accuracy: {args.metric} (the report's 'test acc1')"
     result = replace(result, notes=run.notes + result.notes)
     text = render_report(run.name, run.source_kind, h, result, checks, plan_text)
     if args.output is None:

@@ -59,6 +59,7 @@ def test_text_output_summarises(capsys):
     (["report", SEED, "--target", "150"], "--target 150 is not a percentage"),
     (["forecast", SEED, "--target", "-5"], "--target -5 is not a percentage"),
     (["forecast", SEED, "--patience", "-3"], "--patience -3 is negative"),
+    (["report", SEED, "--metric", "test_loss"], "--metric test_loss is a loss"),
     (["forecast", SEED, "--plan", "seed", "--checkpoint", "40"], "choose another of 1-31"),
 ])
 def test_bad_input_is_one_line_and_status_2(capsys, argv, words):
@@ -113,3 +114,9 @@ def test_a_target_already_reached_is_said_so(capsys):
     assert main(["forecast", SEED, "--target", "60"]) == 0
     out = capsys.readouterr().out
     assert "target 60%: reached at epoch 19" in out and "more likely than not" not in out
+
+
+def test_another_metric_is_named_in_the_summary(capsys):
+    assert main(["forecast", DEIT, "--metric", "test_acc5"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert ", test_acc5 " in first and "test acc1" not in first

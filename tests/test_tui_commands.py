@@ -46,3 +46,9 @@ def test_output_piped_into_a_reader_that_stops_early_ends_without_traceback():
     proc.stdout.close()  # what `| head -1` does after its line
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141 and "Traceback" not in err
+
+
+def test_a_loss_as_the_metric_is_one_line_and_status_2(tmp_path, capsys):
+    assert main(["watch", str(tmp_path), "--metric", "test_loss"]) == 2
+    err = capsys.readouterr().err
+    assert "--metric test_loss is a loss" in err and err.count("\n") == 1

@@ -37,11 +37,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_watch(args: argparse.Namespace) -> int:
-    from forecast.cli import target_percent
+    from forecast.cli import accuracy_metric, target_percent
     from tui.launch import watch
 
-    return watch(args.path, target=target_percent(args.target), metric=args.metric,
-                 replay=args.replay)
+    return watch(args.path, target=target_percent(args.target),
+                 metric=accuracy_metric(args.metric), replay=args.replay)
 
 
 def run_demo(args: argparse.Namespace) -> int:
