@@ -311,8 +311,10 @@ async def test_checkpoints_panel_marks_best_and_rewind_asks_first(tmp_path, monk
 async def test_tools_unavailable_is_reported_not_fatal(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ckpt_tools", None)
     stream_in(tmp_path, run_records(3))
+    checkpoint_files(tmp_path)  # files to rewind to, and no tools to do it
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: len(app.query_one(CheckpointPanel).rows) == 4)
         await pilot.press("b")
         await wait_for(pilot, lambda: "checkpoint tools unavailable" in text_of(
             app.query_one("#ckpt-status")))
