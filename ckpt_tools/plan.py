@@ -155,8 +155,14 @@ def upcoming_lrs(view: CheckpointView, count: int = TABLE_EPOCHS) -> list[float]
 
 
 def _last_lr(view: CheckpointView, spec: ScheduleSpec, epochs_done: int) -> float | None:
-    """LR of the last epoch trained: from the warm-restart fields when there are some (a
-    checkpoint whose T_0 was changed alone still ran its last epoch with T_i), else the spec."""
+    """LR of the last epoch trained: a runwatch checkpoint's own epoch record says it (after an
+    edit, the fields and the schedule describe the new schedule, not the epochs trained);
+    else from the warm-restart fields when there are some (a checkpoint whose T_0 was changed
+    alone still ran its last epoch with T_i), else the spec."""
+    recorded = view.metrics.get("lr") if view.layout == "runwatch" else None
+    if view.metrics.get("epoch") == epochs_done and isinstance(recorded, (int, float)) \
+            and math.isfinite(recorded) and recorded > 0:
+        return float(recorded)
     if view.scheduler is not None and spec.steps_per_epoch == 1:
         from_fields = specs.last_lr_from_fields(view.scheduler)
         if from_fields is not None:

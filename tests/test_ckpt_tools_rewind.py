@@ -7,7 +7,14 @@ import shutil
 
 import pytest
 
-from ckpt_tools import EditRequest, apply_rewind, plan_edit, plan_rewind
+from ckpt_tools import (
+    EditRequest,
+    apply_rewind,
+    inspect_checkpoint,
+    plan_edit,
+    plan_rewind,
+    write_edit,
+)
 from ckpt_tools.load import load_checkpoint
 from trainer.errors import RunwatchError
 from trainer.schedule import lr_plan, spec_from_dict
@@ -105,6 +112,23 @@ def test_a_warmup_ramp_after_the_resume_point_is_not_called_a_restart(smoke_run)
                      EditRequest(warmup=2, epochs=8, continuity="restart"))
     assert plan.lr_after[:2] == pytest.approx([0.005, 0.0275])
     assert not any(w.startswith("epoch 5 ") for w in plan.warnings)
+
+
+def test_a_second_edit_starts_from_the_lr_the_last_epoch_really_trained_with(smoke_run,
+                                                                            tmp_path):
+    # Write a restart edit, then change one's mind: anneal-from-current on the edited file must
+    # anneal from epoch 3's LR (its epoch record), not from the 0.05 the restart would give
+    # next; inspect must show the restart's jump too.
+    trained = _live_lrs(smoke_run)[3]
+    source = smoke_run / "checkpoints" / "epoch-0003.pt"
+    first = plan_edit(source, EditRequest(epochs=8, continuity="restart"))
+    restarted = write_edit(first, tmp_path / "restart.pt")
+    again = plan_edit(restarted, EditRequest(continuity="anneal-from-current"))
+    assert again.last_lr == pytest.approx(trained)
+    assert again.lr_after[0] == pytest.approx(trained) and again.jump_ratio == pytest.approx(1)
+    info = inspect_checkpoint(restarted)
+    assert info.last_lr == pytest.approx(trained)
+    assert info.jumps[0]["epoch"] == 4  # (t0 = 3: the next restart at 7 is listed too)
 
 
 def test_rewind_to_best_picks_the_best_live_epoch(smoke_run):
