@@ -9,6 +9,7 @@ the log records for all its epochs, as the backtest does.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,6 +93,12 @@ def _checkpoint_epoch(history: pd.DataFrame, checkpoint: int | None) -> int:
     return checkpoint
 
 
+def _not_training(records: list[dict]) -> bool:
+    """Whether the stream's last word is that nothing trains: a run_end or a rewind."""
+    last = next((r for r in reversed(records) if r.get("type") not in ("step", "steps")), {})
+    return last.get("type") == "run_end" or last.get("kind") == "rewind"
+
+
 def load_run(path: str, metric: str | None = None, upto: int | None = None,
              plan_text: str | None = None, target: float | None = None,
              patience: int | None = None, checkpoint: int | None = None) -> RunInput:
@@ -135,7 +142,9 @@ def load_run(path: str, metric: str | None = None, upto: int | None = None,
         candidates, more = standard_scenarios(plan, at, _lr_at(history, plan, at), best_epoch,
                                               spec)
         scenarios, notes = tuple(candidates), notes + more
-    options = ForecastOptions(patience=patience, scenarios=scenarios)
+    # A stopped or rewound run reaches nothing before now (as the monitor dates it).
+    now = time.time() if upto is None and _not_training(records) else None
+    options = ForecastOptions(patience=patience, scenarios=scenarios, now=now)
     name = str(start.get("run_id") or path)
     if start.get("synthetic") and source.path is not None:
         # A folder may hold several logs: say which one (a log in the current folder has no

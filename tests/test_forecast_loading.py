@@ -1,6 +1,7 @@
 """Reading a run for the commands: plan from --plan, the stream's spec, or the log."""
 
 import json
+import time
 from dataclasses import asdict
 
 import pytest
@@ -93,3 +94,15 @@ def test_scenarios_start_from_the_last_epoch_with_a_finite_accuracy(tmp_path):
     assert {c for _, c, _ in run.options.scenarios} == {12}
     with pytest.raises(RunwatchError, match="13 has no finite accuracy .* of 1-12"):
         load_run(str(path), checkpoint=13)
+
+
+def test_a_stopped_or_rewound_run_dates_its_eta_from_now(tmp_path):
+    path = write_stream(tmp_path / "metrics.jsonl")
+    assert load_run(str(path)).options.now is None  # training: from its last epoch
+    with open(path, "a") as f:
+        f.write(json.dumps({"type": "run_end", "time": 1300.0, "status": "completed"}) + "\n")
+        f.write(json.dumps({"type": "event", "time": 1400.0, "kind": "rewind",
+                            "to_epoch": 9}) + "\n")
+    before = time.time()
+    assert load_run(str(path)).options.now >= before  # as the monitor dates it
+    assert load_run(str(path), upto=8).options.now is None  # a backtest: no wall clock
