@@ -142,6 +142,24 @@ def test_in_place_keeps_a_backup_and_breaks_the_hard_link(tmp_path):
     assert _digest(link) != before
 
 
+def test_in_place_without_room_for_the_backup_is_one_line_and_changes_nothing(
+        tmp_path, monkeypatch):
+    # A read-only folder (as root, only an immutable one): the backup copy fails first.
+    import shutil
+
+    src = torchvision_checkpoint(tmp_path / "checkpoint-29.pth", 30)
+    before = _digest(src)
+
+    def refused(a, b):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(shutil, "copy2", refused)
+    with pytest.raises(RunwatchError, match=r"cannot keep the backup .*\.bak \(Operation not "
+                                            r"permitted\): make .* writable"):
+        write_edit(plan_edit(src, EditRequest(t0=60)), src, in_place=True)
+    assert _digest(src) == before and sorted(p.name for p in tmp_path.iterdir()) == [src.name]
+
+
 def test_out_of_range_values_are_refused(seed_ckpt):
     for request, flag in [(EditRequest(t0=0), "--t0"), (EditRequest(lr=-1), "--lr"),
                           (EditRequest(eta_min=-1.0), "--eta-min"),
