@@ -181,6 +181,19 @@ def test_an_edited_checkpoint_is_followed_as_edited(two_epochs, tmp_path, capsys
     assert plan_resume(final, tiny_config(train={"epochs": 6}), False, "x").mode == "as_saved"
 
 
+def test_override_schedule_applies_the_config_over_an_edit_too(two_epochs):
+    # The config equals the checkpoint's (an edit leaves `config` alone), so --override-schedule
+    # found no difference and followed the edit: the flag the user gave was ignored.
+    _, saved = two_epochs
+    checkpoint = edited(saved, "restart")
+    config = tiny_config(train={"epochs": 6})
+    assert plan_resume(checkpoint, config, False, "x").mode == "edited"
+    plan = plan_resume(checkpoint, config, True, "x")
+    assert plan.mode == "override" and plan.spec == schedule_spec(config)
+    assert {"key": "schedule.offset", "checkpoint": 2, "config": 0} in plan.changes
+    assert plan_resume(saved, config, True, "x").mode == "as_saved"  # nothing to override
+
+
 def test_an_inconsistent_checkpoint_is_refused(two_epochs, tmp_path):
     _, saved = two_epochs
     broken = edited(saved, "restart")

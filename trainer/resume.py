@@ -11,7 +11,7 @@ A per-step schedule resumes only with the steps per epoch it was planned in.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -84,6 +84,11 @@ def plan_resume(checkpoint: dict, config: Config, override: bool, source: str,
                 )
             changes.append({"key": "schedule.steps_per_epoch",
                             "checkpoint": spec.steps_per_epoch, "config": loader_steps})
+        elif override:  # the config as written, even over a schedule `ckpt edit` changed
+            wanted = schedule_spec(config, loader_steps=loader_steps)
+            changes = [{"key": f"schedule.{f.name}", "checkpoint": getattr(spec, f.name),
+                        "config": getattr(wanted, f.name)} for f in fields(ScheduleSpec)
+                       if getattr(spec, f.name) != getattr(wanted, f.name)]
     if changes:
         return ResumePlan(schedule_spec(config, loader_steps=loader_steps), "override", changes,
                           others)
