@@ -88,7 +88,10 @@ def standard_scenarios(plan: list[float], checkpoint_epoch: int, last_lr: float,
     if best_epoch < total:
         cosine = ScheduleSpec("cosine", base_lr=peak, epochs=total - best_epoch,
                               eta_min=min(eta_min, peak / 2))
-        out.append((f"rewind to best (epoch {best_epoch}), new cosine", best_epoch,
+        # At the best epoch already there is nothing to rewind: say what it is.
+        name = (f"new cosine from here (epoch {c}, the best)" if best_epoch == c
+                else f"rewind to best (epoch {best_epoch}), new cosine")
+        out.append((name, best_epoch,
                     tuple(lr_plan(cosine))))
     if spec is not None:
         lower = replace(spec, base_lr=spec.base_lr * PEAK_FACTOR,

@@ -69,3 +69,10 @@ def test_without_a_spec_the_set_is_built_from_the_plans_lrs():
 def test_no_epochs_left_means_no_scenarios():
     candidates, notes = standard_scenarios([0.1] * 10, 10, 0.1, 5)
     assert candidates == [] and notes
+
+
+def test_at_the_best_epoch_the_new_cosine_is_not_called_a_rewind():
+    plan = lr_plan(SEED)
+    names = [n for n, _, _ in standard_scenarios(plan, 29, plan[28], 29, SEED)[0]]
+    assert "new cosine from here (epoch 29, the best)" in names
+    assert not any(n.startswith("rewind") for n in names)
