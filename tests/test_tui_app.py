@@ -340,6 +340,9 @@ async def test_edit_dialog_previews_lr_and_forecasts_then_confirms(tmp_path, mon
         await pilot.press("e")
         await wait_for(pilot, lambda: isinstance(app.screen, EditScreen))
         screen = app.screen
+        # Fitted on the whole live branch, as `runwatch forecast --checkpoint 5` is.
+        assert [r["epoch"] for r in screen.context.history] == list(range(1, 11))
+        assert screen.context.epochs_done == 5
         preview = text_of(screen.query_one("#edit-preview"))
         assert "from epoch 6:" in preview and "resume point" in preview
         await wait_for(pilot, lambda: "match-lr" in text_of(screen.query_one("#edit-forecast")))

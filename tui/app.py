@@ -327,7 +327,9 @@ class RunwatchApp(App[str | None]):
         with self._lock:
             schedule = self.model.schedule
             point = self.model.live.get(row.epoch) if row and row.epoch else None
-            history = [p.record for p in self.model.epochs() if row and p.epoch <= (row.epoch or 0)]
+            # The whole live branch: epochs after the checkpoint are evidence too (as
+            # `runwatch forecast --checkpoint` fits them); the scenarios start at the checkpoint.
+            history = [p.record for p in self.model.epochs()]
             plan = list(self.model.plan) if self.model.plan else None
         if row is None:
             self._report("edit: this run has no checkpoints yet")

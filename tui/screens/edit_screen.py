@@ -33,7 +33,7 @@ class EditContext:
     schedule: dict
     epochs_done: int
     last_lr: float
-    history: list[dict]  # live epoch records up to epochs_done
+    history: list[dict]  # the live branch's epoch records (the laws are fitted on all of it)
     plan: list[float] | None  # the run's current plan: the forecast's baseline
     target: float
 
