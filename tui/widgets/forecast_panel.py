@@ -22,7 +22,7 @@ def _interval(data: dict) -> str:
     first_lo = next((p["epoch"] for p in preds if (p.get("lo80") or 0) >= target), None)
     if first_hi is None:
         return ""
-    return f" (80%: ep {first_hi}..{first_lo if first_lo is not None else 'beyond plan'})"
+    return f"80% band: ep {first_hi}..{first_lo if first_lo is not None else 'beyond plan'}"
 
 
 def event_text(event: dict) -> str:
@@ -51,9 +51,13 @@ def forecast_lines(outcome: ForecastOutcome) -> list[str]:
     else:
         when = eta_timestamp(data)
         date = "" if when is None else f" ({format_when(when)})"
-        reach = f"{target:g}% at ep {eta_epoch}{date}{_interval(data)}"
+        reach = f"{target:g}% at ep {eta_epoch}{date}"
     prob = data.get("probability_reach")
-    lines = [reach, f"P(reach within budget) {prob * 100:.0f}%" if prob is not None else ""]
+    # The band on its own line: after the date it overran the 54-column panel at 120x40.
+    band = _interval(data) if eta_epoch is not None and eta_epoch > data.get("last_epoch", 0) \
+        else ""
+    lines = [reach, band,
+             f"P(reach within budget) {prob * 100:.0f}%" if prob is not None else ""]
     # Events ahead before the models: a short panel cuts its last lines, and an LR restart
     # ahead matters more than the fourth model's verdict.
     ahead = [e for e in data.get("events") or [] if (e.get("epoch") or 0) > data.get(
