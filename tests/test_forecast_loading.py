@@ -106,3 +106,12 @@ def test_a_stopped_or_rewound_run_dates_its_eta_from_now(tmp_path):
     before = time.time()
     assert load_run(str(path)).options.now >= before  # as the monitor dates it
     assert load_run(str(path), upto=8).options.now is None  # a backtest: no wall clock
+
+
+def test_unreadable_lines_are_counted_in_the_notes(tmp_path):
+    path = write_stream(tmp_path / "metrics.jsonl")
+    text = path.read_text().splitlines()
+    path.write_text("\n".join(text[:3] + ["garbage{", '{"type": "epoch", "ep'] + text[3:]) + "\n")
+    run = load_run(str(path))
+    assert len(run.history) == 12
+    assert any(n.startswith("2 unreadable line(s) skipped") for n in run.notes)
