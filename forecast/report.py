@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from forecast.engine import forecast_run
+from forecast.engine import MIN_FIT_EPOCHS, forecast_run
 from forecast.inputs import History
 from forecast.result import Event, ForecastResult
 from trainer.schedule import find_jumps
@@ -46,7 +46,7 @@ def incident_checks(history: pd.DataFrame, plan: list[float] | None, target: flo
     out = {}
     for epoch in sorted(ranked[:limit]):
         known = history[pd.to_numeric(history["epoch"]) < epoch]
-        if len(known) < 2:
+        if len(known) < MIN_FIT_EPOCHS:  # a forecast from fewer only holds the last value
             continue
         before = forecast_run(known, plan, target)
         hit = [p for p in before.predictions if p.epoch == epoch]

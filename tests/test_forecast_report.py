@@ -86,3 +86,15 @@ def test_no_scenarios_says_why_a_finished_plan_is_not_an_unknown_one():
     assert scenario_table(ended) == [
         "(no scenarios: the plan has no epochs left; pass a longer one with --plan)"]
     assert "plan is unknown" in scenario_table(forecast_run(history, None, 75.0))[0]
+
+
+def test_no_incident_check_from_too_few_epochs_before_it():
+    # A warmup's first LR step (DeiT: 1e-6 -> 8.6e-6 at epoch 3, accuracy 0.81%) was checked
+    # against a "forecast" from 2 epochs, which read 0.81% as a fraction: 80.80 expected.
+    acc = [0.55, 0.81, 2.21, 5.0, 8.0, 11.0, 14.0, 17.0, 19.0, 21.0]
+    lrs = [1e-6, 1e-6, 8.6e-6, 1.6e-5, 2.4e-5, 3.2e-5, 4e-5, 4e-5, 4e-5, 4e-5]
+    history = pd.DataFrame({"epoch": range(1, 11), "test_acc1": acc, "lr": lrs})
+    plan = lrs + [4e-5] * 10
+    result = forecast_run(history, plan, 75.0)
+    checks = incident_checks(history, plan, 75.0, prepare_history(history, plan), result, 5)
+    assert 3 not in checks and all(c.predicted < 30 for c in checks.values())
