@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.plan_infer import cosine_lrs, cosine_tail
+from forecast.records import PERCENT
 from trainer.errors import RunwatchError
 
 OPTIONAL_COLUMNS = ("test_loss", "train_acc1", "train_loss", "lr", "time", "epoch_time_s")
@@ -146,7 +147,7 @@ def prepare_history(history: pd.DataFrame, plan: list[float] | None,
     if acc_all is None or not np.isfinite(acc_all).any():
         raise RunwatchError("no epoch has a finite test_acc1: nothing to forecast from; "
                             "check the metric column (--metric NAME)")
-    if np.nanmax(np.abs(acc_all[np.isfinite(acc_all)])) <= 1.0:
+    if not history.attrs.get(PERCENT) and np.nanmax(np.abs(acc_all[np.isfinite(acc_all)])) <= 1.0:
         notes.append("test_acc1 looks like a fraction (all values <= 1): read it as percent x100")
         df["test_acc1"] = acc_all * 100.0
     nonfinite = _nonfinite(df)

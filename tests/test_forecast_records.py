@@ -1,6 +1,6 @@
 """Stream records -> history: the live branch only, known columns only."""
 
-from forecast import history_from_records
+from forecast import forecast_run, history_from_records
 
 
 def epoch(n, acc, **extra):
@@ -22,3 +22,12 @@ def test_none_values_become_nan_and_no_epochs_give_an_empty_frame():
     df = history_from_records([epoch(1, None)])
     assert df["test_acc1"].isna().all()
     assert history_from_records([{"type": "run_start"}]).empty
+
+
+def test_stream_accuracies_under_one_percent_stay_percent():
+    # An ImageNet run's first epochs (0.116%, 0.5%): the stream is percent by its schema, so
+    # the forecast must not read them as fractions (11.6%, 50%).
+    records = [{"type": "epoch", "epoch": e, "test_acc1": a, "lr": 1e-6}
+               for e, a in ((1, 0.116), (2, 0.5))]
+    result = forecast_run(history_from_records(records), [1e-6] * 10, 75.0)
+    assert result.last_acc1 == 0.5 and not any("fraction" in n for n in result.notes)
