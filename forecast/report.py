@@ -255,15 +255,19 @@ def recommendations(result: ForecastResult) -> list[str]:
                        f"{e.fields['predicted_drop']:.1f} points lost there; change the "
                        f"schedule before epoch {e.epoch} if that is not wanted.")
             break
+    stop = None
     for e in result.events:
         if e.kind == "early_stop_patience" and e.fields["predicted_stop_epoch"]:
+            stop = e.fields["predicted_stop_epoch"]
             out.append(f"Early stopping (patience {e.fields['patience']}) is forecast to stop "
-                       f"the run at epoch {e.fields['predicted_stop_epoch']}, before a new best.")
+                       f"the run at epoch {stop}, before a new best.")
     if result.best_acc1 >= result.target:
         out.append(f"The target {result.target:g}% was reached at epoch {result.eta_epoch}.")
     elif result.probability_reach >= 0.5 and result.eta_epoch:
         out.append(f"On the current plan {result.target:g}% is more likely than not from "
-                   f"epoch {result.eta_epoch}.")
+                   f"epoch {result.eta_epoch}" + (
+                       f", but only if early stopping does not end the run at epoch {stop} "
+                       "first." if stop is not None and stop < result.eta_epoch else "."))
     return [f"{i}. {text}" for i, text in enumerate(out, 1)] or ["1. Nothing to change."]
 
 

@@ -98,3 +98,12 @@ def test_no_incident_check_from_too_few_epochs_before_it():
     result = forecast_run(history, plan, 75.0)
     checks = incident_checks(history, plan, 75.0, prepare_history(history, plan), result, 5)
     assert 3 not in checks and all(c.predicted < 30 for c in checks.values())
+
+
+def test_the_eta_advice_does_not_ignore_an_earlier_early_stop():
+    # From epoch 30 with patience 15: the stop is forecast at 44, the target at 88.
+    _, result, _, _ = seed_report(30)
+    advice = "\n".join(recommendations(result))
+    assert "stop the run at epoch 44" in advice
+    assert ("more likely than not from epoch 88, but only if early stopping does not end the "
+            "run at epoch 44 first.") in advice
