@@ -467,3 +467,34 @@ async def test_rewind_without_checkpoints_says_so(tmp_path, monkeypatch):
         await wait_for(pilot, lambda: "no checkpoints" in text_of(app.query_one("#ckpt-status")))
         assert "rewind: this run has no checkpoints yet" in text_of(app.query_one("#ckpt-status"))
         assert asked == [] and not isinstance(app.screen, ConfirmScreen)
+
+
+@run_async
+async def test_writing_before_the_mode_forecasts_finish_does_not_crash(tmp_path, monkeypatch):
+    # ctrl+s while the forecast of the continuity modes still runs: it finishes after the
+    # dialog is gone, and must not take the monitor down with it.
+    from tui.screens import edit_screen
+
+    def slow_forecast(*args, **kwargs):
+        time.sleep(0.5)
+        return ForecastOutcome(None, "forecast: slow")
+
+    stream_in(tmp_path, run_records(10))
+    checkpoint_files(tmp_path)
+    plan = SimpleNamespace(to_dict=lambda: {"first_epoch": 6}, resume_hint="")
+    monkeypatch.setattr(surgery, "plan_edit", lambda path, choice: plan)
+    monkeypatch.setattr(surgery, "write_edit", lambda p, out: out)
+    monkeypatch.setattr(edit_screen, "run_forecast", slow_forecast)
+    app = make_app(tmp_path, config_name="smoke_cpu")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: len(app.query_one(CheckpointPanel).rows) == 4)
+        await pilot.press("3", "e")
+        await wait_for(pilot, lambda: isinstance(app.screen, EditScreen))
+        dialog = app.screen
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "resume with" in text_of(app.query_one("#ckpt-status")))
+        await pilot.pause(1.0)  # the forecast worker ends after the dialog has gone
+        assert app.is_running
+        dialog._show_forecast("a late result")  # what a late worker does: nothing, no crash

@@ -129,7 +129,12 @@ class EditScreen(ModalScreen[EditChoice | None]):
         if get_current_worker().is_cancelled:
             return
         text = scenario_text(outcome.data, outcome.note, choice.continuity)
-        self.app.call_from_thread(self.query_one("#edit-forecast", Static).update, text)
+        self.app.call_from_thread(self._show_forecast, text)
+
+    def _show_forecast(self, text: str) -> None:
+        # On the UI thread, and the dialog may be gone (written or cancelled) by now.
+        for static in self.query("#edit-forecast").results(Static):
+            static.update(text)
 
     def action_write(self) -> None:
         if not self.query_one("#write", Button).disabled:
