@@ -14,7 +14,7 @@ from dataclasses import replace
 from forecast.scenarios import Candidate
 from trainer.errors import RunwatchError
 from trainer.replay import SEED_SCHEDULE
-from trainer.schedule import ScheduleSpec, continue_schedule, lr_plan
+from trainer.schedule import SCHEDULE_NAMES, ScheduleSpec, continue_schedule, lr_plan
 
 PLAN_KEYS = {"lr": "base_lr", "epochs": "epochs", "t0": "t0", "t_mult": "t_mult",
              "eta_min": "eta_min", "warmup": "warmup_epochs",
@@ -38,6 +38,8 @@ def parse_plan(text: str) -> ScheduleSpec:
     if text.strip() == "seed":
         return SEED_SCHEDULE
     name, _, body = text.strip().partition(":")
+    if name.strip() not in SCHEDULE_NAMES:  # a typo in the name first, before its keys
+        raise RunwatchError(f"unknown schedule {name.strip()!r} in --plan: write {PLAN_SYNTAX}")
     values: dict[str, object] = {}
     for item in filter(None, body.split(",")):
         key, sep, raw = item.partition("=")

@@ -27,6 +27,7 @@ def test_step_plan_with_milestones():
     ("cosine:lr=0.1,epochs=ten", "bad number"),
     ("cosine:lr=0.1,epochs=10,speed=3", "bad plan item"),
     ("wiggly:lr=0.1,epochs=10", "unknown schedule"),
+    ("cosine_restart:lr=0.05", "unknown schedule 'cosine_restart'"),  # not "needs epochs="
 ])
 def test_bad_plans_name_the_problem(text, words):
     with pytest.raises(RunwatchError, match=words):
