@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 
@@ -70,4 +71,7 @@ def barrier(info: DistInfo) -> None:
 
 def shutdown(info: DistInfo) -> None:
     if info.enabled and dist.is_initialized():
+        # DDP's reducer sits in reference cycles and holds the group: collect it now, or its
+        # gloo threads are torn down at interpreter exit and abort the process (SIGABRT).
+        gc.collect()
         dist.destroy_process_group()
