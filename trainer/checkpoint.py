@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ckpt_tools.zipfmt import check_crcs as failing_records
+from ckpt_tools.zipfmt import is_zip, open_archive
 from trainer.atomic import copy_atomic, write_bytes_atomic
 from trainer.errors import RunwatchError
 
@@ -246,22 +248,18 @@ def _unreadable(path: Path, exc: Exception) -> RunwatchError:
 
 
 def check_crcs(path: Path) -> None:
-    """Refuse a zip checkpoint with a record that fails its CRC: torch.load does not check
-    them, so a flipped byte in a weight would resume silently with that weight."""
-    if not zipfile.is_zipfile(path):
-        with open(path, "rb") as f:
-            if f.read(4) == b"PK\x03\x04":  # a zip's start without its end: a cut-off copy
-                raise RunwatchError(
-                    f"checkpoint {path} is truncated (a zip archive without its end): resume "
-                    f"from another checkpoint, or copy this one again")
+    """Refuse a cut-off zip checkpoint, or one with a record that fails its CRC: torch.load
+    checks neither, so a flipped byte in a weight would resume silently with that weight.
+    The check is ckpt_tools' torch-free zip reader (records streamed in 4 MB chunks)."""
+    if not is_zip(path):
         return  # not a zip (a legacy file, or not a checkpoint): torch.load reports it
-    try:
-        with zipfile.ZipFile(path) as archive:
-            bad = archive.testzip()
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        bad = f"({exc})"
-    if bad is not None:
+    if not zipfile.is_zipfile(path):
         raise RunwatchError(
-            f"checkpoint {path} is corrupt: record {bad} fails its CRC check; resume from "
+            f"checkpoint {path} is truncated (a zip archive without its end): resume "
+            f"from another checkpoint, or copy this one again")
+    bad = failing_records(open_archive(path))  # open_archive: one line for a damaged zip
+    if bad:
+        raise RunwatchError(
+            f"checkpoint {path} is corrupt: record {bad[0]} fails its CRC check; resume from "
             f"another checkpoint (`runwatch ckpt inspect` shows which are whole)"
         )
