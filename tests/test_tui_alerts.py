@@ -104,6 +104,9 @@ def test_stream_health_stalled_unreadable_reset_missing_branch():
     assert {"STALLED", "UNREADABLE LINES", "FILE REPLACED", "BRANCH ABANDONED"} <= set(kinds(got))
     assert any("3 skipped" in a.message and "garbage{" in a.message for a in got)
     assert "FILE MISSING" in kinds(alerts_of([], FollowState(missing=True), "missing", ""))
+    quiet = alerts_of(run_records(4), state="quiet", words="no new epoch for 3h")
+    assert [(a.level, a.kind) for a in quiet if a.kind == "QUIET"] == [("info", "QUIET")]
+    assert "STALLED" not in kinds(quiet)
 
 
 def test_run_end_levels_and_order():

@@ -44,6 +44,15 @@ def test_states_missing_waiting_stalled_finished():
     assert run_state(model, FollowState(), T0, T0) == ("finished", "finished: diverged")
 
 
+def test_a_foreign_log_gone_quiet_is_not_called_stalled():
+    # A DeiT log.txt has no end marker: an old finished log and a dead run look alike, so the
+    # header says how long it has been quiet instead of warning "stalled".
+    start = {**run_records(0)[0], "synthetic": True}
+    model = model_of([start] + run_records(3)[1:])
+    state, words = run_state(model, FollowState(), T0 + 3600, T0 + 3600 - 12 * 60)
+    assert (state, words) == ("quiet", "no new epoch for 12 min")
+
+
 def test_stall_threshold_with_step_records_covers_evaluation():
     assert stall_after_s(model_of(run_records(3, steps=5))) == 300.0
 

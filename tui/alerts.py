@@ -191,6 +191,10 @@ def stream_health(model: RunModel, follow: FollowState, state: str,
     out = []
     if state == "stalled":
         out.append(Alert("warning", "STALLED", f"stream {status_words}"))
+    if state == "quiet":
+        out.append(Alert("info", "QUIET", f"{status_words}: this log format writes no end "
+                                          "marker, so a finished run and a stopped one look "
+                                          "alike"))
     if state == "missing":
         out.append(Alert("warning", "FILE MISSING", "no stream file yet; watching for it"))
     if follow.bad_lines:

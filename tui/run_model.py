@@ -106,6 +106,7 @@ class RunModel:
     events: list[dict] = field(default_factory=list)
     end: dict | None = None
     rewound_to: int | None = None  # a rewind with no training since: the epoch to resume after
+    marks_end: bool = True  # the source writes run_end (ours); a foreign log never says it ended
     step_loss: BucketSeries = field(default_factory=BucketSeries)
     last_time: float | None = None
     images_per_s: float = math.nan
@@ -191,6 +192,7 @@ class RunModel:
 
     def _apply_start(self, record: dict, change: Change) -> None:
         self.rewound_to = None
+        self.marks_end = not record.get("synthetic")
         self.run_id = str(record.get("run_id") or self.run_id)
         if isinstance(record.get("epochs"), int):
             self.planned_epochs = record["epochs"]

@@ -23,7 +23,7 @@ STALL_WITH_STEPS_S = 300.0
 @dataclass(frozen=True)
 class HeaderFacts:
     run_name: str
-    state: str  # waiting | running | stalled | finished | missing
+    state: str  # waiting | running | stalled | quiet | finished | missing
     status: str  # the words shown, e.g. "stalled for 12 min"
     epoch: int | None
     planned_epochs: int | None
@@ -66,6 +66,8 @@ def run_state(model: RunModel, follow: FollowState, now: float,
         return "waiting", "waiting for records"
     idle = now - last_activity
     if idle > stall_after_s(model):
+        if not model.marks_end:  # a finished foreign log looks the same as a dead run
+            return "quiet", f"no new epoch for {format_duration(idle)}"
         return "stalled", f"stalled for {format_duration(idle)}"
     return "running", "running"
 

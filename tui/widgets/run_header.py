@@ -9,7 +9,8 @@ from textual.widgets import Static
 
 from tui.status import HeaderFacts, format_duration, format_when
 
-STATE_MARKERS = {"running": "●", "waiting": "○", "stalled": "!", "finished": "■", "missing": "?"}
+STATE_MARKERS = {"running": "●", "waiting": "○", "stalled": "!", "quiet": "◌", "finished": "■",
+                 "missing": "?"}
 
 
 def eta_text(facts: HeaderFacts, target: float) -> str:
