@@ -16,7 +16,7 @@ from trainer.schedule import find_jumps
 from trainer.stream import FollowState
 from tui.run_model import RunModel
 from tui.status import format_lr
-from tui.tags import RESTART_RATIO
+from tui.tags import RESTART_RATIO, lr_jumped
 
 LEVELS = ("critical", "warning", "info")
 MARKERS = {"critical": "!!", "warning": "!", "info": "i"}
@@ -126,9 +126,7 @@ def history_alerts(forecast: dict | None, ended: bool) -> list[Alert]:
 
 def _regression(event: dict) -> Alert:
     epoch = event["epoch"]
-    cause = (" after an LR restart"
-             if event["lr_before"] > 0 and event["lr_after"] / event["lr_before"] >= RESTART_RATIO
-             else "")
+    cause = " after an LR restart" if lr_jumped(event["lr_before"], event["lr_after"]) else ""
     back = (f", back by epoch {event['recovered_epoch']}" if event.get("recovered_epoch")
             else "")
     return Alert("warning", "REGRESSION",

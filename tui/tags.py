@@ -31,10 +31,13 @@ def gain(point: EpochPoint, previous: EpochPoint | None) -> float:
     return point.test_acc1 - previous.test_acc1
 
 
+def lr_jumped(lr_before: float, lr_after: float) -> bool:
+    """The LR rose by RESTART_RATIO or more from one epoch to the next (False when unknown)."""
+    return lr_before > 0 and math.isfinite(lr_after) and lr_after / lr_before >= RESTART_RATIO
+
+
 def is_lr_restart(point: EpochPoint, previous: EpochPoint | None) -> bool:
-    if previous is None or not (previous.lr > 0 and math.isfinite(point.lr)):
-        return False
-    return point.lr / previous.lr >= RESTART_RATIO
+    return previous is not None and lr_jumped(previous.lr, point.lr)
 
 
 def epoch_tag(point: EpochPoint, previous: EpochPoint | None, best_epoch: int | None,
