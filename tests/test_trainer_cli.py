@@ -17,7 +17,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def test_the_torch_free_modules_do_not_import_torch():
-    code = ("import sys, trainer.stream, trainer.schedule, trainer.config, trainer.cli; "
+    code = ("import sys, trainer.stream, trainer.schedule, trainer.config, trainer.cli, "
+            "trainer.runlock; "
             "heavy = [m for m in ('torch', 'torchvision', 'numpy') if m in sys.modules]; "
             "print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
