@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from trainer.errors import RunwatchError
+from trainer.runlock import checkpoint_run_dir, ensure_not_live, live_holder
 from trainer.schedule import CONTINUITY_MODES, SCHEDULE_NAMES
 
 
@@ -102,11 +103,13 @@ def run_edit(args: argparse.Namespace) -> int:
     if out is None and not args.dry_run:
         raise RunwatchError("name the output with -o OUT (or --dry-run to only preview)")
     if out is not None:
+        if not args.dry_run:  # before the preview: the answer would be no anyway
+            ensure_not_live(checkpoint_run_dir(out))
         check_output_path(args.path, out, args.in_place)
     plan = plan_edit(args.path, request)
     print(format_plan(plan))
     if args.dry_run:
-        print("dry run: nothing written")
+        print(_dry_run_note(None if out is None else checkpoint_run_dir(out)))
         return 0
     if not _confirm(f"write {out}?", args.yes):
         print("not written")
@@ -128,6 +131,8 @@ def run_rewind(args: argparse.Namespace) -> int:
     from ckpt_tools.rewind import apply_rewind, plan_rewind
 
     to = args.to if args.to == "best" else _epoch(args.to)
+    if not args.dry_run:
+        ensure_not_live(args.run_dir)
     plan = plan_rewind(args.run_dir, to=to, request=_request(args))
     acc = f" (test_acc1 {plan.test_acc1:.2f})" if plan.test_acc1 is not None else ""
     print(f"rewind {plan.run_dir} to epoch {plan.to_epoch}{acc}: {plan.source}")
@@ -138,7 +143,7 @@ def run_rewind(args: argparse.Namespace) -> int:
     if plan.edit is not None:
         print(format_plan(plan.edit))
     if args.dry_run:
-        print("dry run: nothing written")
+        print(_dry_run_note(args.run_dir))
         return 0
     if not _confirm(f"write {plan.target} and the rewind event?", args.yes):
         print("not written")
@@ -146,6 +151,14 @@ def run_rewind(args: argparse.Namespace) -> int:
     result = apply_rewind(plan)
     print(f"wrote {result.checkpoint}; resume with:\n  {result.resume_command}")
     return 0
+
+
+def _dry_run_note(run_dir: Path | None) -> str:
+    """A preview of a run whose trainer is running says that writing it is refused now."""
+    holder = None if run_dir is None else live_holder(run_dir)
+    if holder is None:
+        return "dry run: nothing written"
+    return f"dry run: nothing written; writing is refused now: {holder.describe()}"
 
 
 def _epoch(text: str) -> int:

@@ -18,6 +18,7 @@ from ckpt_tools.plan import EditPlan, upcoming_lrs
 from ckpt_tools.schedulers import scheduler_type
 from ckpt_tools.write import write_checkpoint
 from trainer.errors import RunwatchError
+from trainer.runlock import checkpoint_run_dir, ensure_not_live
 
 
 def apply_plan(view: CheckpointView, plan: EditPlan) -> None:
@@ -47,7 +48,10 @@ def apply_plan(view: CheckpointView, plan: EditPlan) -> None:
 
 
 def write_edit(plan: EditPlan, out_path: str | Path, in_place: bool = False) -> Path:
-    """Write the edited checkpoint to `out_path` (atomic), then verify it; returns the path."""
+    """Write the edited checkpoint to `out_path` (atomic), then verify it; returns the path.
+    Refused into the checkpoints of a run whose trainer is running (it replaces and prunes
+    them)."""
+    ensure_not_live(checkpoint_run_dir(out_path))
     loaded = load_checkpoint(plan.source, check_crc=False)  # the copy checks every CRC
     ensure_unchanged(loaded, plan.source_stamp)
     if loaded.container == "hf-folder":

@@ -6,7 +6,8 @@ later epochs stay in the file as an abandoned branch), and the run's own config 
 beside it as `rewind-NNNN.toml` so the printed resume command is exact: the trainer compares
 the config given on resume with the checkpoint's `config`, and this file is that config. When
 best.pt holds an abandoned epoch, it is copied to `best-abandoned-NNNN.pt` first: the resumed
-run replaces best.pt at its first best.
+run replaces best.pt at its first best. A run whose trainer is still running is refused: the
+rewind holds the run's lock (trainer/runlock.py) while it writes.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ckpt_tools.tomlfile import dumps_toml
 from ckpt_tools.write import free_name, write_checkpoint
 from trainer.atomic import copy_atomic, write_text_atomic
 from trainer.errors import RunwatchError
+from trainer.runlock import checkpoint_run_dir, hold_run
 from trainer.stream import StreamWriter, read_stream, split_branches, stream_path
 
 
@@ -148,12 +150,17 @@ def edit_resume_command(edited: Path, source: Path) -> str:
     run's config is written beside `edited` (`edited`'s stem + .toml)."""
     config_file = free_name(edited.parent, edited.stem, ".toml")
     write_run_config(load_checkpoint(edited, check_crc=False), config_file)
-    run_dir = source.parent.parent if source.parent.name == "checkpoints" else source.parent
-    return train_command(config_file, run_dir, edited)
+    return train_command(config_file, checkpoint_run_dir(source), edited)
 
 
 def apply_rewind(plan: RewindPlan) -> RewindResult:
-    """Write the resume checkpoint and its config, then append the `rewind` event."""
+    """Write the resume checkpoint and its config, then append the `rewind` event, holding the
+    run (refused while its trainer runs: its records would interleave with the event)."""
+    with hold_run(plan.run_dir, "rewind"):
+        return _apply_rewind(plan)
+
+
+def _apply_rewind(plan: RewindPlan) -> RewindResult:
     loaded = load_checkpoint(plan.source, check_crc=False)  # the copy checks every CRC
     ensure_unchanged(loaded, plan.source_stamp)
     if not isinstance(detect(loaded).args, dict):  # checked before anything is written

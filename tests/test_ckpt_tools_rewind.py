@@ -6,6 +6,7 @@ import shlex
 import shutil
 
 import pytest
+from lock_holder import holder_of
 
 from ckpt_tools import (
     EditRequest,
@@ -154,6 +155,26 @@ def test_rewinding_before_the_best_epoch_keeps_a_copy_of_best_pt(smoke_run, caps
     copy = smoke_run / "checkpoints" / f"best-abandoned-{best_epoch:04d}.pt"
     assert f"the rewind keeps a copy, {copy}" in capsys.readouterr().out
     assert copy.read_bytes() == before == best.read_bytes()
+
+
+def test_a_trainer_started_after_the_plan_stops_the_rewind_and_the_edit(smoke_run, tmp_path):
+    # The monitor plans, the user reads the preview, a trainer starts meanwhile: writing now
+    # would interleave the rewind event with its records, or race its checkpoint writes.
+    plan = plan_rewind(smoke_run, to=3)
+    source = smoke_run / "checkpoints" / "epoch-0003.pt"
+    edit = plan_edit(source, EditRequest(t0=10))
+    stream_before = (smoke_run / "metrics.jsonl").read_bytes()
+    with holder_of(smoke_run) as trainer:
+        with pytest.raises(RunwatchError, match=f"the trainer \\(pid {trainer.pid}\\) is still "
+                                                "running: stop it first"):
+            apply_rewind(plan)
+        with pytest.raises(RunwatchError, match=f"pid {trainer.pid}"):
+            write_edit(edit, smoke_run / "checkpoints" / "epoch-0003-edited.pt")
+        write_edit(edit, tmp_path / "elsewhere.pt")  # outside the run: its files are safe
+    assert (smoke_run / "metrics.jsonl").read_bytes() == stream_before
+    assert not plan.target.exists() and not plan.config_file.exists()
+    assert not (smoke_run / "checkpoints" / "epoch-0003-edited.pt").exists()
+    assert apply_rewind(plan).checkpoint == plan.target  # the trainer has stopped
 
 
 @pytest.fixture(scope="module")
