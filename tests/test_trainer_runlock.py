@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-from lock_holder import holder_of
+from lock_holder import REPO, holder_of
+from trainer_tiny import tiny_config, tiny_dict, write_toml
 
 from trainer import runlock
 from trainer.errors import RunwatchError
@@ -28,6 +29,8 @@ from trainer.runlock import (
     stop_holder,
     wait_released,
 )
+from trainer.stream import read_stream
+from tui.cli import main
 
 
 def write_record(run_dir: Path, **fields) -> None:
@@ -204,3 +207,102 @@ def test_a_wait_gives_up_at_its_timeout(tmp_path):
         other.send_signal(signal.SIGTERM)
         assert wait_released(tmp_path, timeout_s=10)
 
+
+# A real trainer ----------------------------------------------------------------------------
+
+def start_trainer(tmp_path: Path) -> tuple[subprocess.Popen, Path, Path]:
+    """A tiny run long enough to be stopped (it trains until SIGTERM), at its second epoch."""
+    config = write_toml(tmp_path / "tiny.toml", tiny_dict(train={"epochs": 10_000}))
+    run_dir = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "trainer", "--config", str(config), "--run-dir", str(run_dir)],
+        cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while epochs_in(run_dir) < 2 or not (run_dir / "checkpoints" / "best.pt").is_file():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the trainer did not train 2 epochs"
+        time.sleep(0.1)
+    return process, config, run_dir
+
+
+def epochs_in(run_dir: Path) -> int:
+    if not (run_dir / "metrics.jsonl").is_file():
+        return 0
+    return sum(r["type"] == "epoch" for r in read_stream(run_dir)[0])
+
+
+@pytest.mark.slow
+def test_a_running_trainer_holds_its_run_until_it_stops(tmp_path, capsys):
+    process, config, run_dir = start_trainer(tmp_path)
+    try:
+        holder = live_holder(run_dir)
+        assert (holder.role, holder.pid) == ("trainer", process.pid)
+        assert holder.run_id == read_stream(run_dir)[0][0]["run_id"]
+        refusal = (f"the trainer (pid {process.pid}) is still running: stop it first "
+                   f"(kill -TERM {process.pid}; it checkpoints and exits)")
+        capsys.readouterr()
+
+        assert main(["ckpt", "rewind", str(run_dir), "--yes"]) == 2
+        out, err = capsys.readouterr()
+        assert err == f"runwatch: error: {run_dir}: {refusal}\n"
+        assert out == ""  # refused before the preview, not after it
+        best = run_dir / "checkpoints" / "best.pt"
+        assert main(["ckpt", "edit", str(best), "--in-place", "--t0", "7", "--yes"]) == 2
+        assert refusal in capsys.readouterr().err
+        edited = run_dir / "checkpoints" / "edited.pt"
+        assert main(["ckpt", "edit", str(best), "-o", str(edited), "--t0", "7", "--yes"]) == 2
+        assert refusal in capsys.readouterr().err
+        assert main(["ckpt", "rewind", str(run_dir), "--dry-run"]) == 0
+        assert f"dry run: nothing written; writing is refused now: {refusal}" in \
+            capsys.readouterr().out
+        # A second trainer, resuming or starting afresh in the same folder.
+        assert main(["train", "--config", str(config), "--resume-from", str(run_dir)]) == 2
+        assert refusal in capsys.readouterr().err
+        assert main(["train", "--config", str(config), "--run-dir", str(run_dir)]) == 2
+        assert refusal in capsys.readouterr().err
+
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0, process.communicate()
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+    records = read_stream(run_dir)[0]
+    assert records[-1]["status"] == "interrupted"
+    assert not any(r.get("kind") == "rewind" for r in records)  # the refusals wrote nothing
+    assert not edited.exists() and not list(run_dir.glob("checkpoints/*.bak*"))
+    assert not lock_path(run_dir).exists()
+
+    assert main(["ckpt", "rewind", str(run_dir), "--yes"]) == 0  # stopped: allowed
+    assert read_stream(run_dir)[0][-1]["kind"] == "rewind"
+    assert not lock_path(run_dir).exists()  # the rewind's own hold is released too
+
+
+@pytest.mark.slow
+def test_a_failed_run_releases_the_lock_it_held(tmp_path, monkeypatch):
+    from trainer import train
+
+    seen = []
+
+    def evaluate_then_fail(*args, **kwargs):
+        seen.append(live_holder(tmp_path))
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(train, "evaluate", evaluate_then_fail)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        train.run(tiny_config(train={"epochs": 2}), tmp_path)
+    assert seen[0].pid == os.getpid() and seen[0].role == "trainer"
+    assert read_stream(tmp_path)[0][-1]["status"] == "failed"
+    assert not lock_path(tmp_path).exists()
+
+
+@pytest.mark.slow
+def test_a_killed_trainers_lock_is_stale_and_the_next_run_says_so(tmp_path, capsys):
+    from trainer.train import run
+
+    pid = dead_pid()
+    write_record(tmp_path, pid=pid)
+    assert run(tiny_config(train={"epochs": 1}), tmp_path).status == "completed"
+    assert f"replaced the stale lock of the trainer (pid {pid})" in capsys.readouterr().out
+    assert not lock_path(tmp_path).exists()

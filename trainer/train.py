@@ -3,9 +3,10 @@ checkpoint, and decide whether to go on. A per-step schedule is stepped after ev
 step instead of after the epoch.
 
 Only rank 0 writes the stream (docs/metric-stream.md) and checkpoints
-(docs/checkpoint-layout.md). Stops: the budget (`completed`), patience (`early_stopped`), a
-non-finite loss (`diverged`, last good checkpoint kept), SIGTERM/SIGINT (`interrupted`, after a
-checkpoint at the next sync point), an exception (`failed`).
+(docs/checkpoint-layout.md), and it holds the run's lock (trainer/runlock.py) while it runs.
+Stops: the budget (`completed`), patience (`early_stopped`), a non-finite loss (`diverged`, last
+good checkpoint kept), SIGTERM/SIGINT (`interrupted`, after a checkpoint at the next sync point),
+an exception (`failed`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import dataclasses
 import math
 import random
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +51,7 @@ from trainer.records import (
     spec_to_dict,
 )
 from trainer.resume import ResumePlan, check_run_dir, plan_resume, restore_schedule
+from trainer.runlock import RunLock, hold_run
 from trainer.schedule import ScheduleSpec, lr_at, lr_plan
 from trainer.signals import StopRequest
 from trainer.steps import EpochSums, Precision, evaluate, reduce_sums, train_one_epoch
@@ -91,14 +94,31 @@ def run(config: Config, run_dir: Path, *, resume_from: Path | None = None,
     device = pick_device(config.train.device, info)
     init_distributed(info, device)
     try:
-        return _run(config, Path(run_dir), info, device, resume_from, override_schedule,
-                    stop or StopRequest())
+        with hold_run_dir(Path(run_dir), info) as lock:
+            return _run(config, Path(run_dir), info, device, resume_from, override_schedule,
+                        stop or StopRequest(), lock)
     finally:
         shutdown(info)
 
 
+@contextlib.contextmanager
+def hold_run_dir(run_dir: Path, info: DistInfo) -> Iterator[RunLock | None]:
+    """Rank 0 holds the run directory for the whole run (trainer/runlock.py): a second trainer
+    and the checkpoint tools refuse it meanwhile. Released on every way out but SIGKILL, whose
+    lock the next holder sees is stale."""
+    if not info.is_main:
+        yield None
+        return
+    with hold_run(run_dir, "trainer") as lock:
+        if lock.replaced is not None:
+            print(f"{run_dir}: replaced the stale lock of {lock.replaced.who()}, which no longer "
+                  f"runs", flush=True)
+        yield lock
+
+
 def _run(config: Config, run_dir: Path, info: DistInfo, device: torch.device,
-         resume_from: Path | None, override_schedule: bool, stop: StopRequest) -> RunResult:
+         resume_from: Path | None, override_schedule: bool, stop: StopRequest,
+         lock: RunLock | None) -> RunResult:
     t = config.train
     if resume_from is None and info.is_main and stream_path(run_dir).exists():
         raise RunwatchError(
@@ -133,6 +153,8 @@ def _run(config: Config, run_dir: Path, info: DistInfo, device: torch.device,
             raise RunwatchError(
                 f"{resume_from} has already trained all {spec.epochs} epochs: to train longer, "
                 f"raise train.epochs and resume with --override-schedule")
+    if lock is not None:
+        lock.set_run_id(state.run_id)
     train_model = wrap_ddp(model, device, info)
     if t.compile:
         train_model = torch.compile(train_model)
