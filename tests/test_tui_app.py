@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from lock_holder import holder_of
 from textual.widgets import Sparkline, TabbedContent
 from tui_records import (
     EPOCH_S,
@@ -498,3 +500,86 @@ async def test_writing_before_the_mode_forecasts_finish_does_not_crash(tmp_path,
         await pilot.pause(1.0)  # the forecast worker ends after the dialog has gone
         assert app.is_running
         dialog._show_forecast("a late result")  # what a late worker does: nothing, no crash
+
+
+def question(app) -> str:
+    """The question of the confirmation on screen, if one is."""
+    if not isinstance(app.screen, ConfirmScreen):
+        return ""
+    return text_of(app.screen.query_one("#confirm-question"))
+
+
+def held_run_with_checkpoints(tmp_path: Path) -> Path:
+    records = run_records(5) + [{"type": "checkpoint", "epoch": 5, "path": "last.pt",
+                                 "is_best": False}]
+    stream_in(tmp_path, records)
+    checkpoint_files(tmp_path)
+    return tmp_path
+
+
+@run_async
+async def test_rewind_and_edit_refuse_a_run_whose_trainer_runs_though_not_started_here(
+        tmp_path, monkeypatch):
+    # The trainer was started from a shell: the app has no process of its own to know it by.
+    held_run_with_checkpoints(tmp_path)
+    asked = []
+    monkeypatch.setattr(surgery, "plan_rewind", lambda run_dir, to: asked.append(run_dir))
+    app = make_app(tmp_path)
+    with holder_of(tmp_path) as trainer:
+        refusal = (f"the trainer (pid {trainer.pid}) is still running: stop it first "
+                   f"(kill -TERM {trainer.pid}; it checkpoints and exits)")
+        async with app.run_test(size=(120, 40)) as pilot:
+            status = app.query_one("#ckpt-status")
+            await wait_for(pilot, lambda: len(app.query_one(CheckpointPanel).rows) == 4)
+            await pilot.press("b")
+            await wait_for(pilot, lambda: question(app) == f"Stop the trainer (pid {trainer.pid})?")
+            await pilot.press("n")
+            await wait_for(pilot, lambda: text_of(status) == f"rewind: {refusal}")
+
+            await pilot.press("e")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            await pilot.press("n")
+            await wait_for(pilot, lambda: text_of(status) == f"edit: {refusal}")
+            assert not isinstance(app.screen, EditScreen)
+        assert asked == [] and trainer.poll() is None  # nothing planned, nothing stopped
+
+
+@run_async
+async def test_stop_the_trainer_then_rewind(tmp_path, monkeypatch):
+    held_run_with_checkpoints(tmp_path)
+    applied = []
+    plan = SimpleNamespace(to_dict=lambda: {"to_epoch": 5})
+    monkeypatch.setattr(surgery, "plan_rewind", lambda run_dir, to: plan)
+    monkeypatch.setattr(surgery, "apply_rewind", lambda p: applied.append(p) or SimpleNamespace(
+        checkpoint="checkpoints/rewind-from-0005.pt", resume_command="runwatch train ..."))
+    app = make_app(tmp_path)
+    with holder_of(tmp_path) as trainer:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: len(app.query_one(CheckpointPanel).rows) == 4)
+            await pilot.press("b")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            await pilot.press("y")  # stop it
+            # It got SIGTERM, released the run and exited; then the rewind itself is asked.
+            await wait_for(pilot, lambda: question(app) == "Rewind to the best checkpoint?")
+            assert trainer.poll() == 0
+            await pilot.press("y")
+            await wait_for(pilot, lambda: "resume with" in text_of(app.query_one("#ckpt-status")))
+        assert applied == [plan]
+
+
+@run_async
+async def test_a_trainer_on_another_host_is_refused_without_an_offer_to_stop_it(tmp_path):
+    held_run_with_checkpoints(tmp_path)
+    now = time.time()
+    (tmp_path / "run.lock").write_text(json.dumps({
+        "role": "trainer", "pid": 4242, "host": "node-7", "started": now, "heartbeat": now,
+        "run_id": "test-run"}))
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: len(app.query_one(CheckpointPanel).rows) == 4)
+        await pilot.press("b")
+        await wait_for(pilot, lambda: "node-7" in text_of(app.query_one("#ckpt-status")))
+        assert text_of(app.query_one("#ckpt-status")) == (
+            "rewind: the trainer (pid 4242 on host node-7) is still running: stop it first "
+            "(kill -TERM 4242 on node-7; it checkpoints and exits)")
+        assert not isinstance(app.screen, ConfirmScreen)

@@ -22,11 +22,13 @@ from textual.widgets import Footer, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
 from trainer.errors import RunwatchError
+from trainer.runlock import Holder, live_holder, stop_holder, wait_released
 from trainer.stream import FollowState
 from tui import surgery
 from tui.alerts import Alert, compute_alerts
 from tui.checkpoints import list_checkpoints, run_dir_of
 from tui.forecasting import ForecastOutcome, run_forecast
+from tui.launch import STOP_WAIT_S
 from tui.messages import CheckpointsListed, ForecastReady, StreamUpdated
 from tui.run_model import RunModel
 from tui.screens.confirm_screen import ConfirmScreen
@@ -290,7 +292,52 @@ class RunwatchApp(App[str | None]):
         if not self.query_one(CheckpointPanel).rows:  # a replay or a foreign log: no files
             self._report("rewind: this run has no checkpoints yet")
             return
-        self.plan_rewind_best()
+        self.unless_held("rewind", self.plan_rewind_best)
+
+    @work(thread=True, exclusive=True, group="surgery")
+    def unless_held(self, action: str, then: Callable[[], object]) -> None:
+        """Go on with `then` (on the UI thread) when no trainer holds the run, whoever started
+        it; else refuse, or offer to stop it first."""
+        holder = live_holder(run_dir_of(self.path))
+        if holder is None:
+            self.call_from_thread(then)
+        else:
+            self.call_from_thread(self._offer_stop, holder, action, then)
+
+    def _offer_stop(self, holder: Holder, action: str, then: Callable[[], object]) -> None:
+        refusal = f"{action}: {holder.describe()}"
+        if holder.role != "trainer" or not holder.local:  # nothing this app can stop
+            self._report(refusal)
+            return
+
+        def decided(yes: bool | None) -> None:
+            if yes:
+                self.stop_then(holder, action, then)
+            else:
+                self._report(refusal)
+
+        details = (f"It writes and prunes this run's checkpoints and its stream: a {action} "
+                   f"now would mix with them.\nStop: send it SIGTERM (it checkpoints and exits), "
+                   f"wait for that, then {action}.\nCancel: leave it running; nothing is written.")
+        self.push_screen(ConfirmScreen(f"Stop {holder.who()}?", details, yes="Stop",
+                                       no="Cancel"), decided)
+
+    @work(thread=True, exclusive=True, group="surgery")
+    def stop_then(self, holder: Holder, action: str, then: Callable[[], object]) -> None:
+        worker = get_current_worker()
+        try:
+            stop_holder(holder)
+        except RunwatchError as exc:
+            self.call_from_thread(self._report, f"{action}: {exc}")
+            return
+        self.call_from_thread(self._report, f"{action}: stopping {holder.who()}; waiting for "
+                                            "its checkpoint")
+        if wait_released(run_dir_of(self.path), STOP_WAIT_S,
+                         lambda: worker.is_cancelled or self._stop.is_set()):
+            self.call_from_thread(then)
+        elif not worker.is_cancelled and not self._stop.is_set():
+            self.call_from_thread(self._report, f"{action}: {holder.who()} still runs after "
+                                                f"{STOP_WAIT_S} s: nothing written")
 
     @work(thread=True, exclusive=True, group="surgery")
     def plan_rewind_best(self) -> None:
@@ -299,7 +346,7 @@ class RunwatchApp(App[str | None]):
         except (surgery.ToolsUnavailable, RunwatchError) as exc:
             self.call_from_thread(self._report, f"rewind: {exc}")
             return
-        details = surgery.describe_plan(plan) + self._training_warning()
+        details = surgery.describe_plan(plan)
 
         def confirmed(yes: bool | None) -> None:
             if yes:
@@ -340,7 +387,8 @@ class RunwatchApp(App[str | None]):
             return
         context = EditContext(str(row.path), schedule, point.epoch, point.lr, history, plan,
                               self.target)
-        self.push_screen(EditScreen(context), lambda choice: self._edit_chosen(row.path, choice))
+        self.unless_held("edit", lambda: self.push_screen(
+            EditScreen(context), lambda choice: self._edit_chosen(row.path, choice)))
 
     def _edit_chosen(self, checkpoint: Path, choice: surgery.EditChoice | None) -> None:
         if choice is None:
@@ -357,7 +405,6 @@ class RunwatchApp(App[str | None]):
             return
         out = surgery.edited_path(checkpoint)
         details = f"{surgery.describe_plan(plan)}\nwrites {out} (the original is kept)"
-        details += self._training_warning()
 
         def confirmed(yes: bool | None) -> None:
             if yes:
@@ -379,13 +426,6 @@ class RunwatchApp(App[str | None]):
         command = plan.resume_hint or surgery.resume_command(written, self.config_name)
         self.call_from_thread(self._report, f"wrote {written}\nresume with:\n  {command}")
         self.call_from_thread(self.list_checkpoint_files)
-
-    def _training_warning(self) -> str:
-        """A running training keeps writing (and pruning) checkpoints: say so before a write."""
-        if self.training is None or self.training.poll() is not None:
-            return ""
-        return (f"\nWARNING: the training (pid {self.training.pid}) is still running and "
-                "prunes old checkpoints; quit with q -> stop before resuming from this")
 
     def _report(self, text: str) -> None:
         for panel in self.query(CheckpointPanel):
