@@ -109,6 +109,36 @@ def test_a_live_pid_that_does_not_hold_the_flock_is_a_reused_pid(tmp_path):
         other.wait()
 
 
+FORK_THEN_HOLD = """
+import os, sys, time
+from trainer.runlock import hold_run
+with hold_run(sys.argv[1], "trainer"):
+    child = os.fork()  # as a DataLoader worker is forked
+    if child == 0:
+        time.sleep(60)
+        os._exit(0)
+    print(child, flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_forked_child_outliving_a_killed_holder_does_not_keep_the_run(tmp_path):
+    # An orphaned worker of an OOM-killed trainer must not lock its run for ever.
+    holder = subprocess.Popen([sys.executable, "-c", FORK_THEN_HOLD, str(tmp_path)], cwd=REPO,
+                              stdout=subprocess.PIPE, text=True)
+    child = int(holder.stdout.readline())
+    try:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()  # the child keeps its copy: reading to the end would wait for it
+        assert runlock.pid_alive(child)
+        assert live_holder(tmp_path) is None
+        with hold_run(tmp_path, "trainer") as lock:
+            assert lock.replaced.pid == holder.pid
+    finally:
+        os.kill(child, signal.SIGKILL)
+
+
 def test_a_pid_that_is_not_ours_to_signal_counts_as_alive(monkeypatch):
     def not_permitted(pid, sig):
         raise PermissionError(errno.EPERM, "Operation not permitted")
@@ -151,12 +181,20 @@ def test_the_heartbeat_is_refreshed_while_the_run_is_held(tmp_path):
     json.dumps({"role": "trainer", "pid": 1, "host": "\x1b]0;pwned\x07", "started": 0,
                 "heartbeat": 0}).encode(),
     json.dumps({"role": "root", "pid": 1, "host": "h", "started": 0, "heartbeat": 0}).encode(),
+    json.dumps({"role": "trainer", "pid": 1, "host": "[b]node", "started": 0,
+                "heartbeat": 0}).encode(),
 ])
 def test_a_record_that_is_not_a_lock_is_no_holder(tmp_path, content):
     lock_path(tmp_path).write_bytes(content)
     assert read_holder(tmp_path) is None
     with hold_run(tmp_path, "trainer"):  # and it does not block
         pass
+
+
+def test_a_run_id_that_is_not_a_plain_name_is_dropped_not_shown(tmp_path):
+    # The trainer copies run_id from a checkpoint, which may be anyone's: the lock stays valid.
+    write_record(tmp_path, run_id="\x1b]52;c;cHduZWQ=\x07")
+    assert read_holder(tmp_path).run_id is None
 
 
 def test_without_flock_the_pid_decides(tmp_path, monkeypatch):

@@ -29,6 +29,7 @@ import fcntl
 import json
 import math
 import os
+import re
 import signal
 import socket
 import threading
@@ -46,6 +47,23 @@ HEARTBEAT_S = 30.0
 STALE_AFTER_S = 120.0  # four missed heartbeats: the holder on another host is gone
 MAX_RECORD_BYTES = 4096
 ACQUIRE_RETRY_S = 1.0  # rides over a reader's momentary probe of the flock
+_SAFE_NAME = re.compile(r"[A-Za-z0-9._-]{1,255}")
+
+# Descriptors that hold a run's flock in this process. A forked child (a DataLoader worker)
+# would share the lock and keep it after the holder dies (an orphaned worker: for ever); each
+# child closes its copies, which leaves the lock with the holder alone (closing, unlike
+# LOCK_UN, does not release it for the parent).
+_HELD_FDS: set[int] = set()
+
+
+def _close_held_in_child() -> None:
+    for fd in _HELD_FDS:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _HELD_FDS.clear()
+
+
+os.register_at_fork(after_in_child=_close_held_in_child)
 
 
 @dataclass(frozen=True)
@@ -99,17 +117,20 @@ def read_holder(run_dir: str | os.PathLike) -> Holder | None:
 
 
 def _holder_from(data: dict) -> Holder | None:
+    """Only plain names get through: the host reaches terminals and the monitor's markup."""
     pid, host, role, run_id = data.get("pid"), data.get("host"), data.get("role"), \
         data.get("run_id")
     times = [data.get("started"), data.get("heartbeat")]
-    if not (type(pid) is int and 0 < pid < 2**31 and role in ROLES
-            and isinstance(host, str) and 0 < len(host) <= 255 and host.isprintable()
+    if not (type(pid) is int and 0 < pid < 2**31 and role in ROLES and _is_name(host)
             and all(isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t)
-                    for t in times)
-            and (run_id is None or (isinstance(run_id, str) and len(run_id) <= 64
-                                    and run_id.isprintable()))):
+                    for t in times)):
         return None
-    return Holder(role, pid, host, float(times[0]), float(times[1]), run_id)
+    return Holder(role, pid, host, float(times[0]), float(times[1]),
+                  run_id if _is_name(run_id) else None)
+
+
+def _is_name(value: object) -> bool:
+    return isinstance(value, str) and _SAFE_NAME.fullmatch(value) is not None
 
 
 def pid_alive(pid: int) -> bool:
@@ -206,6 +227,7 @@ class RunLock:
         if current is not None and (current.pid, current.host, current.started) == \
                 (mine.pid, mine.host, mine.started):
             lock_path(self.run_dir).unlink(missing_ok=True)
+        _HELD_FDS.discard(self._fd)
         os.close(self._fd)  # the record is gone first: a waiting holder never sees ours
         if self._created:  # a run that wrote nothing leaves no empty folder behind
             with contextlib.suppress(OSError):
@@ -240,6 +262,7 @@ def hold_run(run_dir: str | os.PathLike, role: str, *,
     try:
         lock = _acquire(run, role, fd, heartbeat_s, created)
     except BaseException:
+        _HELD_FDS.discard(fd)
         os.close(fd)
         raise
     try:
@@ -250,12 +273,15 @@ def hold_run(run_dir: str | os.PathLike, role: str, *,
 
 def _acquire(run: Path, role: str, fd: int, heartbeat_s: float, created: bool) -> RunLock:
     flocked = _flock_with_retry(fd, run)
+    if flocked:
+        _HELD_FDS.add(fd)
     previous = read_holder(run)
     if flocked is False:
         if previous is not None and pid_alive(previous.pid):
             raise RunwatchError(f"{run}: {previous.describe()}")
-        raise RunwatchError(f"{run}: another process holds its lock (a stopped trainer's data "
-                            f"workers may still be exiting): try again in a few seconds")
+        raise RunwatchError(f"{run}: another process holds its lock and {LOCK_NAME} does not "
+                            f"say which: try again in a moment (`fuser -v {run}` lists who has "
+                            f"it open)")
     if previous is not None and _still_holds(previous, flocked):
         raise RunwatchError(f"{run}: {previous.describe()}")
     now = time.time()
