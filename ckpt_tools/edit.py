@@ -47,8 +47,10 @@ def apply_plan(view: CheckpointView, plan: EditPlan) -> None:
         }]
 
 
-def write_edit(plan: EditPlan, out_path: str | Path, in_place: bool = False) -> Path:
-    """Write the edited checkpoint to `out_path` (atomic), then verify it; returns the path.
+def write_edit(plan: EditPlan, out_path: str | Path, in_place: bool = False,
+               free: bool = False) -> Path:
+    """Write the edited checkpoint to `out_path` (atomic; with `free`, the next free name when
+    another process took it since it was chosen), then verify it; returns the path written.
     Refused into the checkpoints of a run whose trainer is running (it replaces and prunes
     them)."""
     ensure_not_live(checkpoint_run_dir(out_path))
@@ -59,7 +61,8 @@ def write_edit(plan: EditPlan, out_path: str | Path, in_place: bool = False) -> 
                             "formula)")
     view = detect(loaded)
     apply_plan(view, plan)
-    out = write_checkpoint(loaded, loaded.obj, Path(out_path), in_place=in_place)
+    out = write_checkpoint(loaded, loaded.obj, Path(out_path), in_place=in_place,
+                           free=free)
     try:
         verify_written(out, plan)
     except RunwatchError:

@@ -21,7 +21,7 @@ from ckpt_tools.layouts import detect
 from ckpt_tools.load import LoadedCheckpoint, ensure_unchanged, load_checkpoint
 from ckpt_tools.plan import EditPlan, EditRequest, plan_loaded
 from ckpt_tools.tomlfile import dumps_toml
-from ckpt_tools.write import free_name, write_checkpoint
+from ckpt_tools.write import free_name, names_after, write_checkpoint
 from trainer.atomic import copy_atomic, write_text_atomic
 from trainer.errors import RunwatchError
 from trainer.runlock import checkpoint_run_dir, hold_run
@@ -127,35 +127,34 @@ def plan_rewind(run_dir: str | Path, to: str | int = "best",
     )
 
 
-def resume_command(plan: RewindPlan) -> str:
-    return train_command(plan.config_file, plan.run_dir, plan.target)
-
-
 def train_command(config_file: Path, run_dir: Path, checkpoint: Path) -> str:
     return (f"runwatch train --config {shlex.quote(str(config_file))} "
             f"--run-dir {shlex.quote(str(run_dir))} "
             f"--resume-from {shlex.quote(str(checkpoint))}")
 
 
-def write_run_config(loaded: LoadedCheckpoint, path: Path) -> None:
-    """The run's config as first configured (edits keep it), as TOML the trainer accepts."""
+def write_run_config(loaded: LoadedCheckpoint, path: Path) -> Path:
+    """The run's config as first configured (edits keep it), as TOML the trainer accepts, at
+    `path` (a free name: the next free one when another process took it); returns the path."""
     config = detect(loaded).args
     if not isinstance(config, dict):
         raise RunwatchError(f"{loaded.path} holds no config: cannot write the resume config")
-    write_text_atomic(path, dumps_toml(config))
+    return write_text_atomic(path, dumps_toml(config), fallbacks=names_after(path))
 
 
 def edit_resume_command(edited: Path, source: Path) -> str:
     """The exact command that resumes an edited runwatch checkpoint in the source's run: the
     run's config is written beside `edited` (`edited`'s stem + .toml)."""
-    config_file = free_name(edited.parent, edited.stem, ".toml")
-    write_run_config(load_checkpoint(edited, check_crc=False), config_file)
+    config_file = write_run_config(load_checkpoint(edited, check_crc=False),
+                                   free_name(edited.parent, edited.stem, ".toml"))
     return train_command(config_file, checkpoint_run_dir(source), edited)
 
 
 def apply_rewind(plan: RewindPlan) -> RewindResult:
     """Write the resume checkpoint and its config, then append the `rewind` event, holding the
-    run (refused while its trainer runs: its records would interleave with the event)."""
+    run (refused while its trainer runs: its records would interleave with the event). A
+    planned name another process took meanwhile becomes the next free one (the result says
+    which)."""
     with hold_run(plan.run_dir, "rewind"):
         return _apply_rewind(plan)
 
@@ -166,13 +165,14 @@ def _apply_rewind(plan: RewindPlan) -> RewindResult:
     if not isinstance(detect(loaded).args, dict):  # checked before anything is written
         raise RunwatchError(f"{plan.source} holds no config: cannot write the resume config")
     if plan.edit is not None:
-        write_edit(plan.edit, plan.target)
+        target = write_edit(plan.edit, plan.target, free=True)
     else:
-        write_checkpoint(loaded, loaded.obj, plan.target)
-    write_run_config(loaded, plan.config_file)
+        target = write_checkpoint(loaded, loaded.obj, plan.target, free=True)
+    config_file = write_run_config(loaded, plan.config_file)
     if plan.abandoned_best is not None:
-        copy_atomic(plan.abandoned_best, plan.abandoned_best_copy)
+        copy_atomic(plan.abandoned_best, plan.abandoned_best_copy,
+                    fallbacks=names_after(plan.abandoned_best_copy))
     with StreamWriter(stream_path(plan.run_dir)) as writer:
-        event = writer.event("rewind", to_epoch=plan.to_epoch, checkpoint=str(plan.target),
+        event = writer.event("rewind", to_epoch=plan.to_epoch, checkpoint=str(target),
                              abandoned_epochs=plan.abandoned_epochs)
-    return RewindResult(plan.target, resume_command(plan), event)
+    return RewindResult(target, train_command(config_file, plan.run_dir, target), event)

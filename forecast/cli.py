@@ -158,6 +158,6 @@ def run_report_command(args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(text)
     else:
-        write_text_atomic(args.output, text)
+        write_text_atomic(args.output, text, replace=args.force)
         print(f"report written to {args.output}")
     return 0

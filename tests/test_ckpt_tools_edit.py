@@ -7,6 +7,7 @@ weights must come through byte for byte; the input must never change.
 from __future__ import annotations
 
 import argparse
+import errno
 import hashlib
 import os
 import zipfile
@@ -22,6 +23,7 @@ from ckpt_builders import (
 from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR
 
 from ckpt_tools import EditRequest, plan_edit, write_edit
+from ckpt_tools.load import load_checkpoint
 from ckpt_tools.plan import TABLE_EPOCHS
 from trainer.errors import RunwatchError
 from trainer.schedule import CONTINUITY_MODES
@@ -144,20 +146,79 @@ def test_in_place_keeps_a_backup_and_breaks_the_hard_link(tmp_path):
 
 def test_in_place_without_room_for_the_backup_is_one_line_and_changes_nothing(
         tmp_path, monkeypatch):
-    # A read-only folder (as root, only an immutable one): the backup copy fails first.
+    # A full disk: the backup copy fails first (both the kernel's copy and the user-space one).
     import shutil
 
     src = torchvision_checkpoint(tmp_path / "checkpoint-29.pth", 30)
     before = _digest(src)
 
-    def refused(a, b):
-        raise PermissionError(1, "Operation not permitted")
+    def disk_full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(shutil, "copy2", refused)
-    with pytest.raises(RunwatchError, match=r"cannot keep the backup .*\.bak \(Operation not "
-                                            r"permitted\): make .* writable"):
+    monkeypatch.setattr(os, "copy_file_range", disk_full)
+    monkeypatch.setattr(shutil, "copyfileobj", disk_full)
+    with pytest.raises(RunwatchError, match=r"cannot keep the backup .*\.bak \(No space left "
+                                            r"on device\): make .* writable"):
         write_edit(plan_edit(src, EditRequest(t0=60)), src, in_place=True)
     assert _digest(src) == before and sorted(p.name for p in tmp_path.iterdir()) == [src.name]
+
+
+def test_in_place_on_a_symlink_edits_the_file_it_points_to_and_keeps_the_link(tmp_path):
+    real = torchvision_checkpoint(tmp_path / "checkpoint-29.pth", 30)
+    before = _digest(real)
+    link = tmp_path / "latest.pth"
+    link.symlink_to(real.name)
+    written = write_edit(plan_edit(link, EditRequest(t0=60)), link, in_place=True)
+    assert written == real
+    assert link.is_symlink() and os.readlink(link) == real.name  # still the user's link
+    assert _digest(real) != before
+    assert _digest(tmp_path / "checkpoint-29.pth.bak") == before  # beside the file edited
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "checkpoint-29.pth", "checkpoint-29.pth.bak", "latest.pth"]
+
+
+def test_a_backup_name_taken_meanwhile_is_not_replaced(tmp_path, monkeypatch):
+    from trainer.atomic import Partial
+
+    src = torchvision_checkpoint(tmp_path / "checkpoint-29.pth", 30)
+    before = _digest(src)
+    publish = Partial.publish
+
+    def another_backup_first(self, target, **kwargs):
+        if target.name.endswith(".bak") and not target.exists():
+            target.write_bytes(b"another edit's backup")
+        return publish(self, target, **kwargs)
+
+    monkeypatch.setattr(Partial, "publish", another_backup_first)
+    write_edit(plan_edit(src, EditRequest(t0=60)), src, in_place=True)
+    assert (tmp_path / "checkpoint-29.pth.bak").read_bytes() == b"another edit's backup"
+    assert _digest(tmp_path / "checkpoint-29.pth.bak1") == before
+
+
+def test_two_edits_racing_on_one_output_one_wins_the_other_fails_in_one_line(
+        seed_ckpt, tmp_path, monkeypatch, capsys):
+    # Edit A has checked that OUT is free and is writing it when edit B writes OUT whole.
+    from ckpt_tools import zipfmt
+    from tui.cli import main
+
+    out = tmp_path / "edited.pth"
+    rewrite = zipfmt.rewrite_archive
+    raced = []
+
+    def b_finishes_first(*args):
+        if not raced:
+            raced.append(True)
+            assert main(["ckpt", "edit", str(seed_ckpt), "-o", str(out), "--t0", "40",
+                         "--yes"]) == 0
+        return rewrite(*args)
+
+    monkeypatch.setattr(zipfmt, "rewrite_archive", b_finishes_first)
+    assert main(["ckpt", "edit", str(seed_ckpt), "-o", str(out), "--t0", "100", "--yes"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"runwatch: error: {out} already exists (another process wrote it "
+                   "meanwhile): choose a new name"]
+    assert load_checkpoint(out).obj["lr_scheduler"]["T_0"] == 40  # B's edit, whole
+    assert [p.name for p in tmp_path.iterdir()] == ["edited.pth"]  # A left nothing
 
 
 def test_out_of_range_values_are_refused(seed_ckpt):

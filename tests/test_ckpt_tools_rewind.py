@@ -177,6 +177,30 @@ def test_a_trainer_started_after_the_plan_stops_the_rewind_and_the_edit(smoke_ru
     assert apply_rewind(plan).checkpoint == plan.target  # the trainer has stopped
 
 
+def test_two_rewinds_planned_together_write_separate_files(smoke_run):
+    # Both previews named rewind-from-0001.pt: the second to write takes the next free names
+    # instead of replacing the first's checkpoint, config and best copy.
+    first, second = plan_rewind(smoke_run, to=1), plan_rewind(smoke_run, to=1)
+    assert first.target == second.target and first.abandoned_best is not None
+    a = apply_rewind(first)
+    a_files = {p.name: p.read_bytes() for p in (smoke_run / "checkpoints").iterdir()}
+    a_files[first.config_file.name] = first.config_file.read_bytes()
+    b = apply_rewind(second)
+    assert a.checkpoint.name == "rewind-from-0001.pt"
+    assert b.checkpoint.name == "rewind-from-0001-2.pt"
+    for name, data in a_files.items():  # nothing of the first rewind was replaced
+        folder = smoke_run if name.endswith(".toml") else smoke_run / "checkpoints"
+        assert (folder / name).read_bytes() == data
+    best_copy = second.abandoned_best_copy
+    assert (best_copy.parent / f"{best_copy.stem}-2.pt").is_file()
+    assert (smoke_run / "rewind-0001-2.toml").is_file()
+    assert shlex.split(b.resume_command)[-4:] == [
+        "--run-dir", str(smoke_run), "--resume-from", str(b.checkpoint)]
+    assert f"--config {smoke_run / 'rewind-0001-2.toml'}" in b.resume_command
+    events = [r for r in read_stream(smoke_run)[0] if r.get("kind") == "rewind"]
+    assert [e["checkpoint"] for e in events] == [str(a.checkpoint), str(b.checkpoint)]
+
+
 @pytest.fixture(scope="module")
 def warmup_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("warm") / "run"

@@ -1,15 +1,25 @@
-"""Atomic writes: the target is absent, old or new, whole; a failure leaves no temp file."""
+"""Atomic writes: the target is absent, old or new, whole; a failure leaves no partial file; a
+new name is never published over a file another process wrote meanwhile."""
 
+import errno
 import os
 import stat
+import threading
 
 import pytest
 
-from trainer.atomic import atomic_writer, copy_atomic, write_bytes_atomic, write_text_atomic
+from trainer import atomic
+from trainer.atomic import (
+    AlreadyExists,
+    copy_atomic,
+    partial_file,
+    write_bytes_atomic,
+    write_text_atomic,
+)
 from trainer.errors import RunwatchError
 
 
-def test_a_failed_rename_leaves_the_old_file_and_no_temp(tmp_path, monkeypatch):
+def test_a_failed_rename_leaves_the_old_file_and_no_partial(tmp_path, monkeypatch):
     target = tmp_path / "last.pt"
     target.write_bytes(b"old")
 
@@ -18,7 +28,7 @@ def test_a_failed_rename_leaves_the_old_file_and_no_temp(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "replace", die)
     with pytest.raises(OSError):
-        write_bytes_atomic(target, b"new")
+        write_bytes_atomic(target, b"new", replace=True)
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
 
@@ -26,11 +36,107 @@ def test_a_failed_rename_leaves_the_old_file_and_no_temp(tmp_path, monkeypatch):
 def test_an_error_while_writing_keeps_the_old_file(tmp_path):
     target = tmp_path / "report.md"
     target.write_text("old")
-    with pytest.raises(RuntimeError), atomic_writer(target) as f:
-        f.write(b"half")
+    with pytest.raises(RuntimeError), partial_file(target) as partial:
+        partial.file.write(b"half")
         raise RuntimeError("serialiser failed")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["report.md"]
+
+
+def test_replace_is_only_done_when_asked(tmp_path):
+    target = tmp_path / "last.pt"
+    target.write_bytes(b"epoch 1")
+    with pytest.raises(AlreadyExists, match=r"last.pt already exists \(another process wrote "
+                                            r"it meanwhile\): choose a new name"):
+        write_bytes_atomic(target, b"epoch 2")
+    assert target.read_bytes() == b"epoch 1"
+    assert write_bytes_atomic(target, b"epoch 2", replace=True) == target
+    assert target.read_bytes() == b"epoch 2"
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
+
+
+def test_a_name_taken_between_the_check_and_the_publish_is_not_replaced(tmp_path):
+    out = tmp_path / "out.pt"
+    with pytest.raises(AlreadyExists, match="out.pt already exists"), \
+            partial_file(out) as partial:
+        partial.file.write(b"second edit")
+        assert not out.exists()  # the check a caller made: free
+        out.write_bytes(b"first edit")  # another edit publishes meanwhile
+        partial.publish(out)
+    assert out.read_bytes() == b"first edit"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.pt"]  # the loser left nothing
+
+
+def test_a_taken_free_name_moves_on_to_the_next_free_one(tmp_path):
+    config = tmp_path / "rewind-0003.toml"
+    with partial_file(config) as partial:
+        partial.file.write(b"mine")
+        config.write_text("another rewind's")
+        (tmp_path / "rewind-0003-2.toml").write_text("a third one's")
+        written = partial.publish(config, fallbacks=[tmp_path / "rewind-0003-2.toml",
+                                                     tmp_path / "rewind-0003-3.toml"])
+    assert written == tmp_path / "rewind-0003-3.toml" and written.read_text() == "mine"
+    assert config.read_text() == "another rewind's"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "rewind-0003-2.toml", "rewind-0003-3.toml", "rewind-0003.toml"]
+
+
+def test_two_writers_racing_on_one_name_one_wins_one_fails(tmp_path):
+    # Both have written their bytes and checked that the name is free; then both publish.
+    out = tmp_path / "edited.pt"
+    ready = threading.Barrier(2)
+    outcome = {}
+
+    def edit(data: bytes) -> None:
+        try:
+            with partial_file(out) as partial:
+                partial.file.write(data)
+                free = not out.exists()
+                ready.wait()
+                assert free
+                partial.publish(out)
+            outcome[data] = "wrote"
+        except AlreadyExists:
+            outcome[data] = "refused"
+
+    threads = [threading.Thread(target=edit, args=(d,)) for d in (b"edit A", b"edit B")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcome.values()) == ["refused", "wrote"]
+    winner = next(d for d, what in outcome.items() if what == "wrote")
+    assert out.read_bytes() == winner
+    assert [p.name for p in tmp_path.iterdir()] == ["edited.pt"]
+
+
+def test_without_hard_links_the_publish_renames_without_replacing(tmp_path, monkeypatch):
+    # vfat, some FUSE and SMB mounts: os.link fails with EPERM; renameat2(RENAME_NOREPLACE).
+    def no_links(src, dst):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    target = tmp_path / "a.pt"
+    assert write_bytes_atomic(target, b"new") == target and target.read_bytes() == b"new"
+    with pytest.raises(AlreadyExists):
+        write_bytes_atomic(target, b"newer")
+    assert target.read_bytes() == b"new"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.pt"]
+
+
+def test_without_hard_links_nor_renameat2_the_write_is_refused(tmp_path, monkeypatch):
+    def no_links(src, dst):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    class OldLibc:  # a C library without renameat2 (glibc < 2.28, not Linux)
+        def __init__(self, *args, **kwargs):
+            pass
+
+    monkeypatch.setattr(os, "link", no_links)
+    monkeypatch.setattr(atomic.ctypes, "CDLL", OldLibc)
+    with pytest.raises(RunwatchError, match="neither hard links nor RENAME_NOREPLACE"):
+        write_bytes_atomic(tmp_path / "a.pt", b"new")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_new_files_get_the_umask_mode_not_0600(tmp_path):
@@ -49,7 +155,7 @@ def test_copy_atomic_makes_an_equal_separate_file(tmp_path):
     src.write_bytes(bytes(range(256)) * 40_000)
     dst = tmp_path / "last.pt"
     dst.write_bytes(b"older epoch")
-    copy_atomic(src, dst)
+    copy_atomic(src, dst, replace=True)
     assert dst.read_bytes() == src.read_bytes()
     assert not os.path.samefile(src, dst)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch-0003.pt", "last.pt"]
@@ -67,8 +173,8 @@ def test_copy_atomic_falls_back_where_the_kernel_cannot_copy(tmp_path, monkeypat
 
 
 def test_a_folder_that_cannot_be_written_is_one_line_naming_it(tmp_path):
-    # The OSError of creating the temp file (read-only folder, not a folder) is the user's to
-    # fix: a RunwatchError (exit 2, no traceback), not a crash.
+    # The OSError of creating the partial file (read-only folder, not a folder) is the user's
+    # to fix: a RunwatchError (exit 2, no traceback), not a crash.
     parent = tmp_path / "not-a-folder"
     parent.write_text("x")
     with pytest.raises(RunwatchError, match=r"cannot write .*not-a-folder/last.pt .*: make "):

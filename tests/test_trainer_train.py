@@ -185,7 +185,7 @@ def test_a_checkpoint_write_that_fails_ends_the_run_as_failed_not_diverged(tmp_p
 
     from trainer import checkpoint
 
-    def disk_full(src, dst):
+    def disk_full(src, dst, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(checkpoint, "copy_atomic", disk_full)

@@ -33,6 +33,18 @@ def test_a_second_edit_of_the_same_checkpoint_gets_a_new_name(tmp_path):
     assert edited_path(tmp_path / "epoch-0030.pt") == tmp_path / "epoch-0030-edited-2.pt"
 
 
+def test_an_edit_name_taken_after_the_dialog_becomes_the_next_free_one(tmp_path):
+    from ckpt_builders import torchvision_checkpoint
+
+    source = torchvision_checkpoint(tmp_path / "epoch-0030.pt", 30)
+    plan = surgery.plan_edit(source, EditChoice(t0=60))
+    out = edited_path(source)
+    out.write_bytes(b"another edit, written while the dialog was open")
+    written = surgery.write_edit(plan, out)
+    assert written == tmp_path / "epoch-0030-edited-2.pt"
+    assert out.read_bytes() == b"another edit, written while the dialog was open"
+
+
 def test_tools_unavailable(monkeypatch):
     monkeypatch.setitem(sys.modules, "ckpt_tools", None)
     with pytest.raises(surgery.ToolsUnavailable, match="checkpoint tools unavailable"):

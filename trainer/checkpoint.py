@@ -132,9 +132,12 @@ def write_files(run_dir: str | os.PathLike, data: bytes, epoch: int, *, is_best:
     if is_best:
         names.append("best.pt")
     written = [directory / name for name in names]
-    write_bytes_atomic(written[0], data)
+    # Replacing is the intent: these names rotate (and a rewound run rewrites the abandoned
+    # branch's epoch files as it reaches them).
+    write_bytes_atomic(written[0], data, replace=True)
     for copy in written[1:]:
-        copy_atomic(written[0], copy)  # a separate file, never a link (docs/checkpoint-layout)
+        # a separate file, never a link (docs/checkpoint-layout)
+        copy_atomic(written[0], copy, replace=True)
     prune_epoch_files(directory, keep, epoch)
     return written
 

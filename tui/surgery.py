@@ -56,7 +56,9 @@ def plan_edit(checkpoint: Path, choice: EditChoice):
 
 
 def write_edit(plan, out_path: Path) -> Path:
-    return _tools().write_edit(plan, out_path)
+    """Write to `out_path` (`edited_path`'s choice), or to the next free name when another
+    process took it since the dialog; returns the path written."""
+    return _tools().write_edit(plan, out_path, free=True)
 
 
 def plan_rewind(run_dir: Path, to: str | int = "best"):
