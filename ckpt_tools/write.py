@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ckpt_tools import pickled, zipfmt
 from ckpt_tools.load import LoadedCheckpoint
-from trainer.atomic import copy_atomic, partial_file
+from trainer.atomic import copy_atomic, partial_file, remove_stale_partials
 from trainer.errors import RunwatchError
 
 
@@ -81,6 +81,7 @@ def write_checkpoint(loaded: LoadedCheckpoint, obj: object, out: Path, in_place:
     one (`names_after`); else a taken name is an error, never replaced."""
     check_output_path(loaded.path, out, in_place, free)
     target = out.resolve() if in_place else out  # a symlink's own file, never the link
+    remove_stale_partials(target.parent)
     if in_place:
         # The publish gives `target` a new inode: another hard link keeps the old bytes.
         keep_backup(target)

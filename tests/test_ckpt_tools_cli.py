@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import zipfile
@@ -168,6 +169,42 @@ def test_real_subprocess_refuses_a_payload(bad, tmp_path):
     assert not (bad["payload"].parent / "pwned").exists()
     assert not (tmp_path / "o.pt").exists()
     assert zipfile.is_zipfile(bad["payload"])  # the input is untouched
+
+
+# `ckpt edit` with its writer blocked after the last record is written, before the publish.
+BLOCKED_EDIT = """
+import sys
+from ckpt_tools import zipfmt
+rewrite = zipfmt.rewrite_archive
+def rewrite_then_block(archive, new_pickle, dst):
+    rewrite(archive, new_pickle, dst)
+    dst.flush()
+    print("written", flush=True)
+    sys.stdin.read()
+zipfmt.rewrite_archive = rewrite_then_block
+from tui.cli import main
+main(["ckpt", "edit", sys.argv[1], "-o", sys.argv[2], "--t0", "50", "--yes"])
+"""
+
+
+def test_the_partial_file_of_a_killed_edit_is_visible_and_the_next_edit_removes_it(
+        good, tmp_path, capsys):
+    out = tmp_path / "out.pth"
+    proc = subprocess.Popen([sys.executable, "-c", BLOCKED_EDIT, str(good), str(out)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert any(line == "written\n" for line in proc.stdout)  # after the preview
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        proc.kill()
+        proc.wait()
+    [partial] = tmp_path.iterdir()
+    assert partial.name.startswith("out.pth.runwatch-partial-")  # visible, says what it is
+    assert partial.stat().st_size > good.stat().st_size // 2
+    assert main(["ckpt", "edit", str(good), "-o", str(tmp_path / "again.pth"), "--t0", "50",
+                 "--yes"]) == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["again.pth"]
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,16 @@
 """Atomic writes: the target is absent, old or new, whole; a failure leaves no partial file; a
-new name is never published over a file another process wrote meanwhile."""
+new name is never published over a file another process wrote meanwhile; the partial file a
+SIGKILL leaves says what it is and goes at the next run."""
 
 import errno
 import os
+import signal
+import socket
 import stat
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -13,10 +19,13 @@ from trainer.atomic import (
     AlreadyExists,
     copy_atomic,
     partial_file,
+    remove_stale_partials,
     write_bytes_atomic,
     write_text_atomic,
 )
 from trainer.errors import RunwatchError
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def test_a_failed_rename_leaves_the_old_file_and_no_partial(tmp_path, monkeypatch):
@@ -180,3 +189,68 @@ def test_a_folder_that_cannot_be_written_is_one_line_naming_it(tmp_path):
     with pytest.raises(RunwatchError, match=r"cannot write .*not-a-folder/last.pt .*: make "):
         write_bytes_atomic(parent / "last.pt", b"new")
     assert parent.read_text() == "x"
+
+
+# A child that writes a partial file, says where, and blocks until it is killed.
+BLOCKED_WRITER = """
+import sys
+from trainer.atomic import partial_file
+with partial_file(sys.argv[1]) as partial:
+    partial.file.write(b"x" * 1_000_000)
+    partial.file.flush()
+    print(partial.path, flush=True)
+    sys.stdin.read()
+"""
+
+
+def _blocked_writer(target: Path) -> tuple[subprocess.Popen, Path]:
+    child = subprocess.Popen([sys.executable, "-c", BLOCKED_WRITER, str(target)], cwd=REPO,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    return child, Path(child.stdout.readline().strip())
+
+
+def test_the_partial_file_of_a_killed_writer_is_visible_and_removed_next_time(tmp_path):
+    child, partial = _blocked_writer(tmp_path / "out.pt")
+    try:
+        assert partial.parent == tmp_path and partial.stat().st_size == 1_000_000
+        # A name a user can see (no leading dot) and read: which file, whose, unfinished.
+        assert partial.name.startswith(f"out.pt.runwatch-partial-{atomic._host()}-{child.pid}-")
+        assert remove_stale_partials(tmp_path) == []  # its writer is alive: not touched
+        assert partial.exists()
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        assert partial.exists()  # a SIGKILL runs no cleanup
+        assert remove_stale_partials(tmp_path) == [partial]
+        assert list(tmp_path.iterdir()) == []
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_stale_partial_cleanup_touches_nothing_but_dead_partials_of_this_host(tmp_path):
+    child, dead = _blocked_writer(tmp_path / "epoch-0002.pt")
+    child.kill()
+    child.wait()
+    host = atomic._host()
+    keep = {
+        "epoch-0001.pt": "a checkpoint",
+        f"last.pt.runwatch-partial-{host}-{os.getpid()}-0123abcd": "this process is writing",
+        f"last.pt.runwatch-partial-other-host-{child.pid}-0123abcd": "another host's writer",
+        f"last.pt.runwatch-partial-{host}-{child.pid}-NOTHEX00": "not our pattern",
+        f".last.pt.{child.pid}.0123abcd.tmp": "not ours",
+        f"notes.runwatch-partial-{host}-{child.pid}-0123abcd.txt": "not ours either",
+    }
+    for name, text in keep.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / f"best.pt.runwatch-partial-{host}-{child.pid}-0123abcd").mkdir()  # not a file
+    assert remove_stale_partials(tmp_path) == [dead]
+    assert {p.name: p.read_text() for p in tmp_path.iterdir() if p.is_file()} == keep
+    assert remove_stale_partials(tmp_path / "missing") == []
+
+
+def test_the_host_in_a_partial_name_is_one_the_pattern_reads_back(monkeypatch, tmp_path):
+    monkeypatch.setattr(socket, "gethostname", lambda: "gpu-node_7.example.org")
+    with partial_file(tmp_path / "a-1.pt") as partial:
+        match = atomic._PARTIAL_NAME.fullmatch(partial.path.name)
+        assert (match["target"], match["host"], match["pid"]) == (
+            "a-1.pt", "gpu-node-7.example.org", str(os.getpid()))

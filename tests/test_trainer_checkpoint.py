@@ -10,12 +10,14 @@ import subprocess
 import sys
 import time
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from trainer import checkpoint as ckpt
+from trainer.atomic import PARTIAL_MARK
 from trainer.errors import RunwatchError
 
 
@@ -85,7 +87,7 @@ def test_sigkill_during_writes_leaves_every_name_absent_or_whole(tmp_path):
         time.sleep(0.3 + rng.random() * 0.7)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        names = [p for p in (run_dir / "checkpoints").iterdir() if not p.name.startswith(".")]
+        names = [p for p in (run_dir / "checkpoints").iterdir() if PARTIAL_MARK not in p.name]
         assert names, "the writer wrote nothing before it was killed"
         for path in names:
             with zipfile.ZipFile(path) as archive:
@@ -93,6 +95,50 @@ def test_sigkill_during_writes_leaves_every_name_absent_or_whole(tmp_path):
             loaded = ckpt.load_checkpoint(path)
             assert torch.equal(loaded["model"]["w"],
                                torch.full((256, 1024), float(loaded["epoch"])))
+
+
+# A tiny run whose checkpoint writer blocks inside epoch 2's file, after writing its bytes.
+BLOCKED_TRAINER = """
+import os, sys
+from pathlib import Path
+fsync = os.fsync
+def blocking_fsync(fd):
+    name = os.readlink(f"/proc/self/fd/{fd}")
+    if "epoch-0002" in name:
+        print(name, flush=True)
+        sys.stdin.read()
+    fsync(fd)
+os.fsync = blocking_fsync
+sys.path.insert(0, "tests")
+from trainer_tiny import tiny_config
+from trainer.train import run
+run(tiny_config(train={"epochs": 3}), Path(sys.argv[1]))
+"""
+
+
+def test_the_partial_file_of_a_killed_trainer_is_removed_when_it_resumes(tmp_path):
+    from trainer_tiny import tiny_config
+
+    from trainer.train import run
+
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-c", BLOCKED_TRAINER, str(run_dir)],
+                            cwd=Path(__file__).resolve().parent.parent, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        partial = Path(next(line for line in proc.stdout if "epoch-0002" in line).strip())
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        proc.kill()
+        proc.wait()
+    folder = run_dir / "checkpoints"
+    assert partial.parent == folder and partial.is_file()
+    assert partial.name.startswith(f"epoch-0002.pt{PARTIAL_MARK}")  # visible, says what it is
+    assert run(tiny_config(train={"epochs": 3}), run_dir, resume_from=run_dir).epoch == 3
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "best.pt", "epoch-0002.pt", "epoch-0003.pt", "last.pt"]
 
 
 def test_rng_state_round_trips_through_a_weights_only_file(tmp_path):

@@ -6,17 +6,22 @@ RENAME_NOREPLACE where the file system has no hard links): the loser of a race g
 error and leaves nothing behind. Only `replace=True` renames over a file: the trainer's own
 rotating names, an explicit `--in-place` edit (which keeps a backup), a forced report.
 
+A partial file is named `<target>.runwatch-partial-<host>-<pid>-<hex>`, so a user sees what it
+is; a SIGKILL leaves no chance to delete it, so `remove_stale_partials` is the next run's job.
 Torch-free, so every part writes through it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import itertools
 import os
+import re
 import secrets
 import shutil
+import socket
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +29,9 @@ from typing import BinaryIO
 
 from trainer.errors import RunwatchError
 
+PARTIAL_MARK = ".runwatch-partial-"
+_PARTIAL_NAME = re.compile(
+    r"(?P<target>.+)\.runwatch-partial-(?P<host>[A-Za-z0-9.-]+)-(?P<pid>\d{1,9})-[0-9a-f]{8}")
 # os.link's errors on file systems without hard links (vfat, some FUSE and SMB mounts).
 _NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS}
 _AT_FDCWD, _RENAME_NOREPLACE = -100, 1
@@ -33,11 +41,16 @@ class AlreadyExists(RunwatchError):
     """The name was free when planned, and another process took it before the publish."""
 
 
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())[:40] or "localhost"
+
+
 class Partial:
-    """A new file being written beside its target."""
+    """A new file being written beside its target, under a name that says what it is."""
 
     def __init__(self, target: Path) -> None:
-        self.path = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        self.path = target.with_name(
+            f"{target.name}{PARTIAL_MARK}{_host()}-{os.getpid()}-{secrets.token_hex(4)}")
         try:
             # open(..., "xb") rather than mkstemp: the file gets the umask's mode, not 0600.
             self.file: BinaryIO = open(self.path, "xb")  # noqa: SIM115 - partial_file closes it
@@ -151,3 +164,36 @@ def fsync_dir(directory: str | os.PathLike) -> None:
     finally:
         os.close(fd)
 
+
+def remove_stale_partials(folder: str | os.PathLike) -> list[Path]:
+    """Delete the partial files in `folder` whose writer, a process of this host, is gone.
+
+    Nothing else is touched: not a live process's partial, nor one of another host (a shared
+    file system: its pid says nothing here), nor any file that is not a partial of ours.
+    """
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:  # no such folder (yet): nothing left there
+        return []
+    host, removed = _host(), []
+    for entry in entries:
+        match = _PARTIAL_NAME.fullmatch(entry.name)
+        if (match and match["host"] == host and not _alive(int(match["pid"]))
+                and entry.is_file(follow_symlinks=False)):
+            with contextlib.suppress(FileNotFoundError):  # another cleaner was first
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    """Whether process `pid` exists on this host (unknown counts as alive: keep its file)."""
+    if pid <= 0 or pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):  # another user's process; not a real pid
+        return True
+    return True

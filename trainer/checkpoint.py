@@ -1,9 +1,10 @@
 """Checkpoints as docs/checkpoint-layout.md describes them: atomic files, weights-only loads.
 
 Every checkpoint is serialised once and written to each of its names (`epoch-NNNN.pt`,
-`last.pt`, `best.pt`) as separate files: a temp file in the same directory, fsync'd, renamed
+`last.pt`, `best.pt`) as separate files: a partial file in the same directory, fsync'd, renamed
 over the name, then the directory fsync'd. A kill at any moment leaves every name absent or
-whole, and no name is ever a link to another.
+whole, and no name is ever a link to another; the partial file a SIGKILL leaves
+(`epoch-0002.pt.runwatch-partial-HOST-PID-HEX`) goes at the next start or checkpoint.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import torch
 
 from ckpt_tools.zipfmt import check_crcs as failing_records
 from ckpt_tools.zipfmt import is_zip, open_archive
-from trainer.atomic import copy_atomic, write_bytes_atomic
+from trainer.atomic import copy_atomic, remove_stale_partials, write_bytes_atomic
 from trainer.errors import RunwatchError
 
 FORMAT = "runwatch"
@@ -109,8 +110,9 @@ def save_checkpoint(
 
 
 def writable_checkpoint_dir(run_dir: str | os.PathLike) -> Path:
-    """RUN_DIR/checkpoints, created; refused at once when it cannot be written (a run checks
-    before it trains, not after its first epoch)."""
+    """RUN_DIR/checkpoints, created, without the partial files a killed trainer left there;
+    refused at once when it cannot be written (a run checks before it trains, not after its
+    first epoch)."""
     directory = checkpoint_dir(run_dir)
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -120,6 +122,7 @@ def writable_checkpoint_dir(run_dir: str | os.PathLike) -> Path:
     if not os.access(directory, os.W_OK):
         raise RunwatchError(f"cannot write checkpoints in {directory}: make it writable or "
                             f"choose another --run-dir")
+    remove_stale_partials(directory)
     return directory
 
 
