@@ -14,7 +14,7 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ckpt_tools import pickled, zipfmt
+from ckpt_tools import pickled, zipcheck, zipfmt
 from trainer.errors import RunwatchError
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -89,7 +89,8 @@ def _load_any(p: Path, check_crc: bool) -> LoadedCheckpoint:
 
 
 def load_zip_tree(p: Path, check_crc: bool = True) -> tuple[zipfmt.Archive, object]:
-    """The archive index and data.pkl's object tree; refuses corrupt records."""
+    """The archive index and data.pkl's object tree; refuses corrupt, missing or short records
+    and entries torch.save does not write."""
     archive = zipfmt.open_archive(p)
     bad = zipfmt.check_crcs(archive) if check_crc else []
     if bad:
@@ -97,7 +98,9 @@ def load_zip_tree(p: Path, check_crc: bool = True) -> tuple[zipfmt.Archive, obje
             f"{p}: {len(bad)} record(s) fail their CRC check ({', '.join(bad[:3])}): the file is "
             "corrupt (torch.load would not notice); use another checkpoint"
         )
-    return archive, pickled.loads_restricted(zipfmt.read_record(archive, archive.pickle_name))
+    tree = pickled.loads_restricted(zipfmt.read_record(archive, archive.pickle_name))
+    zipcheck.check_tensor_records(archive, tree)
+    return archive, tree
 
 
 def _looks_like_text(head: bytes) -> bool:

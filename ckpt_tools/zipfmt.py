@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from ckpt_tools import zipcheck
 from trainer.errors import RunwatchError
 
 CHUNK = 4 << 20
@@ -49,29 +50,26 @@ def is_zip(path: Path) -> bool:
 
 
 def open_archive(path: Path) -> Archive:
-    """Index a torch zip checkpoint; RunwatchError when it is not one or is truncated."""
+    """Index a torch zip checkpoint; RunwatchError when it is not one, is truncated, or holds
+    anything torch.save does not write (`zipcheck`)."""
+    size = os.stat(path).st_size
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
-            names = [i.filename for i in infos]
-            pkl = [n for n in names if n.endswith("data.pkl") and n.count("/") == 1]
-            if not pkl:
-                raise RunwatchError(
-                    f"{path}: a zip file but not a torch checkpoint (no <archive>/data.pkl)"
-                )
-            prefix = pkl[0][: -len("data.pkl")]
-            alignment = 64
-            if prefix + ".storage_alignment" in names:
-                alignment = int(zf.read(prefix + ".storage_alignment").decode() or 64)
-    except zipfile.BadZipFile as exc:
+            for info in infos:
+                if info.compress_type != zipfile.ZIP_STORED:
+                    raise RunwatchError(f"{path}: record {info.filename!r} is compressed; torch "
+                                        "never writes that: re-save the checkpoint with "
+                                        "torch.save")
+            prefix, alignment = zipcheck.check_layout(path, zf, size)
+    except UnicodeDecodeError:
+        raise RunwatchError(f"{path}: an entry name is not valid UTF-8, which torch never "
+                            "writes: the file is damaged or crafted") from None
+    except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError) as exc:
         raise RunwatchError(
             f"{path}: damaged zip archive ({exc}); the file is truncated or corrupt: "
             "use another checkpoint"
         ) from None
-    for info in infos:
-        if info.compress_type != zipfile.ZIP_STORED:
-            raise RunwatchError(f"{path}: record {info.filename} is compressed; torch never "
-                                "writes that: re-save the checkpoint with torch.save")
     return Archive(Path(path), prefix, infos, alignment)
 
 
