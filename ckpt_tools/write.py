@@ -80,7 +80,7 @@ def write_checkpoint(loaded: LoadedCheckpoint, obj: object, out: Path, in_place:
     `free` (`out` was a free name when chosen) a name taken since moves on to the next free
     one (`names_after`); else a taken name is an error, never replaced."""
     check_output_path(loaded.path, out, in_place, free)
-    target = out.resolve() if in_place else out  # a symlink's own file, never the link
+    target = out.resolve() if in_place and out.is_symlink() else out  # never the link
     remove_stale_partials(target.parent)
     if in_place:
         # The publish gives `target` a new inode: another hard link keeps the old bytes.

@@ -133,6 +133,15 @@ def test_output_equal_to_input_or_a_hard_link_is_refused(seed_ckpt, tmp_path):
     assert plan_edit(seed_ckpt, EditRequest()).lr_after[0] == pytest.approx(0.05)
 
 
+def test_an_output_that_is_a_dangling_symlink_is_taken_and_left_alone(seed_ckpt, tmp_path):
+    out = tmp_path / "out.pth"
+    out.symlink_to(tmp_path / "elsewhere.pth")
+    with pytest.raises(RunwatchError, match="already exists"):
+        write_edit(plan_edit(seed_ckpt, EditRequest(t0=60)), out)
+    assert out.is_symlink() and not (tmp_path / "elsewhere.pth").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["out.pth"]
+
+
 def test_in_place_keeps_a_backup_and_breaks_the_hard_link(tmp_path):
     src = torchvision_checkpoint(tmp_path / "checkpoint-29.pth", 30)
     link = tmp_path / "model_best.pth"

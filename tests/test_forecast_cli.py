@@ -80,6 +80,10 @@ def test_report_writes_markdown_and_never_overwrites(tmp_path, capsys):
     assert main(["report", SEED, "--plan", "seed", "-o", str(out)]) == 2
     assert "already exists" in capsys.readouterr().err
     assert out.read_text() == text
+    out.write_text("an older report")  # --force is the one way to replace it
+    assert main(["report", SEED, "--plan", "seed", "--patience", "15", "-o", str(out),
+                 "--force"]) == 0
+    assert out.read_text() == text
 
 
 def test_importing_the_cli_module_loads_no_heavy_library():
