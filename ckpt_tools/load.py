@@ -1,6 +1,6 @@
 """Open any checkpoint path safely: torch zip, legacy torch file, or a Hugging Face folder.
 
-Zip files are read torch-free (`pickled.loads_restricted` over data.pkl, every record's CRC
+Zip files are read torch-free (`pickled.load_restricted` over data.pkl, every record's CRC
 checked). Legacy (pre-1.6, non-zip) files go through torch's weights-only loader with the same
 allow-list; before torch is even imported, their first pickle is read with the restricted
 unpickler so garbage and payloads are refused without running anything.
@@ -98,8 +98,8 @@ def load_zip_tree(p: Path, check_crc: bool = True) -> tuple[zipfmt.Archive, obje
             f"{p}: {len(bad)} record(s) fail their CRC check ({', '.join(bad[:3])}): the file is "
             "corrupt (torch.load would not notice); use another checkpoint"
         )
-    tree = pickled.loads_restricted(zipfmt.read_record(archive, archive.pickle_name))
-    zipcheck.check_tensor_records(archive, tree)
+    tree, storages = pickled.load_restricted(zipfmt.read_record(archive, archive.pickle_name))
+    zipcheck.check_tensor_records(archive, storages.values())
     return archive, tree
 
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import re
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ckpt_tools.pickled import StorageRef, TensorRef
+from ckpt_tools.pickled import StorageRef
 from trainer.errors import RunwatchError
 
 if TYPE_CHECKING:
@@ -123,12 +124,10 @@ def _number(path: Path, zf: zipfile.ZipFile, name: str) -> int:
     return int(text)
 
 
-def check_tensor_records(archive: Archive, tree: object) -> None:
-    """Refuse a data.pkl whose tensors torch could not rebuild from the archive's records."""
+def check_tensor_records(archive: Archive, storages: Iterable[StorageRef]) -> None:
+    """Refuse a data.pkl whose storages torch could not rebuild from the archive's records (each
+    tensor was checked to lie inside its storage when the pickle was read)."""
     sizes = {info.filename: info.file_size for info in archive.infos}
-    tensors, storages = _placeholders(tree)
-    for tensor in tensors:
-        storages.append(_check_tensor(archive.path, tensor))
     for storage in storages:
         name = f"{archive.prefix}data/{storage.key}"
         if name not in sizes:
@@ -140,56 +139,3 @@ def check_tensor_records(archive: Archive, tree: object) -> None:
                                 f"storage needs {storage.nbytes} ({storage.numel} x "
                                 f"{storage.dtype}): the file is damaged (torch.load would "
                                 "fail); use another checkpoint")
-
-
-def _placeholders(tree: object) -> tuple[list[TensorRef], list[StorageRef]]:
-    """Every tensor and storage placeholder in `tree`, each shared object visited once."""
-    tensors, storages, seen, stack = [], [], set(), [tree]
-    while stack:
-        obj = stack.pop()
-        if isinstance(obj, (str, bytes, int, float, complex)) or obj is None or id(obj) in seen:
-            continue
-        seen.add(id(obj))
-        if isinstance(obj, TensorRef):
-            tensors.append(obj)
-            stack.extend(obj.args)
-        elif isinstance(obj, StorageRef):
-            storages.append(obj)
-        elif isinstance(obj, dict):
-            stack.extend(obj.keys())
-            stack.extend(obj.values())
-        elif isinstance(obj, (list, tuple, set, frozenset)):
-            stack.extend(obj)
-        elif hasattr(obj, "__dict__"):  # argparse.Namespace and other allow-listed objects
-            stack.extend(vars(obj).values())
-    return tensors, storages
-
-
-def _check_tensor(path: Path, tensor: TensorRef) -> StorageRef:
-    """The tensor's storage, once its rebuild arguments are ones torch accepts and the tensor
-    lies inside that storage."""
-    args = tensor.base.args
-    storage, offset, shape, stride = (list(args[:4]) + [None] * 4)[:4]
-    dims = (shape, stride) if all(isinstance(x, tuple) for x in (shape, stride)) else ((), (None,))
-    if not (isinstance(storage, StorageRef) and _naturals(offset, *dims[0], *dims[1])
-            and len(dims[0]) == len(dims[1])):
-        raise RunwatchError(f"{path}: a tensor's rebuild arguments are malformed "
-                            f"({tensor.rebuild}{_short(args)}): torch.load would fail; use "
-                            "another checkpoint")
-    if 0 not in shape:
-        last = offset + sum((d - 1) * s for d, s in zip(shape, stride, strict=True))
-        if last >= storage.numel:
-            raise RunwatchError(f"{path}: a tensor of shape {list(shape)} at offset {offset} "
-                                f"reaches element {last} of its storage {storage.key!r}, which "
-                                f"holds {storage.numel}: torch.load would fail; use another "
-                                "checkpoint")
-    return storage
-
-
-def _naturals(*values: object) -> bool:
-    return all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values)
-
-
-def _short(args: tuple) -> str:
-    text = repr(args)
-    return text if len(text) <= 80 else text[:77] + "..."

@@ -243,7 +243,8 @@ class RunLock:
     def _write(self, **changes: object) -> None:
         with self._write_lock:
             self.holder = replace(self.holder, heartbeat=time.time(), **changes)
-            write_text_atomic(lock_path(self.run_dir), json.dumps(asdict(self.holder)) + "\n")
+            write_text_atomic(lock_path(self.run_dir), json.dumps(asdict(self.holder)) + "\n",
+                              replace=True)
 
 
 @contextlib.contextmanager
