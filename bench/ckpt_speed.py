@@ -87,8 +87,8 @@ def main() -> int:
     results = {"checkpoint_mb": round(size_mb, 1), "torch_load_s": round(t_load, 3),
                "cp_s": round(t_cp, 3)}
     # The whole `runwatch` dispatcher (imports every part's CLI module) and ckpt_tools alone.
-    for label, cli in (("runwatch ckpt", [sys.executable, "-m", "tui.cli", "ckpt"]),
-                       ("python -m ckpt_tools", [sys.executable, "-m", "ckpt_tools"])):
+    for label, cli in (("runwatch ckpt", [sys.executable, "-m", "runwatch", "ckpt"]),
+                       ("python -m ckpt_tools", [sys.executable, "-m", "runwatch.ckpt_tools"])):
         results[label] = measure(label, cli, src, folder / "edited.pt", t_load, t_cp,
                                  args.repeat)
     print(json.dumps(results))

@@ -16,10 +16,10 @@ import time
 
 import numpy as np
 
-from forecast.curves import log_fit
-from forecast.engine import forecast_run
-from forecast.result import ForecastOptions
-from forecast.speed import synthetic_run
+from runwatch.forecast.curves import log_fit
+from runwatch.forecast.engine import forecast_run
+from runwatch.forecast.result import ForecastOptions
+from runwatch.forecast.speed import synthetic_run
 
 GOAL_MS = 300.0
 

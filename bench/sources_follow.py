@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from trainer import csv_logs
-from trainer.sources import open_source
+from runwatch.stream import csv_logs
+from runwatch.stream.sources import open_source
 
 HEADER = "epoch,lr-SGD,step,train_acc,train_loss_epoch,train_loss_step,val_acc,val_loss\n"
 

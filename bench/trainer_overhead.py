@@ -31,14 +31,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from trainer.config import Config, load_config, schedule_spec  # noqa: E402
-from trainer.data import build_datasets, build_loaders, steps_per_epoch  # noqa: E402
-from trainer.distributed import DistInfo  # noqa: E402
-from trainer.lr import build_scheduler  # noqa: E402
-from trainer.model import build_model, build_optimizer  # noqa: E402
-from trainer.steps import EpochSums, Precision, train_one_epoch  # noqa: E402
-from trainer.stream import StreamWriter, read_stream  # noqa: E402
-from trainer.train import run, seed_everything  # noqa: E402
+from runwatch.stream import StreamWriter, read_stream  # noqa: E402
+from runwatch.trainer.config import Config, load_config, schedule_spec  # noqa: E402
+from runwatch.trainer.data import build_datasets, build_loaders, steps_per_epoch  # noqa: E402
+from runwatch.trainer.distributed import DistInfo  # noqa: E402
+from runwatch.trainer.lr import build_scheduler  # noqa: E402
+from runwatch.trainer.model import build_model, build_optimizer  # noqa: E402
+from runwatch.trainer.steps import EpochSums, Precision, train_one_epoch  # noqa: E402
+from runwatch.trainer.train import run, seed_everything  # noqa: E402
 
 
 def timed(fn) -> tuple[float, float]:

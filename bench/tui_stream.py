@@ -22,11 +22,11 @@ import time
 import warnings
 from pathlib import Path
 
-from trainer.sources import open_source
-from trainer.stream import read_stream
-from tui.app import RunwatchApp
-from tui.feed import StreamFeed
-from tui.widgets.epoch_table import EpochTable
+from runwatch.stream import read_stream
+from runwatch.stream.sources import open_source
+from runwatch.tui.app import RunwatchApp
+from runwatch.tui.feed import StreamFeed
+from runwatch.tui.widgets.epoch_table import EpochTable
 
 GOAL_FIRST_FRAME_S = 3.0
 GOAL_HISTORY_S = 5.0

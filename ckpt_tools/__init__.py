@@ -4,12 +4,12 @@ The API the TUI and the CLI use (see docs/ckpt-tools.md). Importing this package
 torch is imported only to read legacy (non-zip) files.
 """
 
-from ckpt_tools.diff import CheckpointDiff, diff_checkpoints
-from ckpt_tools.edit import write_edit
-from ckpt_tools.inspect import CheckpointInfo, inspect_checkpoint
-from ckpt_tools.plan import EditPlan, EditRequest, plan_edit
-from ckpt_tools.rewind import RewindPlan, RewindResult, apply_rewind, plan_rewind
-from ckpt_tools.write import free_name
+from runwatch.ckpt_tools.diff import CheckpointDiff, diff_checkpoints
+from runwatch.ckpt_tools.edit import write_edit
+from runwatch.ckpt_tools.inspect import CheckpointInfo, inspect_checkpoint
+from runwatch.ckpt_tools.plan import EditPlan, EditRequest, plan_edit
+from runwatch.ckpt_tools.rewind import RewindPlan, RewindResult, apply_rewind, plan_rewind
+from runwatch.ckpt_tools.write import free_name
 
 __all__ = [
     "CheckpointDiff", "CheckpointInfo", "EditPlan", "EditRequest", "RewindPlan", "RewindResult",

@@ -8,9 +8,9 @@ import shlex
 import sys
 from pathlib import Path
 
-from trainer.errors import RunwatchError
-from trainer.runlock import checkpoint_run_dir, ensure_not_live, live_holder
-from trainer.schedule import CONTINUITY_MODES, SCHEDULE_NAMES
+from runwatch.errors import RunwatchError
+from runwatch.runlock import checkpoint_run_dir, ensure_not_live, live_holder
+from runwatch.schedule import CONTINUITY_MODES, SCHEDULE_NAMES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -63,7 +63,7 @@ def _edit_options(p: argparse.ArgumentParser) -> None:
 
 
 def _request(args: argparse.Namespace):
-    from ckpt_tools.plan import EditRequest
+    from runwatch.ckpt_tools.plan import EditRequest
 
     request = EditRequest(t0=args.t0, t_mult=args.t_mult, eta_min=args.eta_min, lr=args.lr,
                           schedule=args.schedule, epochs=args.epochs, warmup=args.warmup,
@@ -81,8 +81,8 @@ def _confirm(question: str, yes: bool) -> bool:
 
 
 def run_inspect(args: argparse.Namespace) -> int:
-    from ckpt_tools.inspect import inspect_checkpoint
-    from ckpt_tools.report import format_info
+    from runwatch.ckpt_tools.inspect import inspect_checkpoint
+    from runwatch.ckpt_tools.report import format_info
 
     info = inspect_checkpoint(args.path)
     print(json.dumps(info.to_dict(), indent=2) if args.json else format_info(info))
@@ -90,10 +90,10 @@ def run_inspect(args: argparse.Namespace) -> int:
 
 
 def run_edit(args: argparse.Namespace) -> int:
-    from ckpt_tools.edit import write_edit
-    from ckpt_tools.plan import plan_edit
-    from ckpt_tools.report import format_plan
-    from ckpt_tools.write import check_output_path
+    from runwatch.ckpt_tools.edit import write_edit
+    from runwatch.ckpt_tools.plan import plan_edit
+    from runwatch.ckpt_tools.report import format_plan
+    from runwatch.ckpt_tools.write import check_output_path
 
     request = _request(args)
     if request is None:
@@ -117,7 +117,7 @@ def run_edit(args: argparse.Namespace) -> int:
     written = write_edit(plan, out, in_place=args.in_place)
     print(f"wrote {written} (reloaded and verified: its next LRs are the preview's)")
     if plan.layout == "runwatch":
-        from ckpt_tools.rewind import edit_resume_command
+        from runwatch.ckpt_tools.rewind import edit_resume_command
 
         print(f"resume with (the trainer follows the edit and records a schedule_edit event):"
               f"\n  {edit_resume_command(written, args.path)}")
@@ -127,8 +127,8 @@ def run_edit(args: argparse.Namespace) -> int:
 
 
 def run_rewind(args: argparse.Namespace) -> int:
-    from ckpt_tools.report import format_plan
-    from ckpt_tools.rewind import apply_rewind, plan_rewind
+    from runwatch.ckpt_tools.report import format_plan
+    from runwatch.ckpt_tools.rewind import apply_rewind, plan_rewind
 
     to = args.to if args.to == "best" else _epoch(args.to)
     if not args.dry_run:
@@ -178,8 +178,8 @@ def _epochs(epochs: list[int]) -> str:
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    from ckpt_tools.diff import diff_checkpoints
-    from ckpt_tools.report import format_diff
+    from runwatch.ckpt_tools.diff import diff_checkpoints
+    from runwatch.ckpt_tools.report import format_diff
 
     result = diff_checkpoints(args.a, args.b, values=args.values)
     print(json.dumps(result.to_dict(), indent=2) if args.json else format_diff(result))

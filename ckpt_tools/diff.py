@@ -10,9 +10,9 @@ import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ckpt_tools.layouts import detect, is_tensor
-from ckpt_tools.load import LoadedCheckpoint, load_checkpoint
-from ckpt_tools.pickled import TensorRef
+from runwatch.ckpt_tools.layouts import detect, is_tensor
+from runwatch.ckpt_tools.load import LoadedCheckpoint, load_checkpoint
+from runwatch.ckpt_tools.pickled import TensorRef
 
 CHUNK = 1 << 20
 

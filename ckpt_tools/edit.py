@@ -12,13 +12,13 @@ import math
 import time
 from pathlib import Path
 
-from ckpt_tools.layouts import CheckpointView, detect
-from ckpt_tools.load import ensure_unchanged, load_checkpoint
-from ckpt_tools.plan import EditPlan, upcoming_lrs
-from ckpt_tools.schedulers import scheduler_type
-from ckpt_tools.write import write_checkpoint
-from trainer.errors import RunwatchError
-from trainer.runlock import checkpoint_run_dir, ensure_not_live
+from runwatch.ckpt_tools.layouts import CheckpointView, detect
+from runwatch.ckpt_tools.load import ensure_unchanged, load_checkpoint
+from runwatch.ckpt_tools.plan import EditPlan, upcoming_lrs
+from runwatch.ckpt_tools.schedulers import scheduler_type
+from runwatch.ckpt_tools.write import write_checkpoint
+from runwatch.errors import RunwatchError
+from runwatch.runlock import checkpoint_run_dir, ensure_not_live
 
 
 def apply_plan(view: CheckpointView, plan: EditPlan) -> None:

@@ -7,11 +7,11 @@ import collections
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ckpt_tools.layouts import CheckpointView, detect, is_tensor
-from ckpt_tools.load import load_checkpoint
-from ckpt_tools.plan import TABLE_EPOCHS, last_trained_lr, per_step_schedule, upcoming_lrs
-from trainer.errors import RunwatchError
-from trainer.schedule import find_jumps
+from runwatch.ckpt_tools.layouts import CheckpointView, detect, is_tensor
+from runwatch.ckpt_tools.load import load_checkpoint
+from runwatch.ckpt_tools.plan import TABLE_EPOCHS, last_trained_lr, per_step_schedule, upcoming_lrs
+from runwatch.errors import RunwatchError
+from runwatch.schedule import find_jumps
 
 KEY_PREFIXES = ("module.", "_orig_mod.", "model.")
 GROUP_FIELDS = ("lr", "initial_lr", "momentum", "weight_decay", "nesterov", "betas", "eps")

@@ -13,10 +13,10 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, field
 
-from ckpt_tools import zipfmt
-from ckpt_tools.load import LoadedCheckpoint
-from ckpt_tools.pickled import TensorRef
-from ckpt_tools.schedulers import scheduler_type
+from runwatch.ckpt_tools import zipfmt
+from runwatch.ckpt_tools.load import LoadedCheckpoint
+from runwatch.ckpt_tools.pickled import TensorRef
+from runwatch.ckpt_tools.schedulers import scheduler_type
 
 
 @dataclass

@@ -14,8 +14,8 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ckpt_tools import pickled, zipcheck, zipfmt
-from trainer.errors import RunwatchError
+from runwatch.ckpt_tools import pickled, zipcheck, zipfmt
+from runwatch.errors import RunwatchError
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 HF_FILES = ("trainer_state.json", "optimizer.pt", "scheduler.pt")

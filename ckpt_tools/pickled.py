@@ -24,7 +24,7 @@ import pickle
 import re
 import struct
 
-from trainer.errors import RunwatchError
+from runwatch.errors import RunwatchError
 
 # Bytes per element of each torch storage type (`torch.<Name>Storage`).
 STORAGE_ITEMSIZE = {

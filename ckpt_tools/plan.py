@@ -12,12 +12,12 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from ckpt_tools import specs, timm_sched
-from ckpt_tools.layouts import CheckpointView, args_get, detect
-from ckpt_tools.load import LoadedCheckpoint, load_checkpoint
-from ckpt_tools.schedulers import next_lrs
-from trainer.errors import RunwatchError
-from trainer.schedule import (
+from runwatch.ckpt_tools import specs, timm_sched
+from runwatch.ckpt_tools.layouts import CheckpointView, args_get, detect
+from runwatch.ckpt_tools.load import LoadedCheckpoint, load_checkpoint
+from runwatch.ckpt_tools.schedulers import next_lrs
+from runwatch.errors import RunwatchError
+from runwatch.schedule import (
     CONTINUITY_MODES,
     SCHEDULE_NAMES,
     ScheduleSpec,

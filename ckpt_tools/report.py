@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ckpt_tools.diff import CheckpointDiff
-from ckpt_tools.inspect import CheckpointInfo
-from ckpt_tools.plan import EditPlan
+from runwatch.ckpt_tools.diff import CheckpointDiff
+from runwatch.ckpt_tools.inspect import CheckpointInfo
+from runwatch.ckpt_tools.plan import EditPlan
 
 
 def _mb(n: int) -> str:

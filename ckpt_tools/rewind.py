@@ -7,7 +7,7 @@ beside it as `rewind-NNNN.toml` so the printed resume command is exact: the trai
 the config given on resume with the checkpoint's `config`, and this file is that config. When
 best.pt holds an abandoned epoch, it is copied to `best-abandoned-NNNN.pt` first: the resumed
 run replaces best.pt at its first best. A run whose trainer is still running is refused: the
-rewind holds the run's lock (trainer/runlock.py) while it writes.
+rewind holds the run's lock (runwatch/runlock.py) while it writes.
 """
 
 from __future__ import annotations
@@ -16,16 +16,17 @@ import shlex
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ckpt_tools.edit import write_edit
-from ckpt_tools.layouts import detect
-from ckpt_tools.load import LoadedCheckpoint, ensure_unchanged, load_checkpoint
-from ckpt_tools.plan import EditPlan, EditRequest, plan_loaded
-from ckpt_tools.tomlfile import dumps_toml
-from ckpt_tools.write import free_name, names_after, write_checkpoint
-from trainer.atomic import copy_atomic, write_text_atomic
-from trainer.errors import RunwatchError
-from trainer.runlock import checkpoint_run_dir, hold_run
-from trainer.stream import StreamWriter, read_stream, split_branches, stream_path
+import tomli_w
+
+from runwatch.atomic import copy_atomic, write_text_atomic
+from runwatch.ckpt_tools.edit import write_edit
+from runwatch.ckpt_tools.layouts import detect
+from runwatch.ckpt_tools.load import LoadedCheckpoint, ensure_unchanged, load_checkpoint
+from runwatch.ckpt_tools.plan import EditPlan, EditRequest, plan_loaded
+from runwatch.ckpt_tools.write import free_name, names_after, write_checkpoint
+from runwatch.errors import RunwatchError
+from runwatch.runlock import checkpoint_run_dir, hold_run
+from runwatch.stream import StreamWriter, read_stream, split_branches, stream_path
 
 
 @dataclass
@@ -139,7 +140,22 @@ def write_run_config(loaded: LoadedCheckpoint, path: Path) -> Path:
     config = detect(loaded).args
     if not isinstance(config, dict):
         raise RunwatchError(f"{loaded.path} holds no config: cannot write the resume config")
-    return write_text_atomic(path, dumps_toml(config), fallbacks=names_after(path))
+    return write_text_atomic(path, config_toml(config), fallbacks=names_after(path))
+
+
+def config_toml(config: dict) -> str:
+    """A run config as TOML that tomllib reads back equal; None (TOML has no null) left out."""
+    try:
+        return tomli_w.dumps(_without_none(config))
+    except (TypeError, ValueError) as exc:
+        raise RunwatchError(f"the checkpoint's config cannot be written as TOML ({exc}): pass "
+                            "--config with your own file") from None
+
+
+def _without_none(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    return value
 
 
 def edit_resume_command(edited: Path, source: Path) -> str:

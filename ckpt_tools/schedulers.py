@@ -14,8 +14,8 @@ import copy
 import math
 from bisect import bisect_right
 
-from trainer.errors import RunwatchError
-from trainer.schedule import cosine_value
+from runwatch.errors import RunwatchError
+from runwatch.schedule import cosine_value
 
 # Field sets that identify a scheduler's state (SequentialLR stores no child type names).
 SIGNATURES = (

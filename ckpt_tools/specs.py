@@ -13,10 +13,10 @@ import collections
 import copy
 from dataclasses import replace
 
-from ckpt_tools.layouts import CheckpointView
-from ckpt_tools.schedulers import scheduler_type
-from trainer.errors import RunwatchError
-from trainer.schedule import (
+from runwatch.ckpt_tools.layouts import CheckpointView
+from runwatch.ckpt_tools.schedulers import scheduler_type
+from runwatch.errors import RunwatchError
+from runwatch.schedule import (
     ScheduleSpec,
     cosine_value,
     lr_at,

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ckpt_tools.layouts import args_get
-from trainer.errors import RunwatchError
-from trainer.schedule import cosine_value, restart_position
+from runwatch.ckpt_tools.layouts import args_get
+from runwatch.errors import RunwatchError
+from runwatch.schedule import cosine_value, restart_position
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,10 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from ckpt_tools import pickled, zipfmt
-from ckpt_tools.load import LoadedCheckpoint
-from trainer.atomic import copy_atomic, partial_file, remove_stale_partials
-from trainer.errors import RunwatchError
+from runwatch.atomic import copy_atomic, partial_file, remove_stale_partials
+from runwatch.ckpt_tools import pickled, zipfmt
+from runwatch.ckpt_tools.load import LoadedCheckpoint
+from runwatch.errors import RunwatchError
 
 
 def check_output_path(src: Path, out: Path, in_place: bool = False, free: bool = False) -> None:

@@ -19,11 +19,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ckpt_tools.pickled import StorageRef
-from trainer.errors import RunwatchError
+from runwatch.ckpt_tools.pickled import StorageRef
+from runwatch.errors import RunwatchError
 
 if TYPE_CHECKING:
-    from ckpt_tools.zipfmt import Archive
+    from runwatch.ckpt_tools.zipfmt import Archive
 
 LOCAL_HEADER_SIZE = 30
 RECORDS = frozenset({"data.pkl", ".format_version", ".storage_alignment", "byteorder", "version",

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from ckpt_tools import zipcheck
-from trainer.errors import RunwatchError
+from runwatch.ckpt_tools import zipcheck
+from runwatch.errors import RunwatchError
 
 CHUNK = 4 << 20
 LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")

@@ -14,11 +14,11 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "ForecastOptions": "forecast.result",
-    "ForecastResult": "forecast.result",
-    "forecast_run": "forecast.engine",
-    "forecast_scenarios": "forecast.engine",
-    "history_from_records": "forecast.records",
+    "ForecastOptions": "runwatch.forecast.result",
+    "ForecastResult": "runwatch.forecast.result",
+    "forecast_run": "runwatch.forecast.engine",
+    "forecast_scenarios": "runwatch.forecast.engine",
+    "history_from_records": "runwatch.forecast.records",
 }
 __all__ = sorted(_EXPORTS)
 

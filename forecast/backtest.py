@@ -31,20 +31,20 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares
 
-from forecast.engine import forecast_run
-from forecast.inputs import prepare_history
-from forecast.intervals import CAL80
-from forecast.lr_law import B_PRIOR, FLAT_B_PRIOR, VARIANTS, BPrior, fit_lr_law, lr_jitter
-from forecast.reliability import (
+from runwatch.forecast.engine import forecast_run
+from runwatch.forecast.inputs import prepare_history
+from runwatch.forecast.intervals import CAL80
+from runwatch.forecast.lr_law import B_PRIOR, FLAT_B_PRIOR, VARIANTS, BPrior, fit_lr_law, lr_jitter
+from runwatch.forecast.reliability import (
     RELIABILITY,
     ForecastErrors,
     Reliability,
     horizon_bands,
     learn_reliability,
 )
-from forecast.result import ForecastOptions, ForecastResult
-from forecast.scenario_plans import parse_plan, plan_lrs
-from forecast.speed import time_long_history
+from runwatch.forecast.result import ForecastOptions, ForecastResult
+from runwatch.forecast.scenario_plans import parse_plan, plan_lrs
+from runwatch.forecast.speed import time_long_history
 
 CUTS = (0.25, 0.5, 0.75)
 REPO = Path(__file__).resolve().parent.parent

@@ -14,12 +14,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from trainer.atomic import write_text_atomic
-from trainer.errors import RunwatchError
+from runwatch.atomic import write_text_atomic
+from runwatch.errors import RunwatchError
 
 if TYPE_CHECKING:  # the heavy modules load only when a command runs
-    from forecast.loading import RunInput
-    from forecast.result import ForecastResult
+    from runwatch.forecast.loading import RunInput
+    from runwatch.forecast.result import ForecastResult
 
 MAX_INCIDENTS = 5
 
@@ -83,8 +83,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _load_and_forecast(args: argparse.Namespace) -> tuple[RunInput, ForecastResult]:
-    from forecast.engine import forecast_run
-    from forecast.loading import load_run
+    from runwatch.forecast.engine import forecast_run
+    from runwatch.forecast.loading import load_run
 
     run = load_run(args.path, accuracy_metric(args.metric), args.upto, args.plan,
                    target_percent(args.target), args.patience, args.checkpoint)
@@ -144,8 +144,8 @@ def _check_output(out: Path, src: Path, force: bool) -> None:
 def run_report_command(args: argparse.Namespace) -> int:
     if args.output is not None:
         _check_output(args.output, Path(args.path), args.force)
-    from forecast.inputs import prepare_history
-    from forecast.report import incident_checks, render_report
+    from runwatch.forecast.inputs import prepare_history
+    from runwatch.forecast.report import incident_checks, render_report
 
     run, result = _load_and_forecast(args)
     h = prepare_history(run.history, run.plan)

@@ -15,20 +15,26 @@ from datetime import datetime, timezone
 import numpy as np
 import pandas as pd
 
-from forecast.combine import (
+from runwatch.forecast.combine import (
     combine,
     holdout_size,
     lr_blind_ok,
     model_weights,
     score_models,
 )
-from forecast.events import NOISE_FLOOR, events_ahead, events_behind
-from forecast.inputs import History, prepare_history
-from forecast.intervals import band_scale, bands, reach_probabilities
-from forecast.lr_law import noise_sd
-from forecast.models import build_models
-from forecast.result import ForecastOptions, ForecastResult, ModelReport, Prediction, Scenario
-from forecast.scenarios import Candidate, run_scenarios
+from runwatch.forecast.events import NOISE_FLOOR, events_ahead, events_behind
+from runwatch.forecast.inputs import History, prepare_history
+from runwatch.forecast.intervals import band_scale, bands, reach_probabilities
+from runwatch.forecast.lr_law import noise_sd
+from runwatch.forecast.models import build_models
+from runwatch.forecast.result import (
+    ForecastOptions,
+    ForecastResult,
+    ModelReport,
+    Prediction,
+    Scenario,
+)
+from runwatch.forecast.scenarios import Candidate, run_scenarios
 
 MIN_FIT_EPOCHS = 4
 UNLIKELY = 0.2

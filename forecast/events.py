@@ -16,10 +16,10 @@ import math
 
 import numpy as np
 
-from forecast.inputs import History
-from forecast.lr_law import noise_sd
-from forecast.result import Event
-from trainer.schedule import find_jumps
+from runwatch.forecast.inputs import History
+from runwatch.forecast.lr_law import noise_sd
+from runwatch.forecast.result import Event
+from runwatch.schedule import find_jumps
 
 NOISE_FLOOR = 0.1  # accuracy points: below this a curve's noise estimate is not trusted
 REGRESSION_SIGMAS = 3.0  # on the epoch-to-epoch change, whose sd is sqrt(2) x the noise

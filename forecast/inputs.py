@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from forecast.plan_infer import cosine_lrs, cosine_tail
-from forecast.records import PERCENT
-from trainer.errors import RunwatchError
+from runwatch.errors import RunwatchError
+from runwatch.forecast.plan_infer import cosine_lrs, cosine_tail
+from runwatch.forecast.records import PERCENT
 
 OPTIONAL_COLUMNS = ("test_loss", "train_acc1", "train_loss", "lr", "time", "epoch_time_s")
 

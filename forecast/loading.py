@@ -15,13 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from forecast.records import history_from_records
-from forecast.result import ForecastOptions
-from forecast.scenario_plans import parse_plan, plan_lrs, standard_scenarios
-from trainer.errors import RunwatchError
-from trainer.schedule import ScheduleSpec, spec_from_dict
-from trainer.sources import read_source
-from trainer.stream import latest_plan
+from runwatch.errors import RunwatchError
+from runwatch.forecast.records import history_from_records
+from runwatch.forecast.result import ForecastOptions
+from runwatch.forecast.scenario_plans import parse_plan, plan_lrs, standard_scenarios
+from runwatch.schedule import ScheduleSpec, spec_from_dict
+from runwatch.stream import latest_plan
+from runwatch.stream.sources import read_source
 
 DEFAULT_TARGET = 75.0
 

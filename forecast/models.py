@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from forecast.combine import ModelSpec
-from forecast.curves import BASELINES, FAMILIES, fit_family, predict_family
-from forecast.inputs import History
-from forecast.lr_law import (
+from runwatch.forecast.combine import ModelSpec
+from runwatch.forecast.curves import BASELINES, FAMILIES, fit_family, predict_family
+from runwatch.forecast.inputs import History
+from runwatch.forecast.lr_law import (
     B_PRIOR,
     VARIANTS,
     BPrior,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from trainer.stream import split_branches
+from runwatch.stream import split_branches
 
 PERCENT = "acc_in_percent"  # DataFrame.attrs key: the accuracies are known to be percent
 HISTORY_COLUMNS = ("epoch", "test_acc1", "test_loss", "train_acc1", "train_loss", "lr", "time",

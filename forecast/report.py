@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from forecast.engine import MIN_FIT_EPOCHS, forecast_run
-from forecast.inputs import History
-from forecast.result import Event, ForecastResult
-from trainer.schedule import find_jumps
+from runwatch.forecast.engine import MIN_FIT_EPOCHS, forecast_run
+from runwatch.forecast.inputs import History
+from runwatch.forecast.result import Event, ForecastResult
+from runwatch.schedule import find_jumps
 
 FULL_TABLE_ROWS = 60  # longer runs show every k-th epoch plus the tagged ones
 LOW_LR = 0.1  # below this fraction of the peak the run is annealed

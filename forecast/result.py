@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
-from forecast.lr_law import B_PRIOR, BPrior
-from forecast.reliability import RELIABILITY, Reliability
+from runwatch.forecast.lr_law import B_PRIOR, BPrior
+from runwatch.forecast.reliability import RELIABILITY, Reliability
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from forecast.scenarios import Candidate
-from trainer.errors import RunwatchError
-from trainer.replay import SEED_SCHEDULE
-from trainer.schedule import SCHEDULE_NAMES, ScheduleSpec, continue_schedule, lr_plan
+from runwatch.errors import RunwatchError
+from runwatch.forecast.scenarios import Candidate
+from runwatch.schedule import SCHEDULE_NAMES, ScheduleSpec, continue_schedule, lr_plan
+from runwatch.stream.replay import SEED_SCHEDULE
 
 PLAN_KEYS = {"lr": "base_lr", "epochs": "epochs", "t0": "t0", "t_mult": "t_mult",
              "eta_min": "eta_min", "warmup": "warmup_epochs",

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from forecast.inputs import History
-from forecast.intervals import CAL80, band_scale
-from forecast.lr_law import LawFit, noise_sd, predict_lr_law
-from forecast.reliability import RELIABILITY, Reliability
-from forecast.result import Scenario
+from runwatch.forecast.inputs import History
+from runwatch.forecast.intervals import CAL80, band_scale
+from runwatch.forecast.lr_law import LawFit, noise_sd, predict_lr_law
+from runwatch.forecast.reliability import RELIABILITY, Reliability
+from runwatch.forecast.result import Scenario
 
 Candidate = tuple[str, int, tuple[float, ...]]
 

@@ -12,8 +12,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from forecast.engine import forecast_run
-from forecast.lr_law import acc_from_logit, lr_law, schedule_features
+from runwatch.forecast.engine import forecast_run
+from runwatch.forecast.lr_law import acc_from_logit, lr_law, schedule_features
 
 
 def synthetic_run(n_epochs: int, total: int = 600, seed: int = 0) -> tuple[pd.DataFrame,

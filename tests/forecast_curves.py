@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from forecast.lr_law import acc_from_logit, lr_law, schedule_features
-from trainer.schedule import ScheduleSpec, lr_plan
+from runwatch.forecast.lr_law import acc_from_logit, lr_law, schedule_features
+from runwatch.schedule import ScheduleSpec, lr_plan
 
 COSINE = ScheduleSpec("cosine", 0.1, 60, eta_min=1e-4)
 RESTARTS = ScheduleSpec("cosine_restarts", 0.1, 60, t0=20, eta_min=1e-4)

@@ -1,4 +1,4 @@
-"""Another process holding a run the way the trainer does (trainer.runlock, role "trainer"),
+"""Another process holding a run the way the trainer does (runwatch.runlock, role "trainer"),
 until it gets SIGTERM: a stand-in for a running trainer that starts in a fraction of a second."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 HOLD = """
 import signal, sys, threading
-from trainer.runlock import hold_run
+from runwatch.runlock import hold_run
 stop = threading.Event()
 signal.signal(signal.SIGTERM, lambda *_: stop.set())
 with hold_run(sys.argv[1], "trainer"):

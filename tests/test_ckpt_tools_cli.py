@@ -14,7 +14,7 @@ import torch
 from ckpt_builders import Payload, tiny_model, torchvision_args, torchvision_checkpoint
 from torch.optim.lr_scheduler import LambdaLR, OneCycleLR
 
-from tui.cli import main
+from runwatch.cli import main
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +160,7 @@ def test_hugging_face_trainer_folder_is_inspected_and_not_edited(tmp_path, capsy
 
 def test_real_subprocess_refuses_a_payload(bad, tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "ckpt", "edit", str(bad["payload"]), "-o",
+        [sys.executable, "-m", "runwatch", "ckpt", "edit", str(bad["payload"]), "-o",
          str(tmp_path / "o.pt"), "--t0", "50", "--yes"],
         capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
@@ -174,7 +174,7 @@ def test_real_subprocess_refuses_a_payload(bad, tmp_path):
 # `ckpt edit` with its writer blocked after the last record is written, before the publish.
 BLOCKED_EDIT = """
 import sys
-from ckpt_tools import zipfmt
+from runwatch.ckpt_tools import zipfmt
 rewrite = zipfmt.rewrite_archive
 def rewrite_then_block(archive, new_pickle, dst):
     rewrite(archive, new_pickle, dst)
@@ -182,7 +182,7 @@ def rewrite_then_block(archive, new_pickle, dst):
     print("written", flush=True)
     sys.stdin.read()
 zipfmt.rewrite_archive = rewrite_then_block
-from tui.cli import main
+from runwatch.cli import main
 main(["ckpt", "edit", sys.argv[1], "-o", sys.argv[2], "--t0", "50", "--yes"])
 """
 
@@ -212,7 +212,7 @@ def per_step_ckpt(tmp_path_factory):
     """Epoch 2 of 4 of a tiny runwatch run whose schedule steps after every optimizer step."""
     from trainer_tiny import tiny_config
 
-    from trainer.train import run
+    from runwatch.trainer.train import run
 
     run_dir = tmp_path_factory.mktemp("per_step")
     run(tiny_config(schedule={"step_per": "step"}, train={"checkpoint_keep": 4}), run_dir)
@@ -230,7 +230,7 @@ def test_edit_of_a_per_step_schedule_is_refused_in_one_line(per_step_ckpt, tmp_p
 
 
 def test_inspect_shows_a_per_step_schedule_by_each_epochs_first_step(per_step_ckpt, capsys):
-    from trainer.schedule import lr_at_step, lr_plan, spec_from_dict
+    from runwatch.schedule import lr_at_step, lr_plan, spec_from_dict
 
     assert main(["ckpt", "inspect", str(per_step_ckpt), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)

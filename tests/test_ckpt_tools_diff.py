@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ckpt_tools import diff_checkpoints
+from runwatch.ckpt_tools import diff_checkpoints
 
 
 def test_values_compared_only_with_values_flag(tmp_path):

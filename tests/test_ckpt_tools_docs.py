@@ -10,8 +10,8 @@ from pathlib import Path
 
 from ckpt_builders import torchvision_checkpoint
 
-from ckpt_tools import EditRequest, plan_edit
-from trainer.schedule import CONTINUITY_MODES, find_jumps, lr_plan, spec_from_dict
+from runwatch.ckpt_tools import EditRequest, plan_edit
+from runwatch.schedule import CONTINUITY_MODES, find_jumps, lr_plan, spec_from_dict
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "ckpt-tools.md"
 SHOWN_EPOCHS = (31, 32, 40, 50, 70, 100)

@@ -22,11 +22,11 @@ from ckpt_builders import (
 )
 from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR
 
-from ckpt_tools import EditRequest, plan_edit, write_edit
-from ckpt_tools.load import load_checkpoint
-from ckpt_tools.plan import TABLE_EPOCHS
-from trainer.errors import RunwatchError
-from trainer.schedule import CONTINUITY_MODES
+from runwatch.ckpt_tools import EditRequest, plan_edit, write_edit
+from runwatch.ckpt_tools.load import load_checkpoint
+from runwatch.ckpt_tools.plan import TABLE_EPOCHS
+from runwatch.errors import RunwatchError
+from runwatch.schedule import CONTINUITY_MODES
 
 
 @pytest.fixture(scope="module")
@@ -187,7 +187,7 @@ def test_in_place_on_a_symlink_edits_the_file_it_points_to_and_keeps_the_link(tm
 
 
 def test_a_backup_name_taken_meanwhile_is_not_replaced(tmp_path, monkeypatch):
-    from trainer.atomic import Partial
+    from runwatch.atomic import Partial
 
     src = torchvision_checkpoint(tmp_path / "checkpoint-29.pth", 30)
     before = _digest(src)
@@ -207,8 +207,8 @@ def test_a_backup_name_taken_meanwhile_is_not_replaced(tmp_path, monkeypatch):
 def test_two_edits_racing_on_one_output_one_wins_the_other_fails_in_one_line(
         seed_ckpt, tmp_path, monkeypatch, capsys):
     # Edit A has checked that OUT is free and is writing it when edit B writes OUT whole.
-    from ckpt_tools import zipfmt
-    from tui.cli import main
+    from runwatch.ckpt_tools import zipfmt
+    from runwatch.cli import main
 
     out = tmp_path / "edited.pth"
     rewrite = zipfmt.rewrite_archive

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from ckpt_builders import tiny_model, torchvision_checkpoint
 
-from ckpt_tools import inspect_checkpoint
-from ckpt_tools.report import format_info
+from runwatch.ckpt_tools import inspect_checkpoint
+from runwatch.ckpt_tools.report import format_info
 
 
 def test_editing_only_t0_changes_nothing_the_scheduler_uses(tmp_path):
@@ -37,7 +37,7 @@ def test_a_runwatch_run_finished_or_stopped_mid_epoch_reads_as_such(tmp_path):
     # 4-epoch plan would describe an epoch that will never run.
     from trainer_tiny import tiny_config
 
-    from trainer.train import run
+    from runwatch.trainer.train import run
 
     run(tiny_config(), tmp_path)
     info = inspect_checkpoint(tmp_path / "checkpoints" / "last.pt")

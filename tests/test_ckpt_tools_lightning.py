@@ -11,8 +11,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from ckpt_tools import EditRequest, inspect_checkpoint, plan_edit, write_edit
-from ckpt_tools.plan import TABLE_EPOCHS
+from runwatch.ckpt_tools import EditRequest, inspect_checkpoint, plan_edit, write_edit
+from runwatch.ckpt_tools.plan import TABLE_EPOCHS
 
 
 class TinyModule(L.LightningModule):

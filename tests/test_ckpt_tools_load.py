@@ -10,9 +10,9 @@ import pytest
 import torch
 from ckpt_builders import Payload
 
-from ckpt_tools.load import load_checkpoint
-from ckpt_tools.pickled import TensorRef, dumps_torch, loads_restricted
-from trainer.errors import RunwatchError
+from runwatch.ckpt_tools.load import load_checkpoint
+from runwatch.ckpt_tools.pickled import TensorRef, dumps_torch, loads_restricted
+from runwatch.errors import RunwatchError
 
 
 def test_zip_checkpoint_with_a_payload_is_refused_without_running_it(tmp_path):

@@ -17,9 +17,9 @@ import pytest
 import torch
 from ckpt_builders import torchvision_checkpoint
 
-from ckpt_tools.load import load_checkpoint
-from ckpt_tools.pickled import GlobalRef, dumps_torch, loads_restricted
-from trainer.errors import RunwatchError
+from runwatch.ckpt_tools.load import load_checkpoint
+from runwatch.ckpt_tools.pickled import GlobalRef, dumps_torch, loads_restricted
+from runwatch.errors import RunwatchError
 
 PROTO = b"\x80\x02"
 
@@ -163,8 +163,8 @@ def test_the_laundering_checkpoint_is_refused_and_nothing_is_written(tmp_path):
     before = sorted(os.listdir(tmp_path))
     for args in (["inspect", str(path)],
                  ["edit", str(path), "-o", str(tmp_path / "out.pth"), "--lr", "0.1", "--yes"]):
-        proc = subprocess.run([sys.executable, "-m", "ckpt_tools", *args], capture_output=True,
-                              text=True)
+        proc = subprocess.run([sys.executable, "-m", "runwatch.ckpt_tools", *args],
+                              capture_output=True, text=True)
         assert proc.returncode == 2, proc.stdout
         assert proc.stderr.count("\n") == 1 and "BUILD applied to GlobalRef" in proc.stderr
     assert sorted(os.listdir(tmp_path)) == before

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ckpt_tools.diff import CheckpointDiff
-from ckpt_tools.report import format_diff, grouped
+from runwatch.ckpt_tools.diff import CheckpointDiff
+from runwatch.ckpt_tools.report import format_diff, grouped
 
 
 def test_keys_under_one_list_entry_fold_into_one_line():

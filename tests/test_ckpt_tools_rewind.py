@@ -8,7 +8,7 @@ import shutil
 import pytest
 from lock_holder import holder_of
 
-from ckpt_tools import (
+from runwatch.ckpt_tools import (
     EditRequest,
     apply_rewind,
     inspect_checkpoint,
@@ -16,11 +16,11 @@ from ckpt_tools import (
     plan_rewind,
     write_edit,
 )
-from ckpt_tools.load import load_checkpoint
-from trainer.errors import RunwatchError
-from trainer.schedule import lr_plan, spec_from_dict
-from trainer.stream import read_stream, split_branches
-from tui.cli import main
+from runwatch.ckpt_tools.load import load_checkpoint
+from runwatch.cli import main
+from runwatch.errors import RunwatchError
+from runwatch.schedule import lr_plan, spec_from_dict
+from runwatch.stream import read_stream, split_branches
 
 TINY = ["--set", 'model.arch="tiny_cnn"', "--set", "model.num_classes=4",
         "--set", "data.image_size=8", "--set", "data.batch_size=8",

@@ -17,8 +17,8 @@ from torch.optim.lr_scheduler import (
     StepLR,
 )
 
-from ckpt_tools.schedulers import next_lrs, scheduler_type
-from trainer.errors import RunwatchError
+from runwatch.ckpt_tools.schedulers import next_lrs, scheduler_type
+from runwatch.errors import RunwatchError
 
 BUILDERS = {
     "cawr": lambda o: CosineAnnealingWarmRestarts(o, T_0=5, T_mult=2, eta_min=1e-4),

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.optim.lr_scheduler import CosineAnnealingWarmRestarts
 
-from ckpt_tools.specs import last_lr_from_fields
+from runwatch.ckpt_tools.specs import last_lr_from_fields
 
 
 @pytest.mark.parametrize("t_mult", [1, 2])

@@ -14,9 +14,9 @@ from timm.optim import create_optimizer_v2
 from timm.scheduler import create_scheduler_v2, scheduler_kwargs
 from timm.utils import CheckpointSaver
 
-from ckpt_tools import EditRequest, inspect_checkpoint, plan_edit, write_edit
-from ckpt_tools.plan import TABLE_EPOCHS
-from trainer.errors import RunwatchError
+from runwatch.ckpt_tools import EditRequest, inspect_checkpoint, plan_edit, write_edit
+from runwatch.ckpt_tools.plan import TABLE_EPOCHS
+from runwatch.errors import RunwatchError
 
 
 def _args(**changes: object) -> argparse.Namespace:

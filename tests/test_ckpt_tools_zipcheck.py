@@ -17,10 +17,10 @@ import pytest
 import torch
 from ckpt_builders import torchvision_checkpoint
 
-from ckpt_tools.pickled import dumps_torch, loads_restricted
-from trainer import checkpoint as trainer_checkpoint
-from trainer.errors import RunwatchError
-from tui.cli import main
+from runwatch.ckpt_tools.pickled import dumps_torch, loads_restricted
+from runwatch.cli import main
+from runwatch.errors import RunwatchError
+from runwatch.trainer import checkpoint as trainer_checkpoint
 
 P = "base/"  # the top folder torch.save gives base.pth
 

@@ -9,11 +9,11 @@ import zipfile
 import pytest
 import torch
 
-from ckpt_tools import zipfmt
-from ckpt_tools.load import load_checkpoint
-from ckpt_tools.pickled import dumps_torch
-from ckpt_tools.write import write_checkpoint
-from trainer.errors import RunwatchError
+from runwatch.ckpt_tools import zipfmt
+from runwatch.ckpt_tools.load import load_checkpoint
+from runwatch.ckpt_tools.pickled import dumps_torch
+from runwatch.ckpt_tools.write import write_checkpoint
+from runwatch.errors import RunwatchError
 
 
 def _data_offsets(path):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from forecast_curves import cosine_run
 
-from forecast.backtest import (
+from runwatch.forecast.backtest import (
     annealing_pairs,
     coverage_loco,
     fit_b_prior,
@@ -14,8 +14,8 @@ from forecast.backtest import (
     score_cut,
     weighted_quantile,
 )
-from forecast.lr_law import B_PRIOR
-from forecast.speed import synthetic_run
+from runwatch.forecast.lr_law import B_PRIOR
+from runwatch.forecast.speed import synthetic_run
 
 
 def test_score_cut_sees_only_the_epochs_before_the_cut():

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tui.cli import main
+from runwatch.cli import main
 
 SEED = "tests/data/seed_run/epochs.csv"
 DEIT = "tests/data/foreign/deit_style_log_txt/repvit_m0_9_distill_300e.txt"

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from forecast.combine import (
+from runwatch.forecast.combine import (
     ModelSpec,
     combine,
     holdout_size,

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from forecast.curves import (
+from runwatch.forecast.curves import (
     FAMILIES,
     conservative,
     fit_family,

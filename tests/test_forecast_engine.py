@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from forecast_curves import SEED_CSV, cosine_run, restart_run
 
-from forecast import ForecastOptions, forecast_run
-from forecast.reliability import Reliability
-from forecast.scenario_plans import parse_plan, plan_lrs
-from trainer.errors import RunwatchError
+from runwatch.errors import RunwatchError
+from runwatch.forecast import ForecastOptions, forecast_run
+from runwatch.forecast.reliability import Reliability
+from runwatch.forecast.scenario_plans import parse_plan, plan_lrs
 
 SEED = pd.read_csv(SEED_CSV)
 SEED_LRS = plan_lrs(parse_plan("seed"))

@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from forecast.events import events_ahead, events_behind
-from forecast.inputs import prepare_history
-from forecast.lr_law import noise_sd
+from runwatch.forecast.events import events_ahead, events_behind
+from runwatch.forecast.inputs import prepare_history
+from runwatch.forecast.lr_law import noise_sd
 
 
 def history(acc, lr=0.1, plan=None, **extra):

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast.inputs import prepare_history
-from trainer.errors import RunwatchError
+from runwatch.errors import RunwatchError
+from runwatch.forecast.inputs import prepare_history
 
 
 def frame(acc, lr=None, **extra) -> pd.DataFrame:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from forecast.intervals import CAL80, CAL95, band_scale, bands, reach_probabilities
+from runwatch.forecast.intervals import CAL80, CAL95, band_scale, bands, reach_probabilities
 
 
 def test_scale_grows_with_model_spread_and_with_the_move_promised():

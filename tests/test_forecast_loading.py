@@ -6,9 +6,9 @@ from dataclasses import asdict
 
 import pytest
 
-from forecast.loading import load_run
-from trainer.errors import RunwatchError
-from trainer.schedule import ScheduleSpec, lr_plan
+from runwatch.errors import RunwatchError
+from runwatch.forecast.loading import load_run
+from runwatch.schedule import ScheduleSpec, lr_plan
 
 SPEC = ScheduleSpec("cosine_restarts", 0.1, 40, t0=10, eta_min=1e-4)
 

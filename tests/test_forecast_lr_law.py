@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from forecast.lr_law import (
+from runwatch.forecast.lr_law import (
     FLAT_B_PRIOR,
     BPrior,
     acc_from_logit,
@@ -61,7 +61,7 @@ def test_noise_of_a_smooth_line_is_zero_and_of_noise_is_its_sd():
 def test_nonnegative_lstsq_matches_a_general_bounded_solver():
     from scipy.optimize import lsq_linear
 
-    from forecast.lr_law import nonnegative_lstsq
+    from runwatch.forecast.lr_law import nonnegative_lstsq
 
     rng = np.random.default_rng(3)
     for _ in range(20):

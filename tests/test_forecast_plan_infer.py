@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast.inputs import prepare_history
-from forecast.plan_infer import cosine_lrs, cosine_tail
-from trainer.schedule import ScheduleSpec, lr_plan
+from runwatch.forecast.inputs import prepare_history
+from runwatch.forecast.plan_infer import cosine_lrs, cosine_tail
+from runwatch.schedule import ScheduleSpec, lr_plan
 
 
 def test_a_torch_cosine_with_warmup_is_recovered_from_its_first_quarter():

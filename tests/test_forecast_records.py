@@ -1,6 +1,6 @@
 """Stream records -> history: the live branch only, known columns only."""
 
-from forecast import forecast_run, history_from_records
+from runwatch.forecast import forecast_run, history_from_records
 
 
 def epoch(n, acc, **extra):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from forecast.reliability import (
+from runwatch.forecast.reliability import (
     HORIZON_EDGES,
     RELIABILITY,
     Reliability,

@@ -3,9 +3,9 @@
 import pandas as pd
 from forecast_curves import SEED_CSV
 
-from forecast import ForecastOptions, forecast_run
-from forecast.inputs import prepare_history
-from forecast.report import (
+from runwatch.forecast import ForecastOptions, forecast_run
+from runwatch.forecast.inputs import prepare_history
+from runwatch.forecast.report import (
     incident_checks,
     phase_tags,
     phases,
@@ -13,7 +13,7 @@ from forecast.report import (
     render_report,
     scenario_table,
 )
-from forecast.scenario_plans import parse_plan, plan_lrs, standard_scenarios
+from runwatch.forecast.scenario_plans import parse_plan, plan_lrs, standard_scenarios
 
 SEED = pd.read_csv(SEED_CSV)
 SPEC = parse_plan("seed")

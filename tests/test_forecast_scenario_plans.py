@@ -2,9 +2,9 @@
 
 import pytest
 
-from forecast.scenario_plans import parse_plan, plan_lrs, standard_scenarios
-from trainer.errors import RunwatchError
-from trainer.schedule import ScheduleSpec, lr_plan
+from runwatch.errors import RunwatchError
+from runwatch.forecast.scenario_plans import parse_plan, plan_lrs, standard_scenarios
+from runwatch.schedule import ScheduleSpec, lr_plan
 
 SEED = ScheduleSpec("cosine_restarts", 0.05, 100, t0=30, eta_min=1e-5)
 

@@ -4,9 +4,9 @@ import pandas as pd
 import pytest
 from forecast_curves import SEED_CSV, restart_run
 
-from forecast import ForecastOptions, forecast_run, forecast_scenarios
-from forecast.reliability import Reliability
-from forecast.scenario_plans import parse_plan, plan_lrs, standard_scenarios
+from runwatch.forecast import ForecastOptions, forecast_run, forecast_scenarios
+from runwatch.forecast.reliability import Reliability
+from runwatch.forecast.scenario_plans import parse_plan, plan_lrs, standard_scenarios
 
 SEED = pd.read_csv(SEED_CSV)
 SEED_LRS = plan_lrs(parse_plan("seed"))

@@ -1,6 +1,6 @@
 """The synthetic long run used by the speed goal."""
 
-from forecast.speed import synthetic_run
+from runwatch.forecast.speed import synthetic_run
 
 
 def test_synthetic_run_is_a_rising_curve_with_a_longer_plan():

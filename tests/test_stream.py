@@ -4,7 +4,7 @@ import json
 import math
 import os
 
-from trainer.stream import (
+from runwatch.stream import (
     StreamFollower,
     StreamWriter,
     latest_plan,

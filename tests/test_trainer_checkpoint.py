@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 import torch
 
-from trainer import checkpoint as ckpt
-from trainer.atomic import PARTIAL_MARK
-from trainer.errors import RunwatchError
+from runwatch.atomic import PARTIAL_MARK
+from runwatch.errors import RunwatchError
+from runwatch.trainer import checkpoint as ckpt
 
 
 def payload(epoch: int, value: float = 1.0) -> dict:
@@ -65,7 +65,7 @@ def test_refuses_non_finite_weights_and_keeps_the_old_files(tmp_path):
 
 WRITER = """
 import sys, torch
-from trainer import checkpoint as ckpt
+from runwatch.trainer import checkpoint as ckpt
 run_dir = sys.argv[1]
 print("ready", flush=True)
 epoch = 0
@@ -111,7 +111,7 @@ def blocking_fsync(fd):
 os.fsync = blocking_fsync
 sys.path.insert(0, "tests")
 from trainer_tiny import tiny_config
-from trainer.train import run
+from runwatch.trainer.train import run
 run(tiny_config(train={"epochs": 3}), Path(sys.argv[1]))
 """
 
@@ -119,7 +119,7 @@ run(tiny_config(train={"epochs": 3}), Path(sys.argv[1]))
 def test_the_partial_file_of_a_killed_trainer_is_removed_when_it_resumes(tmp_path):
     from trainer_tiny import tiny_config
 
-    from trainer.train import run
+    from runwatch.trainer.train import run
 
     run_dir = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-c", BLOCKED_TRAINER, str(run_dir)],

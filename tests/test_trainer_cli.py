@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 from trainer_tiny import tiny_dict, write_toml
 
-from trainer.cli import default_run_dir
-from trainer.errors import RunwatchError
-from tui.cli import main
+from runwatch.cli import main
+from runwatch.errors import RunwatchError
+from runwatch.trainer.cli import default_run_dir
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def test_the_torch_free_modules_do_not_import_torch():
-    code = ("import sys, trainer.stream, trainer.schedule, trainer.config, trainer.cli, "
-            "trainer.runlock; "
+    code = ("import sys, runwatch.stream, runwatch.schedule, runwatch.trainer.config, "
+            "runwatch.trainer.cli, runwatch.runlock; "
             "heavy = [m for m in ('torch', 'torchvision', 'numpy') if m in sys.modules]; "
             "print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -43,7 +43,7 @@ def test_user_errors_exit_2_with_one_line(tmp_path, capsys, args, message):
 
 
 def test_python_dash_m_trainer_reports_errors_the_same_way(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "trainer", "--config", "nope"],
+    out = subprocess.run([sys.executable, "-m", "runwatch.trainer", "--config", "nope"],
                          capture_output=True, text=True, cwd=REPO)
     assert out.returncode == 2 and out.stderr.startswith("runwatch: error: config file nope")
 

@@ -5,21 +5,20 @@ from __future__ import annotations
 import pytest
 from trainer_tiny import TINY, write_toml
 
-from trainer.config import (
-    CONFIGS_DIR,
+from runwatch.errors import RunwatchError
+from runwatch.schedule import ScheduleSpec, find_jumps, lr_at, lr_plan
+from runwatch.trainer.config import (
     config_from_dict,
     config_to_dict,
     load_config,
     resolve_config_path,
     schedule_spec,
 )
-from trainer.errors import RunwatchError
-from trainer.schedule import ScheduleSpec, find_jumps, lr_at, lr_plan
 
 
 def test_seed_config_is_the_seed_run():
     config, path = load_config("resnet50_imagenet")
-    assert path == CONFIGS_DIR / "resnet50_imagenet.toml"
+    assert path.name == "resnet50_imagenet.toml" and path.is_file()
     assert schedule_spec(config) == ScheduleSpec("cosine_restarts", 0.05, 100, t0=30,
                                                  eta_min=1e-5)
     assert (config.model.arch, config.data.batch_size, config.data.image_size) == \
@@ -100,8 +99,9 @@ def test_missing_and_malformed_files(tmp_path):
 
 def test_bare_names_resolve_to_the_built_in_configs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert resolve_config_path("smoke_cpu") == CONFIGS_DIR / "smoke_cpu.toml"
-    assert resolve_config_path("smoke_cpu.toml") == CONFIGS_DIR / "smoke_cpu.toml"
+    builtin = resolve_config_path("smoke_cpu")
+    assert builtin.parent != tmp_path and builtin.name == "smoke_cpu.toml" and builtin.is_file()
+    assert resolve_config_path("smoke_cpu.toml") == builtin
     (tmp_path / "smoke_cpu.toml").write_text("")
     assert resolve_config_path("smoke_cpu.toml").resolve() == tmp_path / "smoke_cpu.toml"
 

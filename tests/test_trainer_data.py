@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from trainer.data import ResumableSampler, ShardSampler, SyntheticImages
+from runwatch.trainer.data import ResumableSampler, ShardSampler, SyntheticImages
 
 
 def test_synthetic_images_are_deterministic_and_class_conditional():
@@ -41,8 +41,8 @@ def test_sampler_skips_the_steps_already_trained_and_shards_by_rank():
 
 
 def test_worker_loaders_give_the_same_batches_as_the_main_process():
-    from trainer.config import DataConfig
-    from trainer.data import build_loaders
+    from runwatch.trainer.config import DataConfig
+    from runwatch.trainer.data import build_loaders
 
     cfg = DataConfig(dataset="synthetic", image_size=8, batch_size=4, workers=0)
     data = SyntheticImages(16, 3, 8, seed=0, split=0, noise=0.5)

@@ -13,8 +13,8 @@ import pytest
 import torch.multiprocessing as mp
 from trainer_tiny import tiny_config, tiny_dict, write_toml
 
-from trainer.checkpoint import load_checkpoint
-from trainer.stream import read_stream
+from runwatch.stream import read_stream
+from runwatch.trainer.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent
@@ -29,7 +29,7 @@ def free_port() -> int:
 def train_rank(rank: int, world: int, port: int, run_dir: str, out_dir: str) -> None:
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), OMP_NUM_THREADS="1")
-    from trainer.train import run
+    from runwatch.trainer.train import run
 
     result = run(tiny_config(train={"epochs": 2}), Path(run_dir))
     Path(out_dir, f"rank{rank}.json").write_text(json.dumps(
@@ -60,7 +60,7 @@ def test_two_gloo_processes_agree_and_only_rank_0_writes(tmp_path):
 def test_torchrun_runs_the_trainer_module(tmp_path):
     config = write_toml(tmp_path / "tiny.toml", tiny_dict(train={"epochs": 1}))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
-           "--master-port", str(free_port()), "-m", "trainer", "--config", str(config),
+           "--master-port", str(free_port()), "-m", "runwatch.trainer", "--config", str(config),
            "--run-dir", str(tmp_path / "run")]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=240,
                          env={**os.environ, "OMP_NUM_THREADS": "1"})

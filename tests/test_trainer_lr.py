@@ -6,12 +6,12 @@ import dataclasses
 
 import pytest
 import torch
-from test_schedule import SPECS
+from schedule_cases import SPECS
 from trainer_tiny import tiny_config
 
-from trainer.lr import build_scheduler, current_lr, position_scheduler
-from trainer.model import build_optimizer, tiny_cnn
-from trainer.schedule import ScheduleSpec, continue_schedule, lr_at, lr_at_step, lr_plan
+from runwatch.schedule import ScheduleSpec, continue_schedule, lr_at, lr_at_step, lr_plan
+from runwatch.trainer.lr import build_scheduler, current_lr, position_scheduler
+from runwatch.trainer.model import build_optimizer, tiny_cnn
 
 
 def trainer_optimizer(spec: ScheduleSpec) -> torch.optim.SGD:

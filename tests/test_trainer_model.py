@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from trainer.config import ModelConfig, OptimConfig
-from trainer.errors import RunwatchError
-from trainer.model import build_model, build_optimizer, set_optimizer_hyperparameters
+from runwatch.errors import RunwatchError
+from runwatch.trainer.config import ModelConfig, OptimConfig
+from runwatch.trainer.model import build_model, build_optimizer, set_optimizer_hyperparameters
 
 
 def test_no_weight_decay_on_norm_weights_and_biases():

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 
-from trainer.records import LoopState, epoch_record, format_epoch, plan_with_history
-from trainer.schedule import ScheduleSpec, lr_plan
-from trainer.steps import EpochSums
-from trainer.stream import StreamWriter
+from runwatch.schedule import ScheduleSpec, lr_plan
+from runwatch.stream import StreamWriter
+from runwatch.trainer.records import LoopState, epoch_record, format_epoch, plan_with_history
+from runwatch.trainer.steps import EpochSums
 
 
 def test_epoch_records_track_the_best_and_the_patience_counter():

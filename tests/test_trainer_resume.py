@@ -8,16 +8,16 @@ import pytest
 import torch
 from trainer_tiny import tiny_config
 
-from trainer.checkpoint import load_checkpoint, save_checkpoint
-from trainer.config import schedule_spec
-from trainer.errors import RunwatchError
-from trainer.lr import position_scheduler
-from trainer.model import build_model, build_optimizer
-from trainer.records import spec_to_dict
-from trainer.resume import config_changes, plan_resume
-from trainer.schedule import continue_schedule, lr_at, lr_plan, spec_from_dict
-from trainer.stream import StreamWriter, read_stream, stream_path
-from trainer.train import run
+from runwatch.errors import RunwatchError
+from runwatch.schedule import continue_schedule, lr_at, lr_plan, spec_from_dict
+from runwatch.stream import StreamWriter, read_stream, stream_path
+from runwatch.trainer.checkpoint import load_checkpoint, save_checkpoint
+from runwatch.trainer.config import schedule_spec
+from runwatch.trainer.lr import position_scheduler
+from runwatch.trainer.model import build_model, build_optimizer
+from runwatch.trainer.records import spec_to_dict
+from runwatch.trainer.resume import config_changes, plan_resume
+from runwatch.trainer.train import run
 
 pytestmark = pytest.mark.slow
 

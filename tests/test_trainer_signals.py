@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from trainer.signals import StopRequest
+from runwatch.trainer.signals import StopRequest
 
 
 def test_signals_set_the_request_and_handlers_are_restored():

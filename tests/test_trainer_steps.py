@@ -6,9 +6,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from trainer.distributed import DistInfo
-from trainer.model import tiny_cnn
-from trainer.steps import EpochSums, Precision, evaluate, train_one_epoch
+from runwatch.trainer.distributed import DistInfo
+from runwatch.trainer.model import tiny_cnn
+from runwatch.trainer.steps import EpochSums, Precision, evaluate, train_one_epoch
 
 
 def setup(channels_last: bool):

@@ -15,12 +15,12 @@ import pytest
 import torch
 from trainer_tiny import tiny_config, tiny_dict, write_toml
 
-from trainer.checkpoint import load_checkpoint
-from trainer.config import schedule_spec
-from trainer.errors import RunwatchError
-from trainer.schedule import lr_at_step, lr_plan
-from trainer.stream import read_stream
-from trainer.train import run
+from runwatch.errors import RunwatchError
+from runwatch.schedule import lr_at_step, lr_plan
+from runwatch.stream import read_stream
+from runwatch.trainer.checkpoint import load_checkpoint
+from runwatch.trainer.config import schedule_spec
+from runwatch.trainer.train import run
 
 pytestmark = pytest.mark.slow
 
@@ -183,7 +183,7 @@ def test_a_checkpoint_write_that_fails_ends_the_run_as_failed_not_diverged(tmp_p
     # stream must not call a healthy run "diverged".
     import errno
 
-    from trainer import checkpoint
+    from runwatch.trainer import checkpoint
 
     def disk_full(src, dst, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -236,7 +236,7 @@ def test_sigterm_checkpoints_and_exits_0(tmp_path):
     run_dir = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "trainer", "--config", str(config_file), "--run-dir",
+        [sys.executable, "-m", "runwatch.trainer", "--config", str(config_file), "--run-dir",
          str(run_dir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
         cwd=Path(__file__).resolve().parent.parent)
     try:

@@ -1,6 +1,6 @@
 """The chart's x axis: whole epochs."""
 
-from tui.widgets.accuracy_chart import epoch_ticks
+from runwatch.tui.widgets.accuracy_chart import epoch_ticks
 
 
 def test_x_ticks_are_whole_epochs_from_first_to_last():

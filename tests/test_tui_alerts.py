@@ -3,10 +3,10 @@ import math
 import numpy as np
 from tui_records import epoch, run_records
 
-from trainer.stream import FollowState
-from tui.alerts import compute_alerts
-from tui.forecasting import run_forecast
-from tui.run_model import RunModel
+from runwatch.stream import FollowState
+from runwatch.tui.alerts import compute_alerts
+from runwatch.tui.forecasting import run_forecast
+from runwatch.tui.run_model import RunModel
 
 
 def alerts_of(records, follow=None, state="running", words="running", forecast=None):

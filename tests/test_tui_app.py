@@ -26,23 +26,23 @@ from tui_records import (
     write_stream,
 )
 
-from trainer.sources import open_source
-from tui import app as app_module
-from tui import surgery
-from tui.app import RunwatchApp
-from tui.feed import StreamFeed
-from tui.forecasting import ForecastOutcome
-from tui.screens.confirm_screen import ConfirmScreen
-from tui.screens.edit_screen import EditScreen
-from tui.screens.help_screen import HelpScreen
-from tui.screens.quit_screen import QuitScreen
-from tui.status import eta_timestamp
-from tui.widgets.accuracy_chart import AccuracyChart
-from tui.widgets.alert_list import AlertList
-from tui.widgets.checkpoint_panel import CheckpointPanel
-from tui.widgets.epoch_table import EpochTable
-from tui.widgets.forecast_panel import ForecastPanel
-from tui.widgets.run_header import RunHeader
+from runwatch.stream.sources import open_source
+from runwatch.tui import app as app_module
+from runwatch.tui import surgery
+from runwatch.tui.app import RunwatchApp
+from runwatch.tui.feed import StreamFeed
+from runwatch.tui.forecasting import ForecastOutcome
+from runwatch.tui.screens.confirm_screen import ConfirmScreen
+from runwatch.tui.screens.edit_screen import EditScreen
+from runwatch.tui.screens.help_screen import HelpScreen
+from runwatch.tui.screens.quit_screen import QuitScreen
+from runwatch.tui.status import eta_timestamp
+from runwatch.tui.widgets.accuracy_chart import AccuracyChart
+from runwatch.tui.widgets.alert_list import AlertList
+from runwatch.tui.widgets.checkpoint_panel import CheckpointPanel
+from runwatch.tui.widgets.epoch_table import EpochTable
+from runwatch.tui.widgets.forecast_panel import ForecastPanel
+from runwatch.tui.widgets.run_header import RunHeader
 
 NOW = T0 + 12 * EPOCH_S
 
@@ -187,7 +187,7 @@ async def test_stalled_and_finished_status(tmp_path):
 
 @run_async
 async def test_forecast_unavailable_without_the_package(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "forecast", None)  # import forecast -> ImportError
+    monkeypatch.setitem(sys.modules, "runwatch.forecast", None)  # import -> ImportError
     stream_in(tmp_path, run_records(5))
     app = make_app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -311,7 +311,7 @@ async def test_checkpoints_panel_marks_best_and_rewind_asks_first(tmp_path, monk
 
 @run_async
 async def test_tools_unavailable_is_reported_not_fatal(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "ckpt_tools", None)
+    monkeypatch.setitem(sys.modules, "runwatch.ckpt_tools", None)
     stream_in(tmp_path, run_records(3))
     checkpoint_files(tmp_path)  # files to rewind to, and no tools to do it
     app = make_app(tmp_path)
@@ -373,7 +373,7 @@ TINY_RUN = ["--set", 'model.arch="tiny_cnn"', "--set", "model.num_classes=4",
 
 @run_async
 async def test_rewind_and_edit_with_the_real_checkpoint_tools(tmp_path):
-    from tui.cli import main
+    from runwatch.cli import main
 
     run = tmp_path / "run"
     assert main(["train", "--config", "smoke_cpu", "--run-dir", str(run), *TINY_RUN]) == 0
@@ -475,7 +475,7 @@ async def test_rewind_without_checkpoints_says_so(tmp_path, monkeypatch):
 async def test_writing_before_the_mode_forecasts_finish_does_not_crash(tmp_path, monkeypatch):
     # ctrl+s while the forecast of the continuity modes still runs: it finishes after the
     # dialog is gone, and must not take the monitor down with it.
-    from tui.screens import edit_screen
+    from runwatch.tui.screens import edit_screen
 
     def slow_forecast(*args, **kwargs):
         time.sleep(0.5)

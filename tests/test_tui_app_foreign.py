@@ -8,9 +8,9 @@ import pytest
 from test_tui_app import make_app, table_column, text_of, wait_for
 from tui_records import run_async
 
-from trainer.sources import read_source
-from tui.widgets.epoch_table import EpochTable
-from tui.widgets.run_header import RunHeader
+from runwatch.stream.sources import read_source
+from runwatch.tui.widgets.epoch_table import EpochTable
+from runwatch.tui.widgets.run_header import RunHeader
 
 DATA = Path(__file__).parent / "data"
 

@@ -1,7 +1,7 @@
 from tui_records import run_records
 
-from tui.checkpoints import list_checkpoints, run_dir_of
-from tui.run_model import RunModel
+from runwatch.tui.checkpoints import list_checkpoints, run_dir_of
+from runwatch.tui.run_model import RunModel
 
 
 def test_lists_checkpoint_files_with_best_marked(tmp_path):

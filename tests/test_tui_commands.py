@@ -2,7 +2,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tui.cli import build_parser, main
+from runwatch.cli import build_parser, main
 
 
 def test_watch_and_demo_arguments():
@@ -39,7 +39,7 @@ def test_a_target_that_is_not_a_percentage_is_one_line_and_status_2(tmp_path, ca
 
 def test_output_piped_into_a_reader_that_stops_early_ends_without_traceback():
     # 100+ KB of JSON: more than a pipe holds, so the writer meets the closed pipe.
-    argv = [sys.executable, "-m", "tui.cli", "forecast",
+    argv = [sys.executable, "-m", "runwatch", "forecast",
             "tests/data/curves/cifar10_vgg_step.csv", "--upto", "20", "--json"]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdout.readline()

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from tui.downsample import BucketSeries, minmax_buckets
+from runwatch.tui.downsample import BucketSeries, minmax_buckets
 
 
 def test_minmax_keeps_spikes_and_dips_of_100k_points():

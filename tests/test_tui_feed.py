@@ -3,9 +3,9 @@ import math
 
 from tui_records import run_records, step, write_stream
 
-from trainer.sources import open_source, read_source
-from tui.feed import StepFolder, StreamFeed
-from tui.run_model import RunModel
+from runwatch.stream.sources import open_source, read_source
+from runwatch.tui.feed import StepFolder, StreamFeed
+from runwatch.tui.run_model import RunModel
 
 
 def drain(feed) -> list[dict]:

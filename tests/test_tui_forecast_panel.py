@@ -1,7 +1,7 @@
 """The forecast panel's text: where the target is reached, past or ahead."""
 
-from tui.forecasting import ForecastOutcome
-from tui.widgets.forecast_panel import forecast_lines
+from runwatch.tui.forecasting import ForecastOutcome
+from runwatch.tui.widgets.forecast_panel import forecast_lines
 
 
 def _data(eta_epoch, last_epoch):

@@ -2,9 +2,9 @@ import sys
 
 from tui_records import EPOCH_S, SPEC, T0, run_records
 
-from trainer.schedule import lr_plan
-from tui.forecasting import UNAVAILABLE, run_forecast
-from tui.status import eta_timestamp
+from runwatch.schedule import lr_plan
+from runwatch.tui.forecasting import UNAVAILABLE, run_forecast
+from runwatch.tui.status import eta_timestamp
 
 
 def epochs(n):
@@ -20,7 +20,7 @@ def test_forecast_of_the_live_branch_sees_the_restart_ahead():
 
 def test_no_history_and_missing_package_are_notes(monkeypatch):
     assert run_forecast([], None, 75.0).data is None
-    monkeypatch.setitem(sys.modules, "forecast", None)
+    monkeypatch.setitem(sys.modules, "runwatch.forecast", None)
     outcome = run_forecast(epochs(5), None, 75.0)
     assert outcome.data is None and outcome.note == UNAVAILABLE
 

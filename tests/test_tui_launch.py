@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from trainer.errors import RunwatchError
-from tui import launch
+from runwatch.errors import RunwatchError
+from runwatch.tui import launch
 
 FAKE_TRAINER = r"""
 import json, signal, sys, time

@@ -2,8 +2,8 @@
 
 import math
 
-from tui.status import HeaderFacts
-from tui.widgets.run_header import eta_text
+from runwatch.tui.status import HeaderFacts
+from runwatch.tui.widgets.run_header import eta_text
 
 
 def _facts(epoch, eta_epoch, eta_at=None):

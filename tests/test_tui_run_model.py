@@ -2,8 +2,8 @@ import math
 
 from tui_records import epoch, run_records, run_start
 
-from trainer.stream import split_branches
-from tui.run_model import RunModel
+from runwatch.stream import split_branches
+from runwatch.tui.run_model import RunModel
 
 
 def test_appends_epochs_and_folds_steps():

@@ -12,11 +12,11 @@ import time
 import pytest
 from tui_records import EPOCH_S, T0, run_records, write_stream
 
-from trainer.sources import open_source
-from tui import app as app_module
-from tui.app import RunwatchApp
-from tui.forecasting import ForecastOutcome
-from tui.widgets.epoch_table import EpochTable
+from runwatch.stream.sources import open_source
+from runwatch.tui import app as app_module
+from runwatch.tui.app import RunwatchApp
+from runwatch.tui.forecasting import ForecastOutcome
+from runwatch.tui.widgets.epoch_table import EpochTable
 
 EPOCHS = 14
 NOW = T0 + EPOCHS * EPOCH_S

@@ -2,9 +2,9 @@ import math
 
 from tui_records import EPOCH_S, T0, run_records
 
-from trainer.stream import FollowState
-from tui.run_model import RunModel
-from tui.status import (
+from runwatch.stream import FollowState
+from runwatch.tui.run_model import RunModel
+from runwatch.tui.status import (
     format_cell,
     format_duration,
     format_lr,

@@ -5,9 +5,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from trainer.schedule import ScheduleSpec, lr_at
-from tui import surgery
-from tui.surgery import EditChoice, describe_plan, edited_path, preview_lrs, resume_command
+from runwatch.schedule import ScheduleSpec, lr_at
+from runwatch.tui import surgery
+from runwatch.tui.surgery import EditChoice, describe_plan, edited_path, preview_lrs, resume_command
 
 SEED = ScheduleSpec("cosine_restarts", 0.05, 100, t0=30, eta_min=1e-5)
 
@@ -46,7 +46,7 @@ def test_an_edit_name_taken_after_the_dialog_becomes_the_next_free_one(tmp_path)
 
 
 def test_tools_unavailable(monkeypatch):
-    monkeypatch.setitem(sys.modules, "ckpt_tools", None)
+    monkeypatch.setitem(sys.modules, "runwatch.ckpt_tools", None)
     with pytest.raises(surgery.ToolsUnavailable, match="checkpoint tools unavailable"):
         surgery.plan_rewind(Path("."))
 

@@ -3,8 +3,8 @@ import math
 import pytest
 from tui_records import epoch
 
-from tui.run_model import EpochPoint
-from tui.tags import epoch_tag
+from runwatch.tui.run_model import EpochPoint
+from runwatch.tui.tags import epoch_tag
 
 
 def point(e, acc, lr=0.01, **fields):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from trainer.config import Config, config_from_dict
+from runwatch.trainer.config import Config, config_from_dict
 
 TINY = {
     "model": {"arch": "tiny_cnn", "num_classes": 4},

@@ -7,7 +7,7 @@ import math
 from dataclasses import asdict
 from pathlib import Path
 
-from trainer.schedule import ScheduleSpec, lr_plan
+from runwatch.schedule import ScheduleSpec, lr_plan
 
 T0 = 1_700_000_000.0  # a fixed clock: snapshots and ETAs do not depend on today
 EPOCH_S = 60.0

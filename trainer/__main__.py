@@ -1,7 +1,8 @@
-"""`python -m trainer --config ...`, also under `torchrun --nproc-per-node N -m trainer ...`."""
+"""`python -m runwatch.trainer --config ...`, also under `torchrun --nproc-per-node N -m
+runwatch.trainer ...` (every rank runs it)."""
 
 import sys
 
-from trainer.cli import main
+from runwatch.cli import part_main
 
-sys.exit(main())
+sys.exit(part_main("runwatch.trainer.cli", "train", "python -m runwatch.trainer"))

@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ckpt_tools.zipfmt import check_crcs as failing_records
-from ckpt_tools.zipfmt import is_zip, open_archive
-from trainer.atomic import copy_atomic, remove_stale_partials, write_bytes_atomic
-from trainer.errors import RunwatchError
+from runwatch.atomic import copy_atomic, remove_stale_partials, write_bytes_atomic
+from runwatch.ckpt_tools.zipfmt import check_crcs as failing_records
+from runwatch.ckpt_tools.zipfmt import is_zip, open_archive
+from runwatch.errors import RunwatchError
 
 FORMAT = "runwatch"
 FORMAT_VERSION = 1

@@ -6,18 +6,22 @@ Cheap to import: torch is imported only when a run starts.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import time
 from pathlib import Path
 
-from trainer.config import load_config
-from trainer.errors import RunwatchError
-from trainer.stream import stream_path
+import tomli_w
+
+from runwatch.errors import RunwatchError
+from runwatch.stream import stream_path
+from runwatch.trainer.config import load_config
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train", help="train a model from a TOML config, writing a metric stream and checkpoints",
-        description="Train from a TOML config (a path, or the name of a file in configs/).")
+        description="Train from a TOML config (a path, or a built-in name: "
+                    "resnet50_imagenet, resnet50_imagenet_recipe, smoke_cpu).")
     add_arguments(parser)
     parser.set_defaults(func=run_train)
 
@@ -46,10 +50,19 @@ def run_train(args: argparse.Namespace) -> int:
     if args.override_schedule and args.resume_from is None:
         raise RunwatchError("--override-schedule only applies with --resume-from CKPT")
     run_dir = args.run_dir or default_run_dir(config_file, args.resume_from)
-    from trainer.train import run  # torch: only now
+    require_training_extra("runwatch train")
+    from runwatch.trainer.train import run  # torch: only now
 
     return run(config, run_dir, resume_from=args.resume_from,
                override_schedule=args.override_schedule).exit_code
+
+
+def require_training_extra(command: str) -> None:
+    """Training needs torch and torchvision, which a monitor-only install leaves out."""
+    missing = [name for name in ("torch", "torchvision") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise RunwatchError(f"{command} needs {' and '.join(missing)}, which this install does "
+                            "not have: pip install 'runwatch[train]'")
 
 
 def default_run_dir(config_file: Path, resume_from: Path | None) -> Path:
@@ -70,18 +83,5 @@ def default_run_dir(config_file: Path, resume_from: Path | None) -> Path:
 
 
 def _toml_string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m trainer ...`: the train subcommand alone, with the CLI's error handling."""
-    import sys
-
-    parser = argparse.ArgumentParser(prog="python -m trainer", description="Train a model.")
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run_train(args)
-    except RunwatchError as exc:
-        print(f"runwatch: error: {exc}", file=sys.stderr)
-        return 2
+    """`text` as a TOML value, for a `--set key=VALUE` (any path, emoji and quotes included)."""
+    return tomli_w.dumps({"v": text}).split("=", 1)[1].strip()

@@ -12,18 +12,18 @@ from __future__ import annotations
 import dataclasses
 import sys
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from trainer.errors import RunwatchError
-from trainer.schedule import ScheduleSpec
+from runwatch.errors import RunwatchError
+from runwatch.schedule import ScheduleSpec
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
 DATASETS = ("imagenet", "synthetic")
 AMP_MODES = ("bf16", "fp16", "off")
 OPTIMIZERS = ("sgd",)
@@ -115,17 +115,24 @@ _AT_LEAST = {
 }
 
 
+def builtin_configs() -> list[str]:
+    """Names of the configs shipped in the package (`runwatch.configs`)."""
+    return sorted(p.name[:-5] for p in resources.files("runwatch.configs").iterdir()
+                  if p.name.endswith(".toml"))
+
+
 def resolve_config_path(name: str | Path) -> Path:
-    """A config path as given, or a bare name (`smoke_cpu`) of a file in the repo's configs/."""
+    """A config path as given, or a bare name (`smoke_cpu`) of a built-in config."""
     path = Path(name)
     if path.exists():
         return path
-    bare = Path(str(name) if str(name).endswith(".toml") else f"{name}.toml")
-    if len(path.parts) == 1 and (CONFIGS_DIR / bare).exists():
-        return CONFIGS_DIR / bare
+    bare = str(name)[:-5] if str(name).endswith(".toml") else str(name)
+    if len(path.parts) == 1 and bare in builtin_configs():
+        # Installed packages are plain files (zip imports are not supported for configs).
+        return Path(str(resources.files("runwatch.configs") / f"{bare}.toml"))
     raise RunwatchError(
-        f"config file {name} not found: give a path to a TOML file or the name of one in "
-        f"{CONFIGS_DIR}"
+        f"config file {name} not found: give a path to a TOML file or a built-in name "
+        f"({', '.join(builtin_configs())})"
     )
 
 

@@ -24,7 +24,7 @@ from torch.optim.lr_scheduler import (
     SequentialLR,
 )
 
-from trainer.schedule import ScheduleSpec, scheduler_steps, step_scaled
+from runwatch.schedule import ScheduleSpec, scheduler_steps, step_scaled
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, spec: ScheduleSpec) -> LRScheduler:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from trainer.config import ModelConfig, OptimConfig
-from trainer.errors import RunwatchError
+from runwatch.errors import RunwatchError
+from runwatch.trainer.config import ModelConfig, OptimConfig
 
 TINY_ARCH = "tiny_cnn"
 

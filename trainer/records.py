@@ -17,12 +17,12 @@ from pathlib import Path
 
 import torch
 
-from trainer.config import Config, config_to_dict
-from trainer.distributed import DistInfo
-from trainer.resume import PREVIEW_EPOCHS, ResumePlan, fmt_lrs
-from trainer.schedule import ScheduleSpec, find_jumps, lr_at, lr_plan
-from trainer.steps import EpochSums
-from trainer.stream import SCHEMA_VERSION, StreamWriter, latest_plan, read_stream, stream_path
+from runwatch.schedule import ScheduleSpec, find_jumps, lr_at, lr_plan
+from runwatch.stream import SCHEMA_VERSION, StreamWriter, latest_plan, read_stream, stream_path
+from runwatch.trainer.config import Config, config_to_dict
+from runwatch.trainer.distributed import DistInfo
+from runwatch.trainer.resume import PREVIEW_EPOCHS, ResumePlan, fmt_lrs
+from runwatch.trainer.steps import EpochSums
 
 
 @dataclass

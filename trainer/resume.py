@@ -17,11 +17,11 @@ from pathlib import Path
 import torch
 from torch.optim.lr_scheduler import LRScheduler
 
-from trainer.config import Config, config_to_dict, schedule_keys, schedule_spec
-from trainer.errors import RunwatchError
-from trainer.lr import build_scheduler, current_lr, position_scheduler
-from trainer.schedule import ScheduleSpec, lr_at_step, spec_from_dict
-from trainer.stream import branch_point, read_stream, stream_path
+from runwatch.errors import RunwatchError
+from runwatch.schedule import ScheduleSpec, lr_at_step, spec_from_dict
+from runwatch.stream import branch_point, read_stream, stream_path
+from runwatch.trainer.config import Config, config_to_dict, schedule_keys, schedule_spec
+from runwatch.trainer.lr import build_scheduler, current_lr, position_scheduler
 
 PREVIEW_EPOCHS = 5
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from trainer.distributed import DistInfo, all_reduce
-from trainer.lr import current_lr
+from runwatch.trainer.distributed import DistInfo, all_reduce
+from runwatch.trainer.lr import current_lr
 
 
 @dataclass

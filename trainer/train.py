@@ -3,7 +3,7 @@ checkpoint, and decide whether to go on. A per-step schedule is stepped after ev
 step instead of after the epoch.
 
 Only rank 0 writes the stream (docs/metric-stream.md) and checkpoints
-(docs/checkpoint-layout.md), and it holds the run's lock (trainer/runlock.py) while it runs.
+(docs/checkpoint-layout.md), and it holds the run's lock (runwatch/runlock.py) while it runs.
 Stops: the budget (`completed`), patience (`early_stopped`), a non-finite loss (`diverged`, last
 good checkpoint kept), SIGTERM/SIGINT (`interrupted`, after a checkpoint at the next sync point),
 an exception (`failed`).
@@ -24,10 +24,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from trainer import checkpoint as ckpt
-from trainer.config import Config, config_to_dict, schedule_spec
-from trainer.data import build_datasets, build_loaders, steps_per_epoch
-from trainer.distributed import (
+from runwatch.errors import RunwatchError
+from runwatch.runlock import RunLock, hold_run
+from runwatch.schedule import ScheduleSpec, lr_at, lr_plan
+from runwatch.stream import StreamWriter, stream_path
+from runwatch.trainer import checkpoint as ckpt
+from runwatch.trainer.config import Config, config_to_dict, schedule_spec
+from runwatch.trainer.data import build_datasets, build_loaders, steps_per_epoch
+from runwatch.trainer.distributed import (
     DistInfo,
     all_reduce,
     dist_from_env,
@@ -36,10 +40,9 @@ from trainer.distributed import (
     shutdown,
     wrap_ddp,
 )
-from trainer.errors import RunwatchError
-from trainer.lr import build_scheduler, current_lr
-from trainer.model import build_model, build_optimizer, set_optimizer_hyperparameters
-from trainer.records import (
+from runwatch.trainer.lr import build_scheduler, current_lr
+from runwatch.trainer.model import build_model, build_optimizer, set_optimizer_hyperparameters
+from runwatch.trainer.records import (
     LockedWriter,
     LoopState,
     NullWriter,
@@ -50,12 +53,9 @@ from trainer.records import (
     run_start_fields,
     spec_to_dict,
 )
-from trainer.resume import ResumePlan, check_run_dir, plan_resume, restore_schedule
-from trainer.runlock import RunLock, hold_run
-from trainer.schedule import ScheduleSpec, lr_at, lr_plan
-from trainer.signals import StopRequest
-from trainer.steps import EpochSums, Precision, evaluate, reduce_sums, train_one_epoch
-from trainer.stream import StreamWriter, stream_path
+from runwatch.trainer.resume import ResumePlan, check_run_dir, plan_resume, restore_schedule
+from runwatch.trainer.signals import StopRequest
+from runwatch.trainer.steps import EpochSums, Precision, evaluate, reduce_sums, train_one_epoch
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ def run(config: Config, run_dir: Path, *, resume_from: Path | None = None,
 
 @contextlib.contextmanager
 def hold_run_dir(run_dir: Path, info: DistInfo) -> Iterator[RunLock | None]:
-    """Rank 0 holds the run directory for the whole run (trainer/runlock.py): a second trainer
+    """Rank 0 holds the run directory for the whole run (runwatch/runlock.py): a second trainer
     and the checkpoint tools refuse it meanwhile. Released on every way out but SIGKILL, whose
     lock the next holder sees is stale."""
     if not info.is_main:

@@ -12,11 +12,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from trainer.schedule import find_jumps
-from trainer.stream import FollowState
-from tui.run_model import RunModel
-from tui.status import format_lr
-from tui.tags import RESTART_RATIO, lr_jumped
+from runwatch.schedule import find_jumps
+from runwatch.stream import FollowState
+from runwatch.tui.run_model import RunModel
+from runwatch.tui.status import format_lr
+from runwatch.tui.tags import RESTART_RATIO, lr_jumped
 
 LEVELS = ("critical", "warning", "info")
 MARKERS = {"critical": "!!", "warning": "!", "info": "i"}

@@ -21,28 +21,28 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
-from trainer.errors import RunwatchError
-from trainer.runlock import Holder, live_holder, stop_holder, wait_released
-from trainer.stream import FollowState
-from tui import surgery
-from tui.alerts import Alert, compute_alerts
-from tui.checkpoints import list_checkpoints, run_dir_of
-from tui.forecasting import ForecastOutcome, run_forecast
-from tui.launch import STOP_WAIT_S
-from tui.messages import CheckpointsListed, ForecastReady, StreamUpdated
-from tui.run_model import RunModel
-from tui.screens.confirm_screen import ConfirmScreen
-from tui.screens.edit_screen import EditContext, EditScreen
-from tui.screens.help_screen import HelpScreen
-from tui.screens.quit_screen import QuitScreen
-from tui.status import header_facts, run_state
-from tui.widgets.accuracy_chart import AccuracyChart
-from tui.widgets.alert_list import AlertList
-from tui.widgets.checkpoint_panel import CheckpointPanel
-from tui.widgets.epoch_table import EpochTable
-from tui.widgets.forecast_panel import ForecastPanel
-from tui.widgets.run_header import RunHeader
-from tui.widgets.trend_lines import TrendLines
+from runwatch.errors import RunwatchError
+from runwatch.runlock import Holder, live_holder, stop_holder, wait_released
+from runwatch.stream import FollowState
+from runwatch.tui import surgery
+from runwatch.tui.alerts import Alert, compute_alerts
+from runwatch.tui.checkpoints import list_checkpoints, run_dir_of
+from runwatch.tui.forecasting import ForecastOutcome, run_forecast
+from runwatch.tui.launch import STOP_WAIT_S
+from runwatch.tui.messages import CheckpointsListed, ForecastReady, StreamUpdated
+from runwatch.tui.run_model import RunModel
+from runwatch.tui.screens.confirm_screen import ConfirmScreen
+from runwatch.tui.screens.edit_screen import EditContext, EditScreen
+from runwatch.tui.screens.help_screen import HelpScreen
+from runwatch.tui.screens.quit_screen import QuitScreen
+from runwatch.tui.status import header_facts, run_state
+from runwatch.tui.widgets.accuracy_chart import AccuracyChart
+from runwatch.tui.widgets.alert_list import AlertList
+from runwatch.tui.widgets.checkpoint_panel import CheckpointPanel
+from runwatch.tui.widgets.epoch_table import EpochTable
+from runwatch.tui.widgets.forecast_panel import ForecastPanel
+from runwatch.tui.widgets.run_header import RunHeader
+from runwatch.tui.widgets.trend_lines import TrendLines
 
 POLL_S = 0.25
 DEFAULT_TARGET = 75.0

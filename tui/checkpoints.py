@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from tui.run_model import RunModel
+from runwatch.tui.run_model import RunModel
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
 _EPOCH_IN_NAME = re.compile(r"(\d+)")

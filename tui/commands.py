@@ -37,14 +37,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_watch(args: argparse.Namespace) -> int:
-    from forecast.cli import accuracy_metric, target_percent
-    from tui.launch import watch
+    from runwatch.forecast.cli import accuracy_metric, target_percent
+    from runwatch.tui.launch import watch
 
     return watch(args.path, target=target_percent(args.target),
                  metric=accuracy_metric(args.metric), replay=args.replay)
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from tui.launch import demo, demo_seed_run
+    from runwatch.tui.launch import demo, demo_seed_run
 
     return demo_seed_run(SEED_RUN_EPOCHS_PER_S) if args.seed_run else demo()

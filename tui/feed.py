@@ -12,8 +12,8 @@ every other format goes through the Source unchanged. Folded steps come out as o
 
 from __future__ import annotations
 
-from trainer.sources import KINDS
-from trainer.stream import FollowState, StreamFollower, parse_line
+from runwatch.stream import FollowState, StreamFollower, parse_line
+from runwatch.stream.sources import KINDS
 
 STEP_PREFIX = '{"type":"step",'
 CHUNK_BYTES = 8 << 20  # per poll: bounded memory, and the first epochs show at once

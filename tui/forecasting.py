@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from trainer.errors import RunwatchError
+from runwatch.errors import RunwatchError
 
 UNAVAILABLE = "forecast unavailable"
 
@@ -31,7 +31,7 @@ def run_forecast(epoch_records: list[dict], plan: list[float] | None, target: fl
     rewound, stopped or opened hours after its last epoch cannot reach anything before now.
     """
     try:
-        from forecast import ForecastOptions, forecast_run, history_from_records
+        from runwatch.forecast import ForecastOptions, forecast_run, history_from_records
     except ImportError:
         return ForecastOutcome(None, UNAVAILABLE)
     if not epoch_records:

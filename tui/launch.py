@@ -13,7 +13,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from trainer.errors import RunwatchError
+from runwatch.errors import RunwatchError
+from runwatch.trainer.cli import require_training_extra
 
 DEMO_CONFIG = "smoke_cpu"
 STOP_WAIT_S = 30
@@ -21,11 +22,11 @@ STOP_WAIT_S = 30
 
 def watch(path: Path, target: float | None = None, metric: str | None = None,
           replay: float | None = None) -> int:
-    from trainer.sources import open_source
-    from tui.feed import StreamFeed
+    from runwatch.stream.sources import open_source
+    from runwatch.tui.feed import StreamFeed
 
     if replay is not None:
-        from trainer.replay import open_replay
+        from runwatch.stream.replay import open_replay
 
         if replay <= 0:
             raise RunwatchError(f"--replay {replay}: the speed must be positive (epochs/s)")
@@ -37,7 +38,7 @@ def watch(path: Path, target: float | None = None, metric: str | None = None,
 
 
 def demo_seed_run(epochs_per_s: float) -> int:
-    from trainer.replay import ReplaySource, seed_run_records
+    from runwatch.stream.replay import ReplaySource, seed_run_records
 
     source = ReplaySource(seed_run_records(), epochs_per_s, kind="seed run replay")
     _run_app(source, Path("seed-run"), None, run_name="ResNet50/ImageNet seed run")
@@ -45,18 +46,20 @@ def demo_seed_run(epochs_per_s: float) -> int:
 
 
 def demo_command(run_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "trainer", "--config", DEMO_CONFIG, "--run-dir", str(run_dir)]
+    return [sys.executable, "-m", "runwatch.trainer", "--config", DEMO_CONFIG,
+            "--run-dir", str(run_dir)]
 
 
 def demo() -> int:
+    require_training_extra("runwatch demo (it trains a small model; --seed-run does not)")
     run_dir = Path(tempfile.mkdtemp(prefix="runwatch-demo-"))
     log = open(run_dir / "train.log", "w")  # noqa: SIM115 - the child writes it
     process = subprocess.Popen(demo_command(run_dir), stdout=log, stderr=subprocess.STDOUT,
                                start_new_session=True)
     log.close()
     print(f"runwatch demo: training in the background (pid {process.pid}), run dir {run_dir}")
-    from trainer.sources import open_source
-    from tui.feed import StreamFeed
+    from runwatch.stream.sources import open_source
+    from runwatch.tui.feed import StreamFeed
 
     choice = _run_app(StreamFeed(open_source(run_dir)), run_dir, None, training=process,
                       config_name=DEMO_CONFIG)
@@ -85,6 +88,6 @@ def finish_training(process: subprocess.Popen, run_dir: Path, choice: str | None
 
 
 def _run_app(source, path: Path, target: float | None, **kwargs) -> str | None:
-    from tui.app import RunwatchApp
+    from runwatch.tui.app import RunwatchApp
 
     return RunwatchApp(source, path, target=target, **kwargs).run()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from trainer.stream import FollowState
-from tui.checkpoints import CheckpointRow
-from tui.forecasting import ForecastOutcome
-from tui.run_model import Change
+from runwatch.stream import FollowState
+from runwatch.tui.checkpoints import CheckpointRow
+from runwatch.tui.forecasting import ForecastOutcome
+from runwatch.tui.run_model import Change
 
 
 class StreamUpdated(Message):

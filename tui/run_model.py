@@ -13,8 +13,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trainer.stream import branch_point
-from tui.downsample import BucketSeries
+from runwatch.stream import branch_point
+from runwatch.tui.downsample import BucketSeries
 
 
 def _num(value: object) -> float:

@@ -13,8 +13,8 @@ import statistics
 import time
 from dataclasses import dataclass
 
-from trainer.stream import FollowState
-from tui.run_model import RunModel
+from runwatch.stream import FollowState
+from runwatch.tui.run_model import RunModel
 
 STALL_MIN_S = 120.0
 STALL_WITH_STEPS_S = 300.0

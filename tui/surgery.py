@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from trainer.schedule import continue_schedule, lr_plan, spec_from_dict
+from runwatch.schedule import continue_schedule, lr_plan, spec_from_dict
 
 UNAVAILABLE = "checkpoint tools unavailable"
 
@@ -21,8 +21,8 @@ class ToolsUnavailable(Exception):
 
 def _tools():
     try:
-        import ckpt_tools
-        from ckpt_tools import EditRequest  # noqa: F401 - proves the API is there
+        from runwatch import ckpt_tools
+        from runwatch.ckpt_tools import EditRequest  # noqa: F401 - proves the API is there
     except ImportError as exc:
         raise ToolsUnavailable(UNAVAILABLE) from exc
     return ckpt_tools

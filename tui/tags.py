@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection
 
-from tui.run_model import EpochPoint
+from runwatch.tui.run_model import EpochPoint
 
 FAST_PTS = 2.0
 MODERATE_PTS = 0.5

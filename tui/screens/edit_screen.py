@@ -16,11 +16,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Sparkline, Static
 from textual.worker import get_current_worker
 
-from trainer.errors import RunwatchError
-from trainer.schedule import CONTINUITY_MODES, SCHEDULE_NAMES, find_jumps
-from tui.forecasting import run_forecast
-from tui.status import format_lr
-from tui.surgery import EditChoice, preview_lrs
+from runwatch.errors import RunwatchError
+from runwatch.schedule import CONTINUITY_MODES, SCHEDULE_NAMES, find_jumps
+from runwatch.tui.forecasting import run_forecast
+from runwatch.tui.status import format_lr
+from runwatch.tui.surgery import EditChoice, preview_lrs
 
 PREVIEW_EPOCHS = 8
 

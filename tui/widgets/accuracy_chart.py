@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from textual_plotext import PlotextPlot
 
-from tui.downsample import minmax_buckets
-from tui.run_model import RunModel
+from runwatch.tui.downsample import minmax_buckets
+from runwatch.tui.run_model import RunModel
 
 X_TICKS = 5
 

@@ -7,7 +7,7 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from tui.alerts import Alert
+from runwatch.tui.alerts import Alert
 
 LEVEL_STYLES = {"critical": "bold white on red", "warning": "bold yellow", "info": ""}
 

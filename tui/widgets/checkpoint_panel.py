@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from tui.checkpoints import CheckpointRow
+from runwatch.tui.checkpoints import CheckpointRow
 
 
 class CheckpointPanel(Vertical):

@@ -10,9 +10,9 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from tui.run_model import EpochPoint, RunModel
-from tui.status import format_cell, format_lr
-from tui.tags import epoch_tag, gain
+from runwatch.tui.run_model import EpochPoint, RunModel
+from runwatch.tui.status import format_cell, format_lr
+from runwatch.tui.tags import epoch_tag, gain
 
 # Fixed widths: auto-width would stay as narrow as the first rows' cells (update_cell does
 # not widen), and the table must fit 80 columns.

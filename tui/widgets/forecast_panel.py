@@ -7,8 +7,8 @@ from __future__ import annotations
 from rich.markup import escape
 from textual.widgets import Static
 
-from tui.forecasting import ForecastOutcome
-from tui.status import eta_timestamp, format_when
+from runwatch.tui.forecasting import ForecastOutcome
+from runwatch.tui.status import eta_timestamp, format_when
 
 MAX_MODELS = 4
 MAX_EVENTS = 3

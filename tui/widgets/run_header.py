@@ -7,7 +7,7 @@ import math
 from rich.markup import escape
 from textual.widgets import Static
 
-from tui.status import HeaderFacts, format_duration, format_when
+from runwatch.tui.status import HeaderFacts, format_duration, format_when
 
 STATE_MARKERS = {"running": "●", "waiting": "○", "stalled": "!", "quiet": "◌", "finished": "■",
                  "missing": "?"}

@@ -9,8 +9,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, Sparkline
 
-from tui.run_model import RunModel
-from tui.status import format_lr
+from runwatch.tui.run_model import RunModel
+from runwatch.tui.status import format_lr
 
 
 def _finite(values: list[float]) -> list[float]:

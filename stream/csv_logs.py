@@ -10,7 +10,7 @@
 Tables are built row by row (`add`), so a follower that sees rows appended parses only them;
 `table()` renders the records so far. An accuracy field whose values all lie in [0, 1] is read
 as a fraction and multiplied by 100; an epoch column counting from 0 is shifted by one; the
-note says both. Records follow trainer/foreign_logs.py's conventions (None = not logged).
+note says both. Records follow stream/foreign_logs.py's conventions (None = not logged).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from trainer.errors import RunwatchError
-from trainer.foreign_logs import available_keys, epoch_record, missing_metric, to_float
+from runwatch.errors import RunwatchError
+from runwatch.stream.foreign_logs import available_keys, epoch_record, missing_metric, to_float
 
 
 def _norm(name: str) -> str:

@@ -2,7 +2,7 @@
 
 `ReplaySource` has a Source's `poll()`, so the monitor's `--replay [SPEED]` and
 `runwatch demo --seed-run` show a recorded run epoch by epoch. `seed_run_records()` is the
-real run this project exists for (tui/data/seed_run_epochs.csv, its README beside it), with
+real run this project exists for (runwatch/data/seed_run/epochs.csv, its README beside it), with
 the plan and timing its README states, so forecasts and wall-clock ETAs work in the demo.
 """
 
@@ -15,11 +15,11 @@ from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
 
-from trainer.schedule import ScheduleSpec, lr_plan
-from trainer.sources import read_source
-from trainer.stream import SCHEMA_VERSION, FollowState
+from runwatch.schedule import ScheduleSpec, lr_plan
+from runwatch.stream import SCHEMA_VERSION, FollowState
+from runwatch.stream.sources import read_source
 
-# From tui/data/seed_run_README.md ("Known configuration").
+# From runwatch/data/seed_run/README.md ("Known configuration").
 SEED_SCHEDULE = ScheduleSpec("cosine_restarts", 0.05, 100, t0=30, eta_min=1e-5)
 SEED_TARGET = 75.0
 SEED_EPOCH_TIME_S = 54 * 60  # "about 54 minutes"
@@ -81,6 +81,11 @@ def open_replay(path: str | os.PathLike, epochs_per_second: float, metric: str |
     return replay
 
 
+def seed_run_csv() -> object:
+    """The packaged seed-run log (runwatch/data/seed_run/epochs.csv, README.md beside it)."""
+    return resources.files("runwatch") / "data" / "seed_run" / "epochs.csv"
+
+
 def seed_run_records(start_time: float | None = None) -> list[dict]:
     """The seed run (epochs 1-31) as stream records, led by a run_start with its plan.
 
@@ -88,7 +93,7 @@ def seed_run_records(start_time: float | None = None) -> list[dict]:
     75 and `epoch_time_s`; epoch records are stamped `start_time + epoch * 54 min` (default:
     the last epoch ends now), with the two train accuracies the README reports.
     """
-    with resources.as_file(resources.files("tui") / "data" / "seed_run_epochs.csv") as path:
+    with resources.as_file(seed_run_csv()) as path:
         records, _ = read_source(path)
     epochs = [r for r in records if r["type"] == "epoch"]
     if start_time is None:

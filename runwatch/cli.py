@@ -12,34 +12,37 @@ import importlib
 import os
 import sys
 
-from trainer.errors import RunwatchError
+from runwatch.errors import RunwatchError
+from runwatch.terminal import printable
 
 # Modules that define subcommands, in the order `--help` lists them.
 SUBCOMMAND_MODULES = (
-    "trainer.cli",
-    "tui.commands",
-    "ckpt_tools.cli",
-    "forecast.cli",
+    "runwatch.trainer.cli",
+    "runwatch.tui.commands",
+    "runwatch.ckpt_tools.cli",
+    "runwatch.forecast.cli",
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(modules: tuple[str, ...] = SUBCOMMAND_MODULES,
+                 prog: str = "runwatch") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="runwatch",
+        prog=prog,
         description="Watch a training run, forecast it, and repair its checkpoints.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in SUBCOMMAND_MODULES:
+    for name in modules:
         importlib.import_module(name).register(subparsers)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def run_command(args: argparse.Namespace) -> int:
+    """Run a parsed command the one way every entry point does: a RunwatchError is one line on
+    stderr and exit status 2, Ctrl-C is 130, a closed pipe ends quietly."""
     try:
         return int(args.func(args) or 0)
     except RunwatchError as exc:
-        print(f"runwatch: error: {exc}", file=sys.stderr)
+        print(f"runwatch: error: {printable(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -48,6 +51,17 @@ def main(argv: list[str] | None = None) -> int:
         # does, and point stdout at devnull so the exit flush does not raise again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_command(build_parser().parse_args(argv))
+
+
+def part_main(module: str, command: str, prog: str, argv: list[str] | None = None) -> int:
+    """`python -m runwatch.PART ...`: one part's subcommand alone (no other part's modules
+    imported, so it starts faster), e.g. `python -m runwatch.ckpt_tools inspect X`."""
+    argv = sys.argv[1:] if argv is None else argv
+    return run_command(build_parser((module,), prog).parse_args([command, *argv]))
 
 
 if __name__ == "__main__":

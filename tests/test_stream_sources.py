@@ -1,4 +1,4 @@
-"""trainer/sources.py: detection by content, reading every format once, following live."""
+"""stream/sources.py: detection by content, reading every format once, following live."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from trainer.errors import RunwatchError
-from trainer.sources import open_source, read_source, sniff
-from trainer.stream import StreamWriter
+from runwatch.errors import RunwatchError
+from runwatch.stream import StreamWriter
+from runwatch.stream.sources import open_source, read_source, sniff
 
 DATA = Path(__file__).parent / "data"
 DEIT = DATA / "foreign" / "deit_style_log_txt"
@@ -245,16 +245,16 @@ def test_csv_rewritten_whole_returns_only_new_rows_or_a_reset(tmp_path):
 
 
 def test_appended_csv_rows_are_parsed_alone_and_a_rewrite_from_the_start(tmp_path, monkeypatch):
-    import trainer.csv_logs
+    from runwatch.stream import csv_logs
 
     parsed: list[int] = []
-    real = trainer.csv_logs.parse_csv_lines
+    real = csv_logs.parse_csv_lines
 
     def counting(header, lines):
         parsed.append(len(lines))
         return real(header, lines)
 
-    monkeypatch.setattr(trainer.csv_logs, "parse_csv_lines", counting)
+    monkeypatch.setattr(csv_logs, "parse_csv_lines", counting)
     path = tmp_path / "metrics.csv"
     rows = "".join(f"{e},{e},0.{e}\n" for e in range(50))
     path.write_text("epoch,step,val_acc\n" + rows)
@@ -441,7 +441,7 @@ def test_lightning_run_restarted_in_the_same_directory_is_a_reset(tmp_path):
 
 
 def test_importing_the_readers_pulls_in_no_heavy_library():
-    code = ("import sys, trainer.sources, trainer.replay; "
+    code = ("import sys, runwatch.stream.sources, runwatch.stream.replay; "
             "print(sorted(m for m in ('torch', 'pandas', 'numpy', 'textual', 'scipy') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

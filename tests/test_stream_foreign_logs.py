@@ -1,4 +1,4 @@
-"""trainer/foreign_logs.py: what each foreign format's fields mean, as pure functions."""
+"""stream/foreign_logs.py: what each foreign format's fields mean, as pure functions."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from trainer import foreign_logs as fl
-from trainer.errors import RunwatchError
+from runwatch.errors import RunwatchError
+from runwatch.stream import foreign_logs as fl
 
 TORCH7 = Path(__file__).parent / "data" / "foreign" / "json_stats_log_txt"
 

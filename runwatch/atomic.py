@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from trainer.errors import RunwatchError
+from runwatch.errors import RunwatchError
 
 PARTIAL_MARK = ".runwatch-partial-"
 _PARTIAL_NAME = re.compile(

@@ -1,7 +1,7 @@
 """Other trainers' line-per-epoch logs turned into metric-stream records (torch-free).
 
 Pure parsing: one line in, one record out (or None for a line to skip; ValueError for a bad
-one). `trainer/sources.py` detects the format and follows the file; trainer/csv_logs.py reads
+one). `stream/sources.py` detects the format and follows the file; stream/csv_logs.py reads
 CSVs that are rewritten whole (Lightning, any epoch+accuracy CSV).
 
 Every epoch record made here has our field names (docs/metric-stream.md) and all of
@@ -29,8 +29,8 @@ import json
 import re
 from dataclasses import dataclass
 
-from trainer.errors import RunwatchError
-from trainer.schedule import ScheduleSpec, lr_plan
+from runwatch.errors import RunwatchError
+from runwatch.schedule import ScheduleSpec, lr_plan
 
 EPOCH_FIELDS = ("test_acc1", "test_acc5", "test_loss", "train_loss", "train_acc1", "lr",
                 "epoch_time_s")

@@ -38,8 +38,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from trainer.atomic import write_text_atomic
-from trainer.errors import RunwatchError
+from runwatch.atomic import write_text_atomic
+from runwatch.errors import RunwatchError
 
 LOCK_NAME = "run.lock"
 ROLES = ("trainer", "rewind")

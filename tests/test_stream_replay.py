@@ -1,4 +1,4 @@
-"""trainer/replay.py: replaying records over time, and the packaged seed run."""
+"""stream/replay.py: replaying records over time, and the packaged seed run."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from trainer.replay import SEED_EPOCH_TIME_S, ReplaySource, open_replay, seed_run_records
-from trainer.schedule import ScheduleSpec, lr_plan
-from trainer.stream import latest_plan
+from runwatch.schedule import ScheduleSpec, lr_plan
+from runwatch.stream import latest_plan
+from runwatch.stream.replay import SEED_EPOCH_TIME_S, ReplaySource, open_replay, seed_run_records
 
 
 class FakeClock:

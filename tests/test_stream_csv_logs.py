@@ -1,4 +1,4 @@
-"""trainer/csv_logs.py: CSV column choice, fractions, and Lightning's sparse rows."""
+"""stream/csv_logs.py: CSV column choice, fractions, and Lightning's sparse rows."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from trainer import csv_logs as cl
-from trainer.errors import RunwatchError
+from runwatch.errors import RunwatchError
+from runwatch.stream import csv_logs as cl
 
 
 @pytest.mark.parametrize(("columns", "picked"), [

@@ -2,7 +2,7 @@
 
 The monitor (`runwatch watch PATH`), `runwatch forecast PATH` and `runwatch report PATH` read
 through here. PATH is a run directory, our `metrics.jsonl`, or another trainer's log; the
-format is detected by content (trainer/foreign_logs.py says what each format's fields mean):
+format is detected by content (stream/foreign_logs.py says what each format's fields mean):
 
 - `open_source(path, metric=None) -> Source`: follow live. `Source.poll()` returns
   `(new records, reset)`; on `reset=True` drop what you kept and start again from the records
@@ -33,10 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from trainer import csv_logs
-from trainer import foreign_logs as fl
-from trainer.errors import RunwatchError
-from trainer.stream import STREAM_NAME, FollowState, StreamFollower
+from runwatch.errors import RunwatchError
+from runwatch.stream import STREAM_NAME, FollowState, StreamFollower, csv_logs
+from runwatch.stream import foreign_logs as fl
 
 KINDS = {
     "stream": "runwatch stream",

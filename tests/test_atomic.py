@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from trainer import atomic
-from trainer.atomic import (
+from runwatch import atomic
+from runwatch.atomic import (
     AlreadyExists,
     copy_atomic,
     partial_file,
@@ -23,7 +23,7 @@ from trainer.atomic import (
     write_bytes_atomic,
     write_text_atomic,
 )
-from trainer.errors import RunwatchError
+from runwatch.errors import RunwatchError
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -194,7 +194,7 @@ def test_a_folder_that_cannot_be_written_is_one_line_naming_it(tmp_path):
 # A child that writes a partial file, says where, and blocks until it is killed.
 BLOCKED_WRITER = """
 import sys
-from trainer.atomic import partial_file
+from runwatch.atomic import partial_file
 with partial_file(sys.argv[1]) as partial:
     partial.file.write(b"x" * 1_000_000)
     partial.file.flush()

@@ -1,57 +1,14 @@
-"""The metric stream: schema, writer and reader (torch-free; every part reads through here).
-
-The stream is `RUN_DIR/metrics.jsonl`, one JSON object a line (see docs/metric-stream.md).
-Non-finite floats are written as the `NaN` / `Infinity` tokens Python's json module reads.
-"""
+"""Reading a metric stream: whole, or followed live from the last offset."""
 
 from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SCHEMA_VERSION = 1
-STREAM_NAME = "metrics.jsonl"
-RECORD_TYPES = ("run_start", "resume", "epoch", "step", "checkpoint", "event", "run_end")
-END_STATUSES = ("completed", "interrupted", "diverged", "early_stopped", "failed")
-
-
-def stream_path(run_dir_or_file: str | os.PathLike) -> Path:
-    """The stream file of a run directory, or the path itself when it names a file."""
-    p = Path(run_dir_or_file)
-    return p / STREAM_NAME if p.is_dir() else p
-
-
-class StreamWriter:
-    """Appends records to a stream, one line each, flushed as written (rank 0 only)."""
-
-    def __init__(self, path: str | os.PathLike) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the run
-
-    def write(self, record_type: str, **fields: object) -> dict:
-        if record_type not in RECORD_TYPES:
-            raise ValueError(f"unknown record type {record_type!r}")
-        record = {"type": record_type, "time": fields.pop("time", None) or time.time(), **fields}
-        self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
-        self._file.flush()
-        return record
-
-    def event(self, kind: str, **fields: object) -> dict:
-        return self.write("event", kind=kind, **fields)
-
-    def close(self) -> None:
-        self._file.close()
-
-    def __enter__(self) -> StreamWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+from runwatch.stream.schema import stream_path
 
 
 def parse_line(line: str) -> dict | None:
@@ -86,7 +43,7 @@ class StreamFollower:
     records should clear them when `poll` reports `reset=True`).
 
     `parse` turns one line into a record, None for a line to skip, or raises ValueError for a
-    bad line; other line-per-record logs (trainer/sources.py) pass their own.
+    bad line; other line-per-record logs (stream/sources.py) pass their own.
     """
 
     path: Path
@@ -159,49 +116,3 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except FileNotFoundError:
         return 0
-
-
-@dataclass
-class Branches:
-    """Epoch records split into the live branch and the abandoned ones.
-
-    A `resume` (field `after_epoch`) or a `rewind` event (field `to_epoch`) makes every epoch
-    recorded earlier with a higher number an abandoned branch: still in the file, never mixed
-    into the live curve.
-    """
-
-    live: list[dict]
-    abandoned: list[dict]
-
-
-def branch_point(record: dict) -> int | None:
-    """The epoch a resume or rewind record continues after, else None."""
-    if record.get("type") == "resume":
-        return int(record.get("after_epoch", 0))
-    if record.get("type") == "event" and record.get("kind") == "rewind":
-        return int(record.get("to_epoch", 0))
-    return None
-
-
-def split_branches(records: list[dict]) -> Branches:
-    live: dict[int, dict] = {}
-    abandoned: list[dict] = []
-    for record in records:
-        point = branch_point(record)
-        if point is not None:
-            for epoch in sorted(e for e in live if e > point):
-                abandoned.append(live.pop(epoch))
-        elif record.get("type") == "epoch" and isinstance(record.get("epoch"), int):
-            previous = live.get(record["epoch"])
-            if previous is not None:
-                abandoned.append(previous)
-            live[record["epoch"]] = record
-    return Branches(live=[live[e] for e in sorted(live)], abandoned=abandoned)
-
-
-def latest_plan(records: list[dict]) -> list[float] | None:
-    """The planned per-epoch LRs of the newest run_start/resume record that has one."""
-    for record in reversed(records):
-        if record.get("type") in ("run_start", "resume") and record.get("lr_schedule"):
-            return [float(x) for x in record["lr_schedule"]]
-    return None

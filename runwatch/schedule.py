@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields, replace
 
-from trainer.errors import RunwatchError
+from runwatch.errors import RunwatchError
 
 SCHEDULE_NAMES = ("cosine_restarts", "cosine", "step", "constant")
 CONTINUITY_MODES = ("keep-phase", "match-lr", "anneal-from-current", "restart")

@@ -16,9 +16,10 @@ import pytest
 from lock_holder import REPO, holder_of
 from trainer_tiny import tiny_config, tiny_dict, write_toml
 
-from trainer import runlock
-from trainer.errors import RunwatchError
-from trainer.runlock import (
+from runwatch import runlock
+from runwatch.cli import main
+from runwatch.errors import RunwatchError
+from runwatch.runlock import (
     Holder,
     checkpoint_run_dir,
     ensure_not_live,
@@ -29,8 +30,7 @@ from trainer.runlock import (
     stop_holder,
     wait_released,
 )
-from trainer.stream import read_stream
-from tui.cli import main
+from runwatch.stream import read_stream
 
 
 def write_record(run_dir: Path, **fields) -> None:
@@ -111,7 +111,7 @@ def test_a_live_pid_that_does_not_hold_the_flock_is_a_reused_pid(tmp_path):
 
 FORK_THEN_HOLD = """
 import os, sys, time
-from trainer.runlock import hold_run
+from runwatch.runlock import hold_run
 with hold_run(sys.argv[1], "trainer"):
     child = os.fork()  # as a DataLoader worker is forked
     if child == 0:
@@ -253,7 +253,8 @@ def start_trainer(tmp_path: Path) -> tuple[subprocess.Popen, Path, Path]:
     config = write_toml(tmp_path / "tiny.toml", tiny_dict(train={"epochs": 10_000}))
     run_dir = tmp_path / "run"
     process = subprocess.Popen(
-        [sys.executable, "-m", "trainer", "--config", str(config), "--run-dir", str(run_dir)],
+        [sys.executable, "-m", "runwatch.trainer", "--config", str(config),
+         "--run-dir", str(run_dir)],
         cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
@@ -319,7 +320,7 @@ def test_a_running_trainer_holds_its_run_until_it_stops(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_a_failed_run_releases_the_lock_it_held(tmp_path, monkeypatch):
-    from trainer import train
+    from runwatch.trainer import train
 
     seen = []
 
@@ -337,7 +338,7 @@ def test_a_failed_run_releases_the_lock_it_held(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_a_killed_trainers_lock_is_stale_and_the_next_run_says_so(tmp_path, capsys):
-    from trainer.train import run
+    from runwatch.trainer.train import run
 
     pid = dead_pid()
     write_record(tmp_path, pid=pid)

@@ -1,0 +1,18 @@
+"""Text from files made safe for a terminal: control characters shown, never obeyed.
+
+A run_end message, a checkpoint value or a zip entry name can carry escape sequences that set a
+tmux pane's title or write the clipboard (OSC 52); everything untrusted passes through here
+before it is printed.
+"""
+
+from __future__ import annotations
+
+import re
+
+# C0 controls but tab, DEL, and C1 controls (ESC's 8-bit forms).
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def printable(text: object) -> str:
+    """`text` with every control character written as its escape (\\x1b, \\n, ...)."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], str(text))

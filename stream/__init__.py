@@ -1,0 +1,25 @@
+"""The metric stream and other trainers' logs as stream records (torch-free; every part reads
+through here).
+
+The stream is `RUN_DIR/metrics.jsonl`, one JSON object a line (docs/metric-stream.md):
+`schema` (names), `writer`, `reader` (whole or followed live), `branches` (live and abandoned
+epochs). Other trainers' logs read as the same records: `sources` (detect and follow),
+`csv_logs`, `foreign_logs`; `replay` plays a finished log back as if live.
+"""
+
+from runwatch.stream.branches import Branches, branch_point, latest_plan, split_branches
+from runwatch.stream.reader import FollowState, StreamFollower, parse_line, read_stream
+from runwatch.stream.schema import (
+    END_STATUSES,
+    RECORD_TYPES,
+    SCHEMA_VERSION,
+    STREAM_NAME,
+    stream_path,
+)
+from runwatch.stream.writer import StreamWriter
+
+__all__ = [
+    "END_STATUSES", "RECORD_TYPES", "SCHEMA_VERSION", "STREAM_NAME", "Branches", "FollowState",
+    "StreamFollower", "StreamWriter", "branch_point", "latest_plan", "parse_line", "read_stream",
+    "split_branches", "stream_path",
+]
