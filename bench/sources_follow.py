@@ -17,7 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from runwatch.stream import csv_logs
+from runwatch.stream.logs.lightning_csv import lightning_table
+from runwatch.stream.logs.tables import read_csv_text
 from runwatch.stream.sources import open_source
 
 HEADER = "epoch,lr-SGD,step,train_acc,train_loss_epoch,train_loss_step,val_acc,val_loss\n"
@@ -47,8 +48,8 @@ def main(epochs: int = 100, steps: int = 330) -> None:
             t0 = time.perf_counter()
             records, reset = source.poll()
             t1 = time.perf_counter()
-            header, rows, _ = csv_logs.read_csv_text(path.read_text())
-            whole = csv_logs.lightning_table(header, rows, None, settled_only=True)
+            header, rows, _ = read_csv_text(path.read_text())
+            whole = lightning_table(header, rows, None, settled_only=True)
             t2 = time.perf_counter()
             assert not reset
             followed += len(records)

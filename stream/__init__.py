@@ -3,8 +3,9 @@ through here).
 
 The stream is `RUN_DIR/metrics.jsonl`, one JSON object a line (docs/metric-stream.md):
 `schema` (names), `writer`, `reader` (whole or followed live), `branches` (live and abandoned
-epochs). Other trainers' logs read as the same records: `sources` (detect and follow),
-`csv_logs`, `foreign_logs`; `replay` plays a finished log back as if live.
+epochs). Other trainers' logs read as the same records: `sources` (find, detect and follow),
+`logs` (one module per format, registered in `logs.FORMATS`); `replay` plays a finished log
+back as if live.
 """
 
 from runwatch.stream.branches import Branches, branch_point, latest_plan, split_branches

@@ -245,16 +245,16 @@ def test_csv_rewritten_whole_returns_only_new_rows_or_a_reset(tmp_path):
 
 
 def test_appended_csv_rows_are_parsed_alone_and_a_rewrite_from_the_start(tmp_path, monkeypatch):
-    from runwatch.stream import csv_logs
+    from runwatch.stream.logs import tables
 
     parsed: list[int] = []
-    real = csv_logs.parse_csv_lines
+    real = tables.parse_csv_lines
 
     def counting(header, lines):
         parsed.append(len(lines))
         return real(header, lines)
 
-    monkeypatch.setattr(csv_logs, "parse_csv_lines", counting)
+    monkeypatch.setattr(tables, "parse_csv_lines", counting)
     path = tmp_path / "metrics.csv"
     rows = "".join(f"{e},{e},0.{e}\n" for e in range(50))
     path.write_text("epoch,step,val_acc\n" + rows)
