@@ -119,7 +119,8 @@ def load_run(path: str, metric: str | None = None, upto: int | None = None,
     start = _start_record(records)
     notes: list[str] = []
     if source.state.bad_lines:  # the monitor alerts on these; the forecast says so too
-        notes.append(f"{source.state.bad_lines} unreadable line(s) skipped (last: "
+        why = f"{source.state.last_reason}: " if source.state.last_reason else ""
+        notes.append(f"{source.state.bad_lines} unreadable line(s) skipped (last: {why}"
                      f"{source.state.last_bad[:40]!r})")
     spec = None
     if plan_text:

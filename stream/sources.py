@@ -25,6 +25,7 @@ from runwatch.errors import RunwatchError
 from runwatch.stream import FollowState
 from runwatch.stream.logs import FORMATS, PENDING, Head, LogFormat, LogReader, ReadOptions, detect
 from runwatch.stream.logs.fields import missing_metric
+from runwatch.stream.reader import MAX_LINE_BYTES, not_a_file
 from runwatch.stream.schema import STREAM_NAME
 
 KINDS = {fmt.name: fmt.kind for fmt in FORMATS}
@@ -43,8 +44,20 @@ def sniff(head: str | bytes) -> str | None:
 
 
 def _read_head(path: Path) -> Head:
+    """The first SNIFF_BYTES of a regular file, or more up to its first newline (a stream's
+    run_start line with a long plan), at most MAX_LINE_BYTES; RunwatchError for a directory,
+    a FIFO or a device (a FIFO blocks a reader, /dev/zero never ends)."""
+    problem = not_a_file(path, os.stat(path))
+    if problem:
+        raise RunwatchError(f"{problem}: give runwatch a log file or a run directory")
     with open(path, "rb") as f:
-        return Head(f.read(SNIFF_BYTES))
+        data = f.read(SNIFF_BYTES)
+        while b"\n" not in data and len(data) < MAX_LINE_BYTES:
+            more = f.read(min(len(data), MAX_LINE_BYTES - len(data)))
+            if not more:
+                break
+            data += more
+    return Head(data)
 
 
 def find_log(run_dir: Path) -> Path | None:
@@ -118,12 +131,16 @@ class Source:
                 return False
             target = found
         try:
-            fmt = detect(_read_head(target))
-        except (FileNotFoundError, IsADirectoryError):
+            head = _read_head(target)
+            fmt = detect(head)
+        except (FileNotFoundError, NotADirectoryError):
             return False
         except PermissionError as exc:
             raise RunwatchError(
                 f"cannot read {target}: {exc.strerror}; fix its permissions") from exc
+        if fmt == PENDING and len(head.data) >= MAX_LINE_BYTES:
+            raise RunwatchError(f"{target}: no line ends in its first {MAX_LINE_BYTES >> 20} MiB; "
+                                f"runwatch reads {UNDERSTOOD}")
         if fmt == PENDING:
             self.state.missing = False
             self._waiting = f"waiting for the first complete line of {target}"
@@ -150,6 +167,9 @@ def read_source(path: str | os.PathLike, metric: str | None = None) -> tuple[lis
     if p.is_dir() and find_log(p) is None:
         raise RunwatchError(f"{p} holds no log runwatch reads: expected {UNDERSTOOD}")
     file = find_log(p) if p.is_dir() else p
+    problem = not_a_file(file, file.stat())
+    if problem:
+        raise RunwatchError(f"{problem}: give runwatch a log file or a run directory")
     if file.stat().st_size == 0:
         raise RunwatchError(f"{file} is empty: wait for the first epoch, or pick another file")
     source = Source(p, metric, live=False)

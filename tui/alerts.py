@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from runwatch.schedule import find_jumps
 from runwatch.stream import FollowState
+from runwatch.terminal import printable
 from runwatch.tui.run_model import RunModel
 from runwatch.tui.status import format_lr
 from runwatch.tui.tags import RESTART_RATIO, lr_jumped
@@ -194,9 +195,12 @@ def stream_health(model: RunModel, follow: FollowState, state: str,
                                           "marker, so a finished run and a stopped one look "
                                           "alike"))
     if state == "missing":
-        out.append(Alert("warning", "FILE MISSING", "no stream file yet; watching for it"))
+        out.append(Alert("warning", "FILE MISSING",
+                         f"{printable(follow.problem)}; watching for a file" if follow.problem
+                         else "no stream file yet; watching for it"))
     if follow.bad_lines:
-        last = f" (last: {follow.last_bad[:40]!r})" if follow.last_bad else ""
+        why = f"{follow.last_reason}: " if follow.last_reason else ""
+        last = f" (last: {why}{follow.last_bad[:40]!r})" if follow.last_bad else ""
         out.append(Alert("warning", "UNREADABLE LINES",
                          f"{follow.bad_lines} skipped{last}"))
     if follow.resets:

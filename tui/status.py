@@ -33,6 +33,7 @@ class HeaderFacts:
     eta_epoch: int | None
     eta_at: float | None  # Unix time the target is reached, when forecast
     bad_lines: int
+    bad_reason: str = ""  # why the last bad line or record was skipped
 
 
 def epoch_time(model: RunModel) -> float | None:
@@ -57,7 +58,7 @@ def run_state(model: RunModel, follow: FollowState, now: float,
               last_activity: float | None) -> tuple[str, str]:
     """(state, words) for the header."""
     if follow.missing:
-        return "missing", "file missing (waiting for it)"
+        return "missing", follow.problem or "file missing (waiting for it)"
     if model.rewound_to is not None:  # the run_end before it was the abandoned branch's
         return "finished", f"rewound to epoch {model.rewound_to}: resume to continue"
     if model.end is not None:
@@ -98,6 +99,7 @@ def header_facts(model: RunModel, follow: FollowState, run_name: str, now: float
         eta_epoch=eta_epoch,
         eta_at=eta_at,
         bad_lines=follow.bad_lines,
+        bad_reason=follow.last_reason,
     )
 
 

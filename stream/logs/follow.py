@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from runwatch.stream.reader import FollowState, StreamFollower, parse_line
+from runwatch.stream.schema import record_problem
 
 
 def synthetic_run_start(kind: str, path: Path, note: str, info: dict) -> dict:
@@ -73,9 +74,11 @@ class Snapshot:
     def __init__(self, state: FollowState) -> None:
         self.state = state
         self.emitted: list[dict] = []
+        self.invalid = 0  # records of the last update readers cannot use (left out)
 
     def update(self, records: list[dict], kind: str, path: Path, note: str,
                info: dict | None = None) -> tuple[list[dict], bool]:
+        records = self._usable(records)
         n = len(self.emitted)
         # List equality checks identity first: unchanged step records cost next to nothing.
         same = len(records) >= n and (records[:n] == self.emitted or all(
@@ -88,6 +91,19 @@ class Snapshot:
         if new and (n == 0 or not same):
             new = [synthetic_run_start(kind, path, note, info or {}), *new]
         return new, not same
+
+
+    def _usable(self, records: list[dict]) -> list[dict]:
+        usable = []
+        self.invalid = 0
+        for record in records:
+            problem = record_problem(record)
+            if problem is None:
+                usable.append(record)
+            else:
+                self.invalid += 1
+                self.state.last_bad, self.state.last_reason = str(record)[:80], problem
+        return usable
 
 
 def _same_record(a: dict, b: dict) -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import BinaryIO, Protocol
 
 from runwatch.stream.logs.base import Head
 from runwatch.stream.logs.follow import Snapshot
-from runwatch.stream.reader import FollowState
+from runwatch.stream.reader import CHUNK_BYTES, MAX_LINE_BYTES, FollowState, stat_log
 
 
 def parse_header(line: str) -> list[str]:
@@ -90,19 +89,22 @@ class TableLog:
         self.bad_rows = 0
 
     def poll(self) -> tuple[list[dict], bool]:
+        st = stat_log(self.path, self.state)
+        key = st and (st.st_ino, st.st_size, st.st_mtime_ns)
+        if st is None or key == self.seen:
+            return [], False
         try:
-            st = os.stat(self.path)
-            key = (st.st_ino, st.st_size, st.st_mtime_ns)
-            if key == self.seen:
-                return [], False
             with open(self.path, "rb") as f:
                 data = self._read_new(f, st.st_size)
-        except FileNotFoundError:
-            self.state.missing = True
+        except (FileNotFoundError, IsADirectoryError):  # replaced between stat and open
             return [], False
-        self.state.missing = False
-        self.seen = key
         cut = data.rfind(b"\n") + 1  # a last line still being written waits
+        if cut == 0 and len(data) > MAX_LINE_BYTES:
+            self.state.problem = (f"{self.path}: a line longer than {MAX_LINE_BYTES >> 20} MiB "
+                                  f"at byte {self.offset}; the rest is not read")
+            self.seen = key
+            return [], False
+        self.seen = key if self.offset + len(data) >= st.st_size else None  # more to read
         self.offset += cut
         self.prefix.update(data[:cut])
         lines = data[:cut].decode("utf-8", "replace").splitlines()
@@ -116,20 +118,35 @@ class TableLog:
         self.table.add(rows)
         table = self.table.table(self.settled_only)
         self.note = table.note
-        self.state.bad_lines = self.bad_rows + table.bad_rows
-        return self._update(table.records)
+        new, reset = self._update(table.records)
+        self.state.bad_lines = self.bad_rows + table.bad_rows + self.snapshot.invalid
+        return new, reset
 
     def _read_new(self, f: BinaryIO, size: int) -> bytes:
-        """The bytes after those read before, or the whole file when those changed."""
+        """The bytes after those read before (at most CHUNK_BYTES), or the file from its start
+        when those changed."""
         appended = (self.table is not None and size >= self.offset
-                    and hashlib.blake2b(f.read(self.offset)).digest() == self.prefix.digest())
+                    and _digest(f, self.offset) == self.prefix.digest())
         if not appended:
             self.table, self.offset, self.prefix, self.bad_rows = None, 0, hashlib.blake2b(), 0
         f.seek(self.offset)
-        return f.read()
+        return f.read(max(0, min(CHUNK_BYTES, size - self.offset)))  # read(n) allocates n
 
     def _update(self, records: list[dict]) -> tuple[list[dict], bool]:
         return self.snapshot.update(records, self.kind, self.path, self.note)
 
     def caught_up(self) -> bool:
-        return True
+        return self.seen is not None or self.state.missing
+
+
+def _digest(f: BinaryIO, size: int) -> bytes:
+    """The blake2b digest of the first `size` bytes, read 1 MiB at a time."""
+    h = hashlib.blake2b()
+    f.seek(0)
+    while size > 0:
+        block = f.read(min(size, 1 << 20))
+        if not block:
+            break
+        h.update(block)
+        size -= len(block)
+    return h.digest()

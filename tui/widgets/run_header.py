@@ -7,6 +7,7 @@ import math
 from rich.markup import escape
 from textual.widgets import Static
 
+from runwatch.terminal import printable
 from runwatch.tui.status import HeaderFacts, format_duration, format_when
 
 STATE_MARKERS = {"running": "●", "waiting": "○", "stalled": "!", "quiet": "◌", "finished": "■",
@@ -32,10 +33,11 @@ class RunHeader(Static):
         planned = f" of {facts.planned_epochs}" if facts.planned_epochs else ""
         speed = (f"{facts.images_per_s:,.0f} img/s" if math.isfinite(facts.images_per_s)
                  else "- img/s")
-        bad = f"  bad lines {facts.bad_lines}" if facts.bad_lines else ""
+        why = f" ({escape(printable(facts.bad_reason))})" if facts.bad_reason else ""
+        bad = f"  bad lines {facts.bad_lines}{why}" if facts.bad_lines else ""
         kind = f" ({escape(source_kind)})" if source_kind not in ("", "runwatch stream") else ""
         line1 = (f"[b]{escape(facts.run_name)}[/b]{kind}  {STATE_MARKERS[facts.state]} "
-                 f"{facts.status}"
+                 f"{escape(printable(facts.status))}"
                  f"  epoch {epoch}{planned}{bad}")
         line2 = (f"elapsed {format_duration(facts.elapsed_s)}  {speed}  "
                  f"{format_duration(facts.epoch_time_s)}/epoch  {eta_text(facts, target)}")
