@@ -32,6 +32,11 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--upto", type=int, metavar="EPOCH",
                         help="forecast as if only the epochs up to EPOCH were known")
     parser.add_argument("--metric", metavar="NAME", help="the log's accuracy field to use")
+    parser.add_argument("--lr-tag", metavar="TAG",
+                        help="the LR tag of a TensorBoard/MLflow/Hugging Face log")
+    parser.add_argument("--source", metavar="NAME",
+                        help="which log of a folder holding several (a format, e.g. "
+                             "tensorboard, or a path inside the folder)")
     parser.add_argument("--plan", metavar="SPEC",
                         help="planned schedule, e.g. cosine_restarts:lr=0.05,t0=30,"
                              "eta_min=1e-5,epochs=100 ('seed' = the seed run's plan); "
@@ -87,7 +92,8 @@ def _load_and_forecast(args: argparse.Namespace) -> tuple[RunInput, ForecastResu
     from runwatch.forecast.loading import load_run
 
     run = load_run(args.path, accuracy_metric(args.metric), args.upto, args.plan,
-                   target_percent(args.target), args.patience, args.checkpoint)
+                   target_percent(args.target), args.patience, args.checkpoint,
+                   lr_tag=args.lr_tag, choice=args.source)
     result = forecast_run(run.history, run.plan, run.target, run.options)
     return run, result
 

@@ -101,12 +101,13 @@ def _not_training(records: list[dict]) -> bool:
 
 def load_run(path: str, metric: str | None = None, upto: int | None = None,
              plan_text: str | None = None, target: float | None = None,
-             patience: int | None = None, checkpoint: int | None = None) -> RunInput:
+             patience: int | None = None, checkpoint: int | None = None, *,
+             lr_tag: str | None = None, choice: str | None = None) -> RunInput:
     """Parse one run; RunwatchError (one line) for anything the user can fix."""
     if patience is not None and patience < 0:
         raise RunwatchError(f"--patience {patience} is negative: give the early-stopping "
                             "patience in epochs (0: no early stopping)")
-    records, source = read_source(path, metric)
+    records, source = read_source(path, metric, lr_tag=lr_tag, choice=choice)
     full = history_from_records(records)
     if full.empty:
         raise RunwatchError(f"{path}: no epoch records yet; wait for the first epoch")

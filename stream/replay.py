@@ -72,9 +72,10 @@ class ReplaySource:
 
 
 def open_replay(path: str | os.PathLike, epochs_per_second: float, metric: str | None = None,
-                clock: Callable[[], float] = time.monotonic) -> ReplaySource:
-    """PATH read whole (any format trainer.sources reads), replayed as if live."""
-    records, source = read_source(path, metric)
+                clock: Callable[[], float] = time.monotonic, *, lr_tag: str | None = None,
+                choice: str | None = None) -> ReplaySource:
+    """PATH read whole (any format runwatch.stream.sources reads), replayed as if live."""
+    records, source = read_source(path, metric, lr_tag=lr_tag, choice=choice)
     replay = ReplaySource(records, epochs_per_second, clock, kind=f"replay of {source.kind}",
                           note=source.note)
     replay.path = source.path

@@ -19,6 +19,7 @@ logged non-finite values stay float nan/inf; `time` is None (see stream/logs/fie
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from runwatch.errors import RunwatchError
@@ -60,20 +61,68 @@ def _read_head(path: Path) -> Head:
     return Head(data)
 
 
-def find_log(run_dir: Path) -> Path | None:
-    """The log to read in a run directory: a known name first, nested ones (Lightning's
-    `lightning_logs/version_N/metrics.csv`) next, newest first; else any recognised file."""
-    for name in LOG_NAMES:
-        if (run_dir / name).is_file():
-            return run_dir / name
-    nested = [p for name in LOG_NAMES for depth in ("*", "*/*")
-              for p in run_dir.glob(f"{depth}/{name}") if p.is_file()]
-    if nested:
-        return max(nested, key=lambda p: p.stat().st_mtime)
-    others = [p for p in run_dir.iterdir() if p.is_file()
-              and p.suffix in (".jsonl", ".csv", ".txt")  # not *.log: a trainer's stdout
-              and sniff(_read_head(p).data) not in (None, PENDING)]
-    return max(others, key=lambda p: p.stat().st_mtime) if others else None
+@dataclass(frozen=True)
+class Found:
+    """A log found in a folder: its format, the file told by, and the log it is part of."""
+
+    fmt: LogFormat
+    path: Path
+    unit: Path
+
+
+def find_logs(run_dir: Path) -> tuple[list[Found], list[Path]]:
+    """The recognised logs in a folder (by a known name, up to three folders down; else any
+    recognised .jsonl/.csv/.txt beside it), and the known-named files too short to tell yet."""
+    paths = {p for name in LOG_NAMES for depth in ("", "*/", "*/*/", "*/*/*/")
+             for p in run_dir.glob(depth + name) if p.is_file()}
+    if not paths:
+        paths = {p for p in run_dir.iterdir() if p.is_file()
+                 and p.suffix in (".jsonl", ".csv", ".txt")}  # not *.log: a trainer's stdout
+    found, pending = [], []
+    for path in sorted(paths):
+        try:
+            fmt = detect(_read_head(path))
+        except (OSError, RunwatchError):
+            continue
+        if isinstance(fmt, LogFormat):
+            found.append(Found(fmt, path, fmt.unit(path)))
+        elif fmt == PENDING and path.name in LOG_NAMES:
+            pending.append(path)
+    return found, pending
+
+
+def find_log(run_dir: Path, choice: str | None = None) -> Path | None:
+    """The log to read in a run directory: our stream beside it wins; else the one format
+    found (the newest of several of it, e.g. Lightning's version_N); `choice` (--source) names
+    a format or a path inside. Several formats: RunwatchError listing them."""
+    if choice is None and (run_dir / STREAM_NAME).is_file():
+        return run_dir / STREAM_NAME
+    found, pending = find_logs(run_dir)
+    if choice is not None:
+        found = [f for f in found if choice in (f.fmt.name, str(f.path.relative_to(run_dir)),
+                                                str(f.unit.relative_to(run_dir)))]
+        if not found:
+            raise RunwatchError(f"--source {choice}: no such log in {run_dir}: "
+                                f"{_listing(find_logs(run_dir)[0], run_dir) or 'none found'}")
+    if not found:
+        return max(pending, key=_mtime) if pending and choice is None else None
+    if len({f.fmt.name for f in found}) > 1:
+        raise RunwatchError(f"{run_dir} holds several logs ({_listing(found, run_dir)}): "
+                            "pick one with --source NAME, or give its path")
+    return max((f.path for f in found), key=_mtime)
+
+
+def _listing(found: list[Found], run_dir: Path) -> str:
+    units = sorted({(f.fmt.name, f.unit) for f in found})
+    return ", ".join(f"{name}: {unit.relative_to(run_dir) if unit != run_dir else '.'}"
+                     for name, unit in units)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 class Source:
@@ -85,15 +134,21 @@ class Source:
     """
 
     def __init__(self, path: str | os.PathLike, metric: str | None = None,
-                 live: bool = True) -> None:
+                 live: bool = True, lr_tag: str | None = None,
+                 choice: str | None = None) -> None:
         self.requested = Path(path)
         self.metric = metric
-        self.options = ReadOptions(metric=metric, live=live)
-        self.path: Path | None = None
+        self.choice = choice
+        self.options = ReadOptions(metric=metric, lr_tag=lr_tag, live=live)
         self.state = FollowState(missing=True)
         self.modified: float | None = None
         self._waiting = f"waiting for {self.requested}"
         self._reader: LogReader | None = None
+
+    @property
+    def path(self) -> Path | None:
+        """The file read (None until found)."""
+        return self._reader.path if self._reader is not None else None
 
     @property
     def kind(self) -> str:
@@ -125,7 +180,7 @@ class Source:
         """
         target = self.requested
         if target.is_dir():
-            found = find_log(target)
+            found = find_log(target, self.choice)
             if found is None:
                 self._waiting = f"waiting for a log in {target} ({', '.join(LOG_NAMES)})"
                 return False
@@ -147,32 +202,38 @@ class Source:
             return False
         if fmt is None:
             raise RunwatchError(f"{target}: format not recognised; runwatch reads {UNDERSTOOD}")
-        self.path = target
         self._reader = fmt.open(target, self.options, self.state)
         return True
 
 
-def open_source(path: str | os.PathLike, metric: str | None = None) -> Source:
-    """A live Source on PATH; raises RunwatchError only for content it cannot read."""
-    source = Source(path, metric)
+def open_source(path: str | os.PathLike, metric: str | None = None, *,
+                lr_tag: str | None = None, choice: str | None = None) -> Source:
+    """A live Source on PATH; raises RunwatchError only for content it cannot read.
+
+    `metric` (--metric) names the accuracy field, column or tag; `lr_tag` (--lr-tag) the LR
+    tag of a log of scalars; `choice` (--source) which log of a folder holding several.
+    """
+    source = Source(path, metric, lr_tag=lr_tag, choice=choice)
     source.detect()  # a wrong file fails now, not on the first poll
     return source
 
 
-def read_source(path: str | os.PathLike, metric: str | None = None) -> tuple[list[dict], Source]:
+def read_source(path: str | os.PathLike, metric: str | None = None, *,
+                lr_tag: str | None = None,
+                choice: str | None = None) -> tuple[list[dict], Source]:
     """Every complete record of PATH, and the Source that read them (kind, note, counts)."""
     p = Path(path)
     if not p.exists():
         raise RunwatchError(f"{p} does not exist: check the path (runwatch watch waits for it)")
-    if p.is_dir() and find_log(p) is None:
+    file = find_log(p, choice) if p.is_dir() else p
+    if file is None:
         raise RunwatchError(f"{p} holds no log runwatch reads: expected {UNDERSTOOD}")
-    file = find_log(p) if p.is_dir() else p
     problem = not_a_file(file, file.stat())
     if problem:
         raise RunwatchError(f"{problem}: give runwatch a log file or a run directory")
     if file.stat().st_size == 0:
         raise RunwatchError(f"{file} is empty: wait for the first epoch, or pick another file")
-    source = Source(p, metric, live=False)
+    source = Source(p, metric, live=False, lr_tag=lr_tag, choice=choice)
     if not source.detect():
         raise RunwatchError(f"{file} has no complete line yet: wait for the first epoch")
     records: list[dict] = []

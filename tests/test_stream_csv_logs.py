@@ -107,3 +107,21 @@ def test_lightning_epoch_without_an_lr_row_has_no_lr():
     epochs = [r for r in lightning_table(header, rows, None).records if r["type"] == "epoch"]
     assert [r["lr"] for r in epochs] == [0.1, None]
 
+
+
+def test_a_keras_csv_logger_file_reads_with_val_accuracy_in_percent(tmp_path):
+    from tiny_fits import keras_fit
+
+    from runwatch.stream.sources import read_source
+
+    keras_fit(tmp_path / "training.log", epochs=4)
+    rows = (tmp_path / "training.log").read_text().splitlines()
+    assert rows[0].startswith("epoch,accuracy")  # as Keras writes it: 0-based, fractions
+    records, source = read_source(tmp_path / "training.log")
+    epochs = [r for r in records if r["type"] == "epoch"]
+    val = [float(row.split(",")[rows[0].split(",").index("val_accuracy")]) for row in rows[1:]]
+    assert source.kind == "CSV (epoch, val_accuracy)"
+    assert [r["epoch"] for r in epochs] == [1, 2, 3, 4]
+    assert [r["test_acc1"] for r in epochs] == pytest.approx([100 * v for v in val])
+    assert all(r["train_acc1"] is not None and r["train_acc1"] <= 100 for r in epochs)
+    assert "val_accuracy" in source.note and "fractions" in source.note

@@ -447,3 +447,23 @@ def test_importing_the_readers_pulls_in_no_heavy_library():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).parent.parent)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_folder_with_several_logs_asks_which_and_source_picks(tmp_path):
+    (tmp_path / "log.txt").write_text('{"epoch": 0, "test_acc1": 5.0}\n')
+    nested = tmp_path / "lightning_logs" / "version_0"
+    nested.mkdir(parents=True)
+    (nested / "metrics.csv").write_text("epoch,step,val_acc\n0,3,0.5\n")
+    message = (r"holds several logs \(deit: log.txt, lightning: lightning_logs/version_0/"
+               r"metrics.csv\): pick one with --source NAME, or give its path")
+    with pytest.raises(RunwatchError, match=message):
+        read_source(tmp_path)
+    with pytest.raises(RunwatchError, match=message):
+        open_source(tmp_path)
+    assert read_source(tmp_path, choice="lightning")[1].kind == "Lightning metrics.csv"
+    assert read_source(tmp_path, choice="log.txt")[1].kind == "DeiT log.txt"
+    with pytest.raises(RunwatchError, match="--source timm: no such log in .*deit: log.txt"):
+        read_source(tmp_path, choice="timm")
+    with StreamWriter(tmp_path / "metrics.jsonl") as w:  # our own stream beside them wins
+        w.write("epoch", epoch=1, test_acc1=5.0)
+    assert read_source(tmp_path)[1].kind == "runwatch stream"

@@ -21,7 +21,8 @@ STOP_WAIT_S = 30
 
 
 def watch(path: Path, target: float | None = None, metric: str | None = None,
-          replay: float | None = None) -> int:
+          replay: float | None = None, lr_tag: str | None = None,
+          choice: str | None = None) -> int:
     from runwatch.stream.sources import open_source
     from runwatch.tui.feed import StreamFeed
 
@@ -30,9 +31,9 @@ def watch(path: Path, target: float | None = None, metric: str | None = None,
 
         if replay <= 0:
             raise RunwatchError(f"--replay {replay}: the speed must be positive (epochs/s)")
-        source = open_replay(path, replay, metric)
+        source = open_replay(path, replay, metric, lr_tag=lr_tag, choice=choice)
     else:
-        source = StreamFeed(open_source(path, metric))
+        source = StreamFeed(open_source(path, metric, lr_tag=lr_tag, choice=choice))
     _run_app(source, path, target)
     return 0
 

@@ -9,16 +9,29 @@ line here. `runwatch.stream.sources` finds, detects and follows them.
 
 from __future__ import annotations
 
-from runwatch.stream.logs import any_csv, deit, json_stats, lightning_csv, ours, timm
+from runwatch.stream.logs import (
+    any_csv,
+    deit,
+    hf_trainer,
+    json_stats,
+    lightning_csv,
+    mlflow,
+    ours,
+    tensorboard,
+    timm,
+)
 from runwatch.stream.logs.base import Head, LogFormat, LogReader, ReadOptions
 
 FORMATS: tuple[LogFormat, ...] = (
+    tensorboard.FORMAT,  # binary, told by its checksums
     json_stats.FORMAT,  # before the JSON-lines formats: its options table opens with "{"
     ours.FORMAT,
     deit.FORMAT,
     timm.FORMAT,  # before the CSVs: a timm summary is also a CSV with an epoch column
     lightning_csv.FORMAT,
     any_csv.FORMAT,
+    hf_trainer.FORMAT,  # a JSON document: after the JSON-lines formats, which it is not
+    mlflow.FORMAT,
 )
 PENDING = "pending"  # detect(): not enough content yet to tell
 

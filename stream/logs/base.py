@@ -17,6 +17,7 @@ class LogReader(Protocol):
 
     kind: str  # what was read, for the header ("DeiT log.txt", "CSV (epoch, val_acc)" ...)
     note: str  # which fields were picked and why
+    path: Path  # the file read now (a log of several files: the one that decides)
 
     def poll(self) -> tuple[list[dict], bool]: ...
 

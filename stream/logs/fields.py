@@ -106,7 +106,7 @@ TEST_LOSS_COLUMNS = ("test_loss", "val_loss", "val_loss_epoch", "valid_loss", "e
                      "validation_loss")
 TRAIN_LOSS_COLUMNS = ("train_loss_epoch", "train_loss", "loss")
 TRAIN_ACC_COLUMNS = ("train_acc1", "train_acc1_epoch", "train_acc_epoch", "train_acc",
-                     "train_top1", "train_accuracy")
+                     "train_top1", "train_accuracy", "accuracy")  # Keras: `accuracy` is train
 
 
 @dataclass(frozen=True)
@@ -133,6 +133,8 @@ def pick_fields(names: list[str], metric: str | None) -> dict[str, str]:
         "lr": pick_lr_column(names),
         "epoch_time_s": first_named(names, ("epoch_time_s", "epoch_time")),
     }
+    if found["train_acc1"] == found["test_acc1"]:
+        found["train_acc1"] = None
     return {k: v for k, v in found.items() if v is not None}
 
 

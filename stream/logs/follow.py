@@ -17,7 +17,8 @@ from runwatch.stream.schema import record_problem
 
 def synthetic_run_start(kind: str, path: Path, note: str, info: dict) -> dict:
     """The `run_start` a foreign log lacks: what was read, how, and any plan it states."""
-    return {"type": "run_start", "time": None, "synthetic": True, "run_id": path.parent.name,
+    return {"type": "run_start", "time": None, "synthetic": True,
+            "run_id": info.get("run_id", path.parent.name),
             "source": {"kind": kind, "path": str(path), "note": note},
             "config": info.get("config", {}), "epochs": info.get("epochs"),
             "lr_schedule": info.get("lr_schedule"), "target_acc1": None}
