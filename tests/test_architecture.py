@@ -11,15 +11,16 @@ REPO = Path(__file__).resolve().parent.parent
 ALLOWED = {
     "runwatch": {"runwatch"},  # the ground modules import only each other (cli.py is apart)
     "stream": {"runwatch"},
+    "hooks": {"runwatch", "runwatch.stream"},  # other trainers' callbacks: nothing imports them
     "ckpt_tools": {"runwatch", "runwatch.stream"},
     "forecast": {"runwatch", "runwatch.stream"},
     "trainer": {"runwatch", "runwatch.stream", "runwatch.ckpt_tools"},
     "tui": {"runwatch", "runwatch.stream", "runwatch.ckpt_tools", "runwatch.forecast",
             "runwatch.trainer"},
 }
-PARTS = ("runwatch.stream", "runwatch.ckpt_tools", "runwatch.forecast", "runwatch.trainer",
-         "runwatch.tui")
-TORCH_FREE = ("runwatch", "stream", "ckpt_tools", "forecast", "tui")
+PARTS = ("runwatch.stream", "runwatch.hooks", "runwatch.ckpt_tools", "runwatch.forecast",
+         "runwatch.trainer", "runwatch.tui")
+TORCH_FREE = ("runwatch", "stream", "ckpt_tools", "forecast", "tui", "hooks")
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -74,4 +75,15 @@ def test_only_the_trainer_imports_torch():
     wrong = [f"{path.relative_to(REPO)} imports {module}"
              for folder in TORCH_FREE for path in sorted((REPO / folder).rglob("*.py"))
              for module in module_level_imports(path) if module in ("torch", "torchvision")]
+    assert wrong == []
+
+
+def test_the_hooks_import_their_trainer_only_in_their_own_module():
+    # runwatch.hooks is optional: importing the package (or the plan) pulls in no trainer, and
+    # only hooks/lightning.py and hooks/hf.py import Lightning and transformers.
+    heavy = ("lightning", "pytorch_lightning", "transformers", "torch")
+    wrong = [f"{path.relative_to(REPO)} imports {module}"
+             for path in sorted((REPO / "hooks").rglob("*.py"))
+             for module in module_level_imports(path) if module in heavy
+             and (path.stem, module) not in (("lightning", "lightning"), ("hf", "transformers"))]
     assert wrong == []

@@ -37,9 +37,9 @@ def lightning_fit(root: Path, epochs: int = 4, loggers: list | None = None,
 
         def configure_optimizers(self):
             opt = torch.optim.SGD(self.parameters(), lr=0.1)
-            if scheduler == "cosine_restarts":  # restarts every 2 epochs (or 8 steps)
+            if scheduler == "cosine_restarts":  # restarts every 3 epochs (or 12 steps)
                 sched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
-                    opt, T_0=2 if interval == "epoch" else 8, eta_min=0.001)
+                    opt, T_0=3 if interval == "epoch" else 12, eta_min=0.001)
             else:  # step decay at epoch 2
                 sched = torch.optim.lr_scheduler.MultiStepLR(
                     opt, [2 if interval == "epoch" else 8], 0.1)

@@ -1,0 +1,40 @@
+"""The Hugging Face TrainerCallback on a real tiny transformers.Trainer fit: the stream, its
+planned LRs (the Trainer's own scheduler, copied and stepped ahead) and the forecast's events."""
+
+from __future__ import annotations
+
+import pytest
+from tiny_fits import hf_fit
+
+from runwatch.forecast import ForecastOptions, forecast_run, history_from_records
+from runwatch.hooks.hf import RunwatchTrainerCallback
+from runwatch.stream import latest_plan, read_stream
+
+
+def test_a_trainer_fit_writes_its_plan_epochs_checkpoints_and_the_restart_is_forecast(
+        tmp_path):
+    out = tmp_path / "out"
+    hf_fit(out, epochs=4, callbacks=[RunwatchTrainerCallback()],
+           lr_scheduler_kwargs={"num_cycles": 2})  # 32 steps: a hard restart at step 16
+    records, state = read_stream(out)
+    assert state.bad_lines == 0
+    start, epochs = records[0], [r for r in records if r["type"] == "epoch"]
+    plan = start["lr_schedule"]
+    assert start["type"] == "run_start" and start["epochs"] == 4
+    assert start["config"]["lr_scheduler_type"] == "cosine_with_restarts"
+    assert [r["epoch"] for r in epochs] == [1, 2, 3, 4]
+    assert [r["lr"] for r in epochs] == pytest.approx(plan)  # what the Trainer did
+    assert plan[0] == plan[2] == pytest.approx(0.1) and plan[1] < 0.06
+    assert all(1 < r["test_acc1"] <= 100 for r in epochs)  # eval_accuracy, as percent
+    assert all(r["test_loss"] is not None and r["train_loss"] is not None for r in epochs)
+    steps = [r for r in records if r["type"] == "step"]
+    assert len(steps) == 16 and {r["epoch"] for r in steps} == {1, 2, 3, 4}
+    checkpoints = [r["path"] for r in records if r["type"] == "checkpoint"]
+    assert checkpoints == [str(out / f"checkpoint-{n}") for n in (8, 16, 24, 32)]
+    assert (records[-1]["type"], records[-1]["status"]) == ("run_end", "completed")
+
+    history = history_from_records(records)
+    result = forecast_run(history[history["epoch"] <= 2], latest_plan(records), 99.0,
+                          ForecastOptions())
+    assert [(e.kind, e.epoch) for e in result.events if e.kind == "lr_restart"] == [
+        ("lr_restart", 3)]
