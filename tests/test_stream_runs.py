@@ -1,0 +1,80 @@
+"""A folder of runs summarised for the run list: status, epoch of total, best, format."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from torch.utils.tensorboard import SummaryWriter
+
+from runwatch.stream import StreamWriter
+from runwatch.stream.runs import TAIL_BYTES, scan_runs
+
+NOW = 1_800_000_000.0
+
+
+def our_run(run: Path, epochs_done: int, planned: int = 10, end: str | None = None,
+            steps: int = 0, age_s: float = 0.0, best_field: bool = True) -> Path:
+    run.mkdir(parents=True)
+    with StreamWriter(run / "metrics.jsonl") as w:
+        w.write("run_start", time=NOW - 1e5, epochs=planned, lr_schedule=[0.1] * planned)
+        best = 0.0
+        for e in range(1, epochs_done + 1):
+            for s in range(1, steps + 1):
+                w.write("step", time=NOW - 1e4, epoch=e, step=s, global_step=e * steps + s,
+                        loss=1.0, lr=0.1)
+            acc = 50.0 + (e % 7)  # best 56 at the 6th epoch, seen again later
+            best = max(best, acc)
+            extra = {"best_acc1": best, "best_epoch": 6 if e >= 6 else e} if best_field else {}
+            w.write("epoch", time=NOW - 1e4 + e, epoch=e, test_acc1=acc, epoch_time_s=60.0,
+                    **extra)
+        if end:
+            w.write("run_end", time=NOW - 1e4, status=end, epoch=epochs_done)
+    os.utime(run / "metrics.jsonl", (NOW - age_s, NOW - age_s))
+    return run
+
+
+def test_statuses_epochs_and_best_of_a_folder_of_runs(tmp_path):
+    our_run(tmp_path / "done", 10, end="completed", age_s=1e5)
+    our_run(tmp_path / "crashed", 4, end="failed")
+    our_run(tmp_path / "ctrl-c", 4, end="interrupted")
+    our_run(tmp_path / "live", 3, age_s=60)
+    our_run(tmp_path / "quiet", 3, age_s=3600)  # 3 epochs of 60 s, 10 min minimum: stalled
+    our_run(tmp_path / "plain", 7, best_field=False, age_s=1e5)  # no best_acc1: max of epochs
+    with SummaryWriter(tmp_path / "tb") as w:
+        for e in range(3):
+            w.add_scalar("val/acc", 0.5 + e / 10, e)
+    for event_file in (tmp_path / "tb").iterdir():
+        os.utime(event_file, (NOW - 60, NOW - 60))
+    (tmp_path / "both").mkdir()
+    (tmp_path / "both" / "log.txt").write_text('{"epoch": 0, "test_acc1": 5.0}\n')
+    (tmp_path / "both" / "curve.csv").write_text("epoch,val_acc\n1,5\n")
+    (tmp_path / "both" / "sub").mkdir()
+    (tmp_path / "both" / "sub" / "metrics.csv").write_text("epoch,step,val_acc\n0,1,0.5\n")
+    runs = {r.name: r for r in scan_runs(tmp_path, now=NOW)}
+    assert {n: r.status for n, r in runs.items()} == {
+        "done": "finished", "crashed": "failed", "ctrl-c": "stopped", "live": "running",
+        "quiet": "stalled", "plain": "stalled", "tb": "running", "both": "unreadable"}
+    assert (runs["done"].epoch, runs["done"].epochs) == (10, 10)
+    assert (runs["done"].best_acc1, runs["done"].best_epoch) == (56.0, 6)
+    assert (runs["plain"].best_acc1, runs["plain"].best_epoch) == (56.0, 6)
+    assert runs["tb"].kind == "TensorBoard events (val/acc)"
+    assert runs["tb"].best_acc1 == pytest.approx(70.0)
+    assert "holds several logs" in runs["both"].note
+
+
+def test_a_long_stream_is_read_at_its_ends_only(tmp_path):
+    run = our_run(tmp_path / "long", 300, planned=300, steps=20, end="completed")
+    assert (run / "metrics.jsonl").stat().st_size > 2 * TAIL_BYTES
+    (summary,) = scan_runs(tmp_path, now=NOW)
+    assert (summary.epoch, summary.epochs, summary.status) == (300, 300, "finished")
+    assert (summary.best_acc1, summary.best_epoch) == (56.0, 6)
+    # What lies between the ends is not read: a damaged middle changes nothing.
+    data = bytearray((run / "metrics.jsonl").read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 100] = b"x" * 100
+    (run / "metrics.jsonl").write_bytes(bytes(data))
+    assert scan_runs(tmp_path, now=NOW)[0].epoch == 300
+    assert json.loads((run / "metrics.jsonl").read_text().split("\n", 1)[0])["epochs"] == 300
