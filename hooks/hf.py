@@ -50,6 +50,7 @@ class RunwatchTrainerCallback(TrainerCallback):
         self.epoch_first_step = 0
         self.losses: list[float] = []
         self.pending: dict | None = None  # an epoch ended, waiting for its evaluation
+        self._optimizer = None
 
     def on_train_begin(self, args, state, control, lr_scheduler=None, optimizer=None,
                        **kwargs) -> None:
@@ -77,7 +78,7 @@ class RunwatchTrainerCallback(TrainerCallback):
 
     def on_epoch_begin(self, args, state, control, optimizer=None, **kwargs) -> None:
         self._flush()
-        optimizer = optimizer or getattr(self, "_optimizer", None)
+        optimizer = optimizer or self._optimizer
         self.epoch_lr = (float(optimizer.param_groups[0]["lr"]) if optimizer is not None
                          else None)
         self.epoch_started = time.time()

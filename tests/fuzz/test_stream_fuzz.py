@@ -84,7 +84,7 @@ def consume(records: list[dict]) -> None:
 
 
 @pytest.mark.timeout(60)
-@settings(max_examples=800, derandomize=True, deadline=3000, database=None,
+@settings(max_examples=600, derandomize=True, deadline=3000, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(streams)
 def test_no_stream_crashes_hangs_or_grows_the_readers(tmp_path_factory, stream):
