@@ -26,6 +26,7 @@ from runwatch.schedule import (
     lr_at,
     lr_plan,
     spec_from_dict,
+    spec_to_dict,
 )
 
 TABLE_EPOCHS = 10
@@ -280,7 +281,7 @@ def plan_loaded(loaded: LoadedCheckpoint, request: EditRequest) -> EditPlan:
         lr_before=before[:count], lr_after=after,
         jump_ratio=after[0] / last if last else None, warnings=warnings,
         changes={k: [getattr(spec, k), v] for k, v in changes.items()},
-        from_schedule=_spec_dict(spec), to_schedule=_spec_dict(cont),
+        from_schedule=spec_to_dict(spec), to_schedule=spec_to_dict(cont),
         resume_hint=RESUME_HINTS.get(view.layout, ""),
         new_scheduler=new_state, new_group_lrs=group_lrs,
         new_initial_lrs=[cont.base_lr * r for r in ratios],
@@ -302,12 +303,6 @@ def _fit_cosine_annealing(view: CheckpointView, cont: ScheduleSpec, done: int) -
             and specs.scheduler_type(main) == "CosineAnnealingLR"):
         return replace(cont, name="cosine", epochs=cont.t0 + cont.warmup_epochs)
     return cont
-
-
-def _spec_dict(spec: ScheduleSpec) -> dict:
-    d = asdict(spec)
-    d["milestones"] = list(spec.milestones)
-    return d
 
 
 def _plan_timm(loaded: LoadedCheckpoint, view: CheckpointView, request: EditRequest,

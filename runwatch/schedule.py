@@ -27,7 +27,7 @@ plan) all use this module, so they cannot disagree.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
 from runwatch.errors import RunwatchError
 
@@ -54,6 +54,12 @@ class ScheduleSpec:
 
     def __post_init__(self) -> None:
         validate_spec(self)
+
+
+def spec_to_dict(spec: ScheduleSpec) -> dict:
+    """The spec as the dict a stream record or checkpoint stores (JSON and pickle-safe: the
+    milestones as a list); `spec_from_dict` reads it back."""
+    return {**asdict(spec), "milestones": list(spec.milestones)}
 
 
 def spec_from_dict(data: dict) -> ScheduleSpec:

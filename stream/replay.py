@@ -11,11 +11,10 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
 
-from runwatch.schedule import ScheduleSpec, lr_plan
+from runwatch.schedule import ScheduleSpec, lr_plan, spec_to_dict
 from runwatch.stream import SCHEMA_VERSION, FollowState
 from runwatch.stream.sources import read_source
 
@@ -103,7 +102,7 @@ def seed_run_records(start_time: float | None = None) -> list[dict]:
         "type": "run_start", "time": start_time, "schema": SCHEMA_VERSION, "run_id": "seed-run",
         "synthetic": True, "source": {"kind": "seed run", "path": str(path),
                                       "note": "ResNet50/ImageNet-1K, plan from its README"},
-        "config": SEED_CONFIG, "schedule": asdict(SEED_SCHEDULE),
+        "config": SEED_CONFIG, "schedule": spec_to_dict(SEED_SCHEDULE),
         "lr_schedule": lr_plan(SEED_SCHEDULE), "epochs": SEED_SCHEDULE.epochs,
         "target_acc1": SEED_TARGET, "epoch_time_s": SEED_EPOCH_TIME_S,
     }

@@ -2,13 +2,12 @@
 
 import json
 import time
-from dataclasses import asdict
 
 import pytest
 
 from runwatch.errors import RunwatchError
 from runwatch.forecast.loading import load_run
-from runwatch.schedule import ScheduleSpec, lr_plan
+from runwatch.schedule import ScheduleSpec, lr_plan, spec_to_dict
 
 SPEC = ScheduleSpec("cosine_restarts", 0.1, 40, t0=10, eta_min=1e-4)
 
@@ -17,7 +16,7 @@ def write_stream(path, n=12, patience=7):
     lrs = lr_plan(SPEC)
     lines = [{"type": "run_start", "time": 0.0, "run_id": "r1", "target_acc1": 70.0,
               "config": {"train": {"early_stop_patience": patience}},
-              "schedule": {**asdict(SPEC), "milestones": []}, "lr_schedule": lrs}]
+              "schedule": spec_to_dict(SPEC), "lr_schedule": lrs}]
     lines += [{"type": "epoch", "time": 100.0 * e, "epoch": e, "test_acc1": 20.0 + 3 * e,
                "lr": lrs[e - 1], "epoch_time_s": 100.0} for e in range(1, n + 1)]
     path.write_text("\n".join(json.dumps(x) for x in lines) + "\n")

@@ -9,13 +9,18 @@ import torch
 from trainer_tiny import tiny_config
 
 from runwatch.errors import RunwatchError
-from runwatch.schedule import continue_schedule, lr_at, lr_plan, spec_from_dict
+from runwatch.schedule import (
+    continue_schedule,
+    lr_at,
+    lr_plan,
+    spec_from_dict,
+    spec_to_dict,
+)
 from runwatch.stream import StreamWriter, read_stream, stream_path
 from runwatch.trainer.checkpoint import load_checkpoint, save_checkpoint
 from runwatch.trainer.config import schedule_spec
 from runwatch.trainer.lr import position_scheduler
 from runwatch.trainer.model import build_model, build_optimizer
-from runwatch.trainer.records import spec_to_dict
 from runwatch.trainer.resume import config_changes, plan_resume
 from runwatch.trainer.train import run
 

@@ -1,11 +1,10 @@
 import sys
-from dataclasses import asdict
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from runwatch.schedule import ScheduleSpec, lr_at
+from runwatch.schedule import ScheduleSpec, lr_at, spec_to_dict
 from runwatch.tui import surgery
 from runwatch.tui.surgery import EditChoice, describe_plan, edited_path, preview_lrs, resume_command
 
@@ -13,7 +12,7 @@ SEED = ScheduleSpec("cosine_restarts", 0.05, 100, t0=30, eta_min=1e-5)
 
 
 def test_preview_of_t0_100_keep_phase_shows_the_jump_match_lr_avoids_it():
-    schedule = {**asdict(SEED), "milestones": []}
+    schedule = spec_to_dict(SEED)
     last = lr_at(SEED, 30)
     keep = preview_lrs(schedule, 30, last, EditChoice(t0=100, continuity="keep-phase"))
     assert keep[0] == pytest.approx(0.0397, abs=1e-4)  # DOMAIN.md: a 270x jump

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict
 from pathlib import Path
 
-from runwatch.schedule import ScheduleSpec, lr_plan
+from runwatch.schedule import ScheduleSpec, lr_plan, spec_to_dict
 
 T0 = 1_700_000_000.0  # a fixed clock: snapshots and ETAs do not depend on today
 EPOCH_S = 60.0
@@ -17,7 +16,7 @@ SPEC = ScheduleSpec("cosine_restarts", 0.1, 40, t0=10, eta_min=1e-4)
 def run_start(spec: ScheduleSpec = SPEC, target: float = 75.0, patience: int = 0) -> dict:
     return {"type": "run_start", "time": T0, "schema": 1, "run_id": "test-run",
             "config": {"train": {"epochs": spec.epochs, "early_stop_patience": patience}},
-            "schedule": {**asdict(spec), "milestones": list(spec.milestones)},
+            "schedule": spec_to_dict(spec),
             "lr_schedule": lr_plan(spec), "epochs": spec.epochs, "target_acc1": target}
 
 

@@ -6,7 +6,6 @@ checkpoint thread append its records too, `NullWriter` stands in on the other ra
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import socket
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from runwatch.schedule import ScheduleSpec, find_jumps, lr_at, lr_plan
+from runwatch.schedule import ScheduleSpec, find_jumps, lr_at, lr_plan, spec_to_dict
 from runwatch.stream import SCHEMA_VERSION, StreamWriter, latest_plan, read_stream, stream_path
 from runwatch.trainer.config import Config, config_to_dict
 from runwatch.trainer.distributed import DistInfo
@@ -81,12 +80,6 @@ def run_start_fields(config: Config, spec: ScheduleSpec, lr_schedule: list[float
             "target_acc1": config.train.target_acc1, "world_size": info.world_size,
             "device": str(device), "torch": torch.__version__, "host": socket.gethostname(),
             "pid": os.getpid()}
-
-
-def spec_to_dict(spec: ScheduleSpec) -> dict:
-    d = dataclasses.asdict(spec)
-    d["milestones"] = list(spec.milestones)
-    return d
 
 
 def plan_with_history(spec: ScheduleSpec, done: int, run_dir: Path) -> list[float]:

@@ -26,7 +26,7 @@ from torch import nn
 
 from runwatch.errors import RunwatchError
 from runwatch.runlock import RunLock, hold_run
-from runwatch.schedule import ScheduleSpec, lr_at, lr_plan
+from runwatch.schedule import ScheduleSpec, lr_at, lr_plan, spec_to_dict
 from runwatch.stream import StreamWriter, stream_path
 from runwatch.trainer import checkpoint as ckpt
 from runwatch.trainer.config import Config, config_to_dict, schedule_spec
@@ -51,7 +51,6 @@ from runwatch.trainer.records import (
     format_epoch,
     plan_with_history,
     run_start_fields,
-    spec_to_dict,
 )
 from runwatch.trainer.resume import ResumePlan, check_run_dir, plan_resume, restore_schedule
 from runwatch.trainer.signals import StopRequest
