@@ -71,6 +71,12 @@ def _law(h: History, variant: tuple[float, float], full: LawFit | None,
     return ModelSpec(law_name(variant), "schedule", True, predict)
 
 
+def model_names() -> list[str]:
+    """Every model of the forecast, in the order build_models builds them (the LR laws only
+    when the LR is known): the one list that the reliability table must cover."""
+    return [*BASELINES, *FAMILIES, *(law_name(v) for v in VARIANTS)]
+
+
 def build_models(h: History, b_prior: BPrior = B_PRIOR
                  ) -> tuple[list[ModelSpec], dict[str, LawFit | None]]:
     """All models for this history, and the laws' full-history fits by model name."""

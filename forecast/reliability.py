@@ -10,8 +10,9 @@ same forecast by it. A model's multiplier in a band is the geometric mean of tha
 the forecasts measured; forecast.combine multiplies each model's holdout weight by it at every
 future epoch. The multipliers are learned leave-one-curve-out by `python -m forecast.backtest`
 (a curve is scored with multipliers measured on the other curves only); RELIABILITY holds the
-values it prints as learned from all curves. A model the table does not name keeps its holdout
-weight alone. Pure: numpy only.
+values it prints as learned from all curves. A model the table does not name (one added since the
+table was learned) gets a neutral multiplier, the median of the table's multipliers in that band:
+never more than the measured models, whose multipliers are all below 1. Pure: numpy only.
 """
 
 from __future__ import annotations
@@ -36,15 +37,19 @@ class Reliability:
 
     table: tuple[tuple[str, tuple[float, ...]], ...] = ()
 
+    def neutral(self) -> np.ndarray:
+        """Per band, the multiplier of a model the table does not name: the table's median."""
+        if not self.table:
+            return np.ones(len(HORIZON_EDGES) + 1)
+        return np.median(np.array([row for _, row in self.table], float), axis=0)
+
     def multipliers(self, names: list[str], epochs: np.ndarray, last_epoch: int) -> np.ndarray:
         """(models, epochs) array of the multipliers at each future epoch."""
         rows = dict(self.table)
+        neutral = self.neutral()
         bands = horizon_bands(epochs, last_epoch)
-        out = np.ones((len(names), len(bands)))
-        for i, name in enumerate(names):
-            if name in rows:
-                out[i] = np.asarray(rows[name], float)[bands]
-        return out
+        return np.array([np.asarray(rows.get(name, neutral), float)[bands] for name in names]
+                        ).reshape(len(names), len(bands))
 
 
 # (band, model) -> squared errors of one forecast (one curve, one cut) over that band's epochs
@@ -54,7 +59,8 @@ ForecastErrors = Mapping[tuple[int, str], np.ndarray]
 def learn_reliability(forecasts: Iterable[ForecastErrors]) -> Reliability:
     """Geometric mean over forecasts of best RMSE / model RMSE, per model and band.
 
-    A band a model never had a forecast in gets 1 (its holdout weight alone).
+    A band a model never had a forecast in gets the median of the models measured there (1
+    when none was), as a model missing from the table does.
     """
     logs: dict[tuple[int, str], list[float]] = {}
     for errors in forecasts:
@@ -67,11 +73,11 @@ def learn_reliability(forecasts: Iterable[ForecastErrors]) -> Reliability:
             for m, value in rmse.items():
                 logs.setdefault((band, m), []).append(np.log((best + 1e-9) / (value + 1e-9)))
     names = sorted({m for _, m in logs})
-    n_bands = len(HORIZON_EDGES) + 1
-    return Reliability(tuple(
-        (m, tuple(float(np.exp(np.mean(logs[(b, m)]))) if (b, m) in logs else 1.0
-                  for b in range(n_bands)))
-        for m in names))
+    measured = {key: float(np.exp(np.mean(values))) for key, values in logs.items()}
+    neutral = [float(np.median([v for (b, _), v in measured.items() if b == band] or [1.0]))
+               for band in range(len(HORIZON_EDGES) + 1)]
+    return Reliability(tuple((m, tuple(measured.get((b, m), neutral[b])
+                                       for b in range(len(neutral)))) for m in names))
 
 
 # Measured by `python -m forecast.backtest` on tests/data/curves and the seed run (all curves):
