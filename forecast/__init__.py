@@ -18,7 +18,7 @@ _EXPORTS = {
     "ForecastResult": "runwatch.forecast.result",
     "forecast_run": "runwatch.forecast.engine",
     "forecast_scenarios": "runwatch.forecast.engine",
-    "history_from_records": "runwatch.forecast.records",
+    "history_from_records": "runwatch.forecast.inputs",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -31,9 +31,9 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares
 
+from runwatch.forecast.combine import CAL80
 from runwatch.forecast.engine import forecast_run
 from runwatch.forecast.inputs import prepare_history
-from runwatch.forecast.intervals import CAL80
 from runwatch.forecast.lr_law import B_PRIOR, FLAT_B_PRIOR, VARIANTS, BPrior, fit_lr_law, lr_jitter
 from runwatch.forecast.reliability import (
     RELIABILITY,
@@ -43,8 +43,9 @@ from runwatch.forecast.reliability import (
     learn_reliability,
 )
 from runwatch.forecast.result import ForecastOptions, ForecastResult
-from runwatch.forecast.scenario_plans import parse_plan, plan_lrs
+from runwatch.forecast.scenarios import parse_plan
 from runwatch.forecast.speed import time_long_history
+from runwatch.schedule import lr_plan
 
 CUTS = (0.25, 0.5, 0.75)
 REPO = Path(__file__).resolve().parent.parent
@@ -72,7 +73,7 @@ def load_curve(path: str) -> tuple[pd.DataFrame, list[float] | None]:
     """A finished curve and its plan: the seed run's configured plan, else its LR column."""
     df = pd.read_csv(path)
     if Path(path).resolve() == Path(SEED_CURVE).resolve():
-        return df, plan_lrs(parse_plan("seed"))
+        return df, lr_plan(parse_plan("seed"))
     plan = df["lr"].astype(float).tolist() if "lr" in df.columns else None
     return df, plan
 

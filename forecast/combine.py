@@ -7,7 +7,17 @@ multiplied by how reliable the model has been that far ahead on other runs
 (forecast.reliability). A model that
 ignores the learning rate has only been validated under the LR it was fitted at, so it takes
 part at a future epoch only while the plan keeps the LR within LR_BAND of the current one.
-Pure: numpy only.
+
+Intervals and the chance of reaching a target: the width at a future epoch comes from three
+measured things: the run's epoch-to-epoch noise, the disagreement of the weighted models there,
+and how far the forecast moves from the current level (a forecast that promises 10 points is
+less certain than one that promises 1):
+
+    scale(t) = sqrt(noise**2 + spread(t)**2 + (REL_MOVE * |pred(t) - level|)**2)
+
+The 80% and 95% half-widths are CAL80 * scale and CAL95 * scale, the 80% and 95% quantiles of
+|truth - prediction| / scale measured by the backtest on the finished curves (each curve scored
+with multipliers learned on the other curves only). Pure: numpy only.
 """
 
 from __future__ import annotations
@@ -21,6 +31,10 @@ import numpy as np
 LR_BAND = 1.5  # factor the LR may move before LR-blind models stop being trusted
 KEEP_WITHIN = 3.0  # models with a holdout error over 3x the best one get no weight
 LONG_HOLDOUT = 0.5  # share of the history the second, longer holdout covers
+REL_MOVE = 0.25
+CAL80 = 1.19
+CAL95 = 2.18
+Z80 = 1.2816  # standard normal quantile of 0.9: turns the 80% half-width into an sd
 
 # (epochs fitted = first n of the history, epochs to predict) -> accuracy, or None on failure
 Predictor = Callable[[int, np.ndarray], "np.ndarray | None"]
@@ -137,3 +151,25 @@ def combine(scored: list[Scored], weights: np.ndarray, blind_ok: np.ndarray,
         pred[t] = float(np.sum(w * values))
         spread[t] = float(np.sqrt(np.sum(w * (values - pred[t]) ** 2)))
     return pred, spread, mass
+
+
+def band_scale(pred: np.ndarray, spread: np.ndarray, noise: float, level: float) -> np.ndarray:
+    """scale(t) of the module docstring, per future epoch."""
+    return np.sqrt(noise**2 + spread**2 + (REL_MOVE * (pred - level)) ** 2)
+
+
+def bands(pred: np.ndarray, scale: np.ndarray, cal80: float = CAL80,
+          cal95: float = CAL95) -> tuple[np.ndarray, ...]:
+    """(lo80, hi80, lo95, hi95), clipped to 0..100."""
+    def clip(x: np.ndarray) -> np.ndarray:
+        return np.clip(x, 0.0, 100.0)
+
+    return (clip(pred - cal80 * scale), clip(pred + cal80 * scale),
+            clip(pred - cal95 * scale), clip(pred + cal95 * scale))
+
+
+def reach_probabilities(pred: np.ndarray, scale: np.ndarray, target: float) -> np.ndarray:
+    """P(accuracy at each future epoch >= target), normal with sd = CAL80 * scale / Z80."""
+    sd = np.maximum(CAL80 * scale / Z80, 1e-6)
+    z = (pred - target) / sd
+    return np.array([0.5 * (1 + math.erf(v / math.sqrt(2))) for v in z])

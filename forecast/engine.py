@@ -2,7 +2,7 @@
 
 Steps: parse the input (forecast.inputs), fit every model and score it on the held-out recent
 epochs (forecast.models, forecast.combine), combine, put calibrated bands around the result
-(forecast.intervals), read the chance and date of reaching the target, list the events behind
+(forecast.combine), read the chance and date of reaching the target, list the events behind
 and ahead (forecast.events) and evaluate the candidate schedules (forecast.scenarios).
 No I/O, no randomness: the same input gives the same result.
 """
@@ -16,15 +16,17 @@ import numpy as np
 import pandas as pd
 
 from runwatch.forecast.combine import (
+    band_scale,
+    bands,
     combine,
     holdout_size,
     lr_blind_ok,
     model_weights,
+    reach_probabilities,
     score_models,
 )
 from runwatch.forecast.events import NOISE_FLOOR, events_ahead, events_behind
 from runwatch.forecast.inputs import History, prepare_history
-from runwatch.forecast.intervals import band_scale, bands, reach_probabilities
 from runwatch.forecast.lr_law import noise_sd
 from runwatch.forecast.models import build_models
 from runwatch.forecast.result import (

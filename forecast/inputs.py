@@ -1,4 +1,10 @@
-"""Parse a history DataFrame and a planned schedule into arrays the fits can trust.
+"""Parse a run's epochs and its planned schedule into arrays the fits can trust.
+
+`history_from_records(records)` turns stream records (the live branch) into the history
+DataFrame; `prepare_history(history, plan)` validates it into a `History`. With no plan given,
+one shape of plan is guessed from the logged LRs: a cosine decay from the peak towards zero, the
+most common schedule of long runs (DeiT/timm, torchvision references); the guess must reproduce
+the logged LRs within 2% of the peak, or the last LR is held.
 
 Bad input is repaired where a sensible answer exists (and the repair is written to `notes`):
 accuracy given as a fraction, duplicate or unsorted epochs, non-finite values (kept aside for
@@ -10,16 +16,21 @@ usable epoch at all is a RunwatchError naming the problem and the fix.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import OptimizeWarning, curve_fit
 
 from runwatch.errors import RunwatchError
-from runwatch.forecast.plan_infer import cosine_lrs, cosine_tail
-from runwatch.forecast.records import PERCENT
+from runwatch.stream import split_branches
 
 OPTIONAL_COLUMNS = ("test_loss", "train_acc1", "train_loss", "lr", "time", "epoch_time_s")
+PERCENT = "acc_in_percent"  # DataFrame.attrs key: the accuracies are known to be percent
+HISTORY_COLUMNS = ("epoch", "test_acc1", *OPTIONAL_COLUMNS)
+REPRODUCE = 0.02  # a guessed cosine must reproduce the logged LRs within 2% of the peak
+MIN_POINTS = 3
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,68 @@ class History:
     @property
     def last_epoch(self) -> int:
         return int(self.epochs[-1])
+
+
+def history_from_records(records: list[dict]) -> pd.DataFrame:
+    """One row per epoch of the live branch (abandoned branches left out), known columns only.
+
+    Columns the records never carry are absent, so the forecast knows what it lacks; the
+    frame is marked as percent (attrs[PERCENT]), as the stream's schema says.
+    """
+    live = split_branches(records).live
+    rows = [{k: r.get(k) for k in HISTORY_COLUMNS if k in r} for r in live]
+    df = pd.DataFrame(rows)
+    for column in HISTORY_COLUMNS:
+        if column in df.columns:
+            df[column] = pd.to_numeric(df[column], errors="coerce")
+    if "epoch" not in df.columns:
+        df = pd.DataFrame(columns=["epoch", "test_acc1"])
+    # The metric stream's accuracies are percent (every source converts to it): an ImageNet
+    # run's first epochs at 0.1-0.9% must not be taken for fractions (forecast.inputs).
+    df.attrs[PERCENT] = True
+    return df
+
+
+def cosine(e: np.ndarray, eta_min: float, amp: float, start: float, period: float) -> np.ndarray:
+    """eta_min + amp * (1 + cos(pi * (e - start) / period)) / 2, flat at eta_min past the end."""
+    t = np.clip(e - start, 0, period)
+    return eta_min + amp * (1 + np.cos(np.pi * t / period)) / 2
+
+
+def cosine_tail(epochs: np.ndarray, lrs: np.ndarray) -> tuple[float, float, float, float] | None:
+    """(eta_min, amp, start, period) of the cosine the LRs after their peak follow, or None.
+
+    Start and period are fitted (a timm cosine counts its warmup, so its start precedes the
+    logged peak); the first guess of the period is the median of the per-epoch estimates.
+    """
+    peak_i = int(np.argmax(lrs))
+    peak, e_peak = float(lrs[peak_i]), float(epochs[peak_i])
+    e, y = epochs[peak_i:].astype(float), lrs[peak_i:] / peak
+    if len(e) < MIN_POINTS + 1 or np.any(np.diff(y) > 1e-9) or y[-1] > 0.9999:
+        return None  # too short, rising again after the peak, or not decaying yet
+    t, x = e[1:] - e_peak, y[1:]
+    use = (x > 0.02) & (x < 0.9999)
+    if use.sum() < MIN_POINTS:
+        return None
+    guess = float(np.median(np.pi * t[use] / np.arccos(np.clip(2 * x[use] - 1, -1, 1))))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OptimizeWarning)
+            params, _ = curve_fit(cosine, e, y, p0=[0.0, 1.0, e_peak, guess],
+                                  bounds=([0, 0.5, e_peak - 20, 1], [0.5, 1.5, e_peak + 1, 1e5]))
+    except (RuntimeError, ValueError):
+        return None
+    if np.max(np.abs(cosine(e, *params) - y)) > REPRODUCE:
+        return None
+    eta_min, amp, start, period = (float(v) for v in params)
+    return eta_min * peak, amp * peak, start, period
+
+
+def cosine_lrs(fit: tuple[float, float, float, float], first: int, last: int) -> np.ndarray:
+    """LRs of epochs first..last on a fitted cosine (floored at a tiny positive LR)."""
+    eta_min, amp, start, period = fit
+    lrs = cosine(np.arange(first, last + 1, dtype=float), eta_min, amp, start, period)
+    return np.maximum(lrs, 1e-4 * (eta_min + amp))
 
 
 def _column(df: pd.DataFrame, name: str) -> np.ndarray | None:

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 
 from runwatch.errors import RunwatchError
-from runwatch.forecast.records import history_from_records
+from runwatch.forecast.inputs import history_from_records
 from runwatch.forecast.result import ForecastOptions
-from runwatch.forecast.scenario_plans import parse_plan, plan_lrs, standard_scenarios
-from runwatch.schedule import ScheduleSpec, spec_from_dict
+from runwatch.forecast.scenarios import parse_plan, standard_scenarios
+from runwatch.schedule import ScheduleSpec, lr_plan, spec_from_dict
 from runwatch.stream import latest_plan
 from runwatch.stream.sources import read_source
 
@@ -128,7 +128,7 @@ def load_run(path: str, metric: str | None = None, upto: int | None = None,
         spec = parse_plan(plan_text)
     elif isinstance(start.get("schedule"), dict) and not start.get("synthetic"):
         spec = spec_from_dict(start["schedule"])
-    plan = plan_lrs(spec) if spec is not None else latest_plan(records)
+    plan = lr_plan(spec) if spec is not None else latest_plan(records)
     if plan is None and upto is not None and len(full) > len(history):
         plan = _logged_lrs(full)
         if plan is not None:

@@ -1,4 +1,10 @@
-"""What-if: the LR-aware laws re-run under candidate schedules from a checkpoint.
+"""What-if: candidate schedules from a checkpoint, and the LR-aware laws re-run under them.
+
+- `parse_plan("cosine_restarts:lr=0.05,t0=30,eta_min=1e-5,epochs=100")` -> ScheduleSpec
+  (`seed` is the seed run's configured plan, runwatch.stream.replay.SEED_SCHEDULE);
+- `standard_scenarios(...)` -> the candidates every forecast compares: continue as planned;
+  T_0 changed keeping the phase (and matching the LR); anneal from the current LR over the
+  remaining budget; rewind to the best epoch then one new cosine; a different peak LR.
 
 A candidate is (name, checkpoint epoch c, LRs of the epochs after c). The run's state at c is
 what the laws need (summed LR and current LR up to c), so the laws fitted on the whole history
@@ -9,15 +15,27 @@ forecast. Pure: numpy only.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
+from runwatch.errors import RunwatchError
+from runwatch.forecast.combine import CAL80, band_scale
 from runwatch.forecast.inputs import History
-from runwatch.forecast.intervals import CAL80, band_scale
 from runwatch.forecast.lr_law import LawFit, noise_sd, predict_lr_law
 from runwatch.forecast.reliability import RELIABILITY, Reliability
 from runwatch.forecast.result import Scenario
+from runwatch.schedule import SCHEDULE_NAMES, ScheduleSpec, continue_schedule, lr_plan
+from runwatch.stream.replay import SEED_SCHEDULE
 
 Candidate = tuple[str, int, tuple[float, ...]]
+PLAN_KEYS = {"lr": "base_lr", "epochs": "epochs", "t0": "t0", "t_mult": "t_mult",
+             "eta_min": "eta_min", "warmup": "warmup_epochs",
+             "warmup_start_factor": "warmup_start_factor", "milestones": "milestones",
+             "gamma": "gamma"}
+PLAN_SYNTAX = ("NAME:key=value,... with NAME cosine_restarts|cosine|step|constant and keys "
+               f"{', '.join(PLAN_KEYS)} (milestones as 60/120/160), or 'seed'")
+PEAK_FACTOR = 0.5
 
 
 def acc_at_checkpoint(h: History, checkpoint_epoch: int) -> float:
@@ -72,4 +90,78 @@ def run_scenarios(h: History, fits: dict[str, LawFit | None], weights: dict[str,
                          f"done epoch (1..{h.last_epoch}) or it has no epochs after it")
             continue
         out.append(run_scenario(h, usable, weights, candidate, reliability))
+    return out, notes
+
+
+def _value(key: str, text: str) -> object:
+    if key == "milestones":
+        return tuple(int(m) for m in text.split("/") if m)
+    if key in ("epochs", "t0", "t_mult", "warmup_epochs"):
+        return int(text)
+    return float(text)
+
+
+def parse_plan(text: str) -> ScheduleSpec:
+    """A ScheduleSpec from the concise syntax; RunwatchError naming the bad part."""
+    if text.strip() == "seed":
+        return SEED_SCHEDULE
+    name, _, body = text.strip().partition(":")
+    if name.strip() not in SCHEDULE_NAMES:  # a typo in the name first, before its keys
+        raise RunwatchError(f"unknown schedule {name.strip()!r} in --plan: write {PLAN_SYNTAX}")
+    values: dict[str, object] = {}
+    for item in filter(None, body.split(",")):
+        key, sep, raw = item.partition("=")
+        field_name = PLAN_KEYS.get(key.strip())
+        if not sep or field_name is None:
+            raise RunwatchError(f"bad plan item {item!r}: write {PLAN_SYNTAX}")
+        try:
+            values[field_name] = _value(field_name, raw.strip())
+        except ValueError:
+            raise RunwatchError(f"bad number in plan item {item!r}: write {PLAN_SYNTAX}") from None
+    if "base_lr" not in values or "epochs" not in values:
+        raise RunwatchError(f"the plan needs lr= and epochs=: write {PLAN_SYNTAX}")
+    return ScheduleSpec(name=name.strip(), **values)
+
+
+def standard_scenarios(plan: list[float], checkpoint_epoch: int, last_lr: float,
+                       best_epoch: int, spec: ScheduleSpec | None = None
+                       ) -> tuple[list[Candidate], list[str]]:
+    """The standard candidates from `checkpoint_epoch` to the end of `plan`, and notes.
+
+    Without a spec (a foreign log), the LR-shape alternatives are built from the plan's
+    own LRs: its peak for the new cosine, its LRs scaled for the different peak.
+    """
+    total = len(plan)
+    c = checkpoint_epoch
+    notes: list[str] = []
+    if c >= total:
+        return [], [f"no scenarios: the plan ends at epoch {total}, the checkpoint is at {c}"]
+    peak = max(plan)
+    eta_min = spec.eta_min if spec is not None else min(plan)
+    out: list[Candidate] = [("continue as planned", c, tuple(plan[c:]))]
+    if spec is not None and spec.name == "cosine_restarts":
+        long_t0 = max(spec.epochs - spec.warmup_epochs, spec.t0 + 1)
+        longer = replace(spec, t0=long_t0, t_mult=1)
+        for mode in ("keep-phase", "match-lr"):
+            new = continue_schedule(longer, c, last_lr, mode)
+            out.append((f"T_0={long_t0}, {mode}", c, tuple(lr_plan(new, c + 1, total))))
+    else:
+        notes.append("T_0 scenarios need a cosine_restarts plan: skipped")
+    base = spec if spec is not None else ScheduleSpec("constant", base_lr=peak, epochs=total)
+    annealed = continue_schedule(replace(base, epochs=total), c, last_lr, "anneal-from-current")
+    out.append(("anneal from current LR", c, tuple(lr_plan(annealed, c + 1, total))))
+    if best_epoch < total:
+        cosine = ScheduleSpec("cosine", base_lr=peak, epochs=total - best_epoch,
+                              eta_min=min(eta_min, peak / 2))
+        # At the best epoch already there is nothing to rewind: say what it is.
+        name = (f"new cosine from here (epoch {c}, the best)" if best_epoch == c
+                else f"rewind to best (epoch {best_epoch}), new cosine")
+        out.append((name, best_epoch,
+                    tuple(lr_plan(cosine))))
+    if spec is not None:
+        lower = replace(spec, base_lr=spec.base_lr * PEAK_FACTOR,
+                        eta_min=min(spec.eta_min, spec.base_lr * PEAK_FACTOR / 2))
+        out.append((f"peak LR x{PEAK_FACTOR:g}", c, tuple(lr_plan(lower, c + 1, total))))
+    else:
+        out.append((f"peak LR x{PEAK_FACTOR:g}", c, tuple(v * PEAK_FACTOR for v in plan[c:])))
     return out, notes

@@ -10,10 +10,11 @@ from forecast_curves import SEED_CSV, cosine_run, restart_run
 from runwatch.errors import RunwatchError
 from runwatch.forecast import ForecastOptions, forecast_run
 from runwatch.forecast.reliability import Reliability
-from runwatch.forecast.scenario_plans import parse_plan, plan_lrs
+from runwatch.forecast.scenarios import parse_plan
+from runwatch.schedule import lr_plan
 
 SEED = pd.read_csv(SEED_CSV)
-SEED_LRS = plan_lrs(parse_plan("seed"))
+SEED_LRS = lr_plan(parse_plan("seed"))
 
 
 def at(result, epoch):

@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 
 from runwatch.errors import RunwatchError
-from runwatch.forecast.inputs import prepare_history
+from runwatch.forecast import forecast_run, history_from_records
+from runwatch.forecast.inputs import cosine_lrs, cosine_tail, prepare_history
+from runwatch.schedule import ScheduleSpec, lr_plan
 
 
 def frame(acc, lr=None, **extra) -> pd.DataFrame:
@@ -74,3 +76,63 @@ def test_epoch_time_and_now_come_from_the_history():
 def test_unusable_history_is_a_runwatch_error(df, words):
     with pytest.raises(RunwatchError, match=words):
         prepare_history(df, None)
+
+
+def epoch(n, acc, **extra):
+    return {"type": "epoch", "time": 1000.0 + n, "epoch": n, "test_acc1": acc, "lr": 0.1,
+            **extra}
+
+
+def test_a_resume_abandons_the_later_epochs_of_the_old_branch():
+    records = [{"type": "run_start", "time": 0.0}, epoch(1, 10.0), epoch(2, 20.0),
+               epoch(3, 5.0), {"type": "resume", "time": 2.0, "after_epoch": 2},
+               epoch(3, 30.0, test_loss=2.0)]
+    df = history_from_records(records)
+    assert df["epoch"].tolist() == [1, 2, 3]
+    assert df["test_acc1"].tolist() == [10.0, 20.0, 30.0]
+    assert "test_loss" in df.columns and "train_acc1" not in df.columns
+
+
+def test_none_values_become_nan_and_no_epochs_give_an_empty_frame():
+    df = history_from_records([epoch(1, None)])
+    assert df["test_acc1"].isna().all()
+    assert history_from_records([{"type": "run_start"}]).empty
+
+
+def test_stream_accuracies_under_one_percent_stay_percent():
+    # An ImageNet run's first epochs (0.116%, 0.5%): the stream is percent by its schema, so
+    # the forecast must not read them as fractions (11.6%, 50%).
+    records = [{"type": "epoch", "epoch": e, "test_acc1": a, "lr": 1e-6}
+               for e, a in ((1, 0.116), (2, 0.5))]
+    result = forecast_run(history_from_records(records), [1e-6] * 10, 75.0)
+    assert result.last_acc1 == 0.5 and not any("fraction" in n for n in result.notes)
+
+
+def test_a_torch_cosine_with_warmup_is_recovered_from_its_first_quarter():
+    spec = ScheduleSpec("cosine", 0.1, 90, warmup_epochs=5, eta_min=1e-5)
+    full = np.array(lr_plan(spec))
+    fit = cosine_tail(np.arange(1, 24), full[:23])
+    assert fit is not None and fit[2] + fit[3] == pytest.approx(91, abs=1)
+    assert np.max(np.abs(cosine_lrs(fit, 24, 90) - full[23:])) < 0.002
+
+
+@pytest.mark.parametrize("lrs", [
+    [0.1] * 30 + [0.02] * 10,                         # a step: not extrapolated
+    [0.1] * 40,                                       # constant
+    list(np.linspace(0.1, 0.01, 20)) + [0.1] * 5,     # rises again after the peak
+    [0.1, 0.0999, 0.0998],                            # too short to tell
+])
+def test_other_shapes_are_not_guessed(lrs):
+    lrs = np.asarray(lrs, float)
+    assert cosine_tail(np.arange(1, len(lrs) + 1), lrs) is None
+
+
+def test_history_without_a_plan_follows_the_logged_cosine_with_a_note():
+    spec = ScheduleSpec("cosine", 0.1, 60, eta_min=1e-5)
+    lrs = lr_plan(spec)
+    df = pd.DataFrame({"epoch": range(1, 21), "test_acc1": np.linspace(20, 60, 20),
+                       "lr": lrs[:20]})
+    h = prepare_history(df, None)
+    assert h.total_epochs == 61  # T_max = 60 steps after epoch 1
+    assert h.lrs[40] == pytest.approx(lrs[40], abs=0.002)
+    assert any("follow a cosine decay" in n for n in h.notes)

@@ -13,11 +13,12 @@ from runwatch.forecast.report import (
     render_report,
     scenario_table,
 )
-from runwatch.forecast.scenario_plans import parse_plan, plan_lrs, standard_scenarios
+from runwatch.forecast.scenarios import parse_plan, standard_scenarios
+from runwatch.schedule import lr_plan
 
 SEED = pd.read_csv(SEED_CSV)
 SPEC = parse_plan("seed")
-LRS = plan_lrs(SPEC)
+LRS = lr_plan(SPEC)
 
 
 def seed_report(n=31):
