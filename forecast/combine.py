@@ -112,6 +112,12 @@ def lr_blind_ok(lrs: np.ndarray, last_epoch: int, future_epochs: np.ndarray, k: 
     return ok
 
 
+def valid_where(scored: list[Scored], blind_ok: np.ndarray) -> np.ndarray:
+    """(models x future epochs): LR-aware models count everywhere, LR-blind ones where the
+    plan keeps the LR near its current value."""
+    return np.array([[s.spec.uses_plan] for s in scored], bool) | blind_ok[None, :]
+
+
 def model_weights(scored: list[Scored], noise: float) -> np.ndarray:
     """Inverse-MSE weights from the holdout errors; equal weights when none could be scored."""
     rmse = np.array([s.holdout_rmse if s.holdout_rmse is not None and s.future is not None
@@ -125,32 +131,30 @@ def model_weights(scored: list[Scored], noise: float) -> np.ndarray:
     return w / w.sum()
 
 
-def combine(scored: list[Scored], weights: np.ndarray, blind_ok: np.ndarray,
-            n_future: int, multipliers: np.ndarray | None = None
+def combine(curves: list[np.ndarray | None], weights: np.ndarray, valid: np.ndarray,
+            multipliers: np.ndarray | None = None
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(prediction, model spread, weight mass used) per future epoch.
+    """(prediction, model spread, each model's share) per future epoch.
 
-    At each epoch only the models valid there count (LR-aware ones always; LR-blind ones
-    where `blind_ok`); their weights, times their `multipliers` at that epoch (models x
-    epochs, from forecast.reliability; none: 1), are renormalised. When no weighted model is
-    valid at an epoch, every model that produced a forecast counts equally there.
+    `curves`: each model's forecast (None: it has none); `valid` (models x epochs): where a
+    model may count (LR-aware ones always; LR-blind ones while the LR stays near its current
+    value). At each epoch the valid models' weights, times their `multipliers` there (models x
+    epochs, from forecast.reliability; none: 1), are renormalised into shares; where no
+    weighted model is valid, every model with a forecast counts equally.
     """
-    pred = np.zeros(n_future)
-    spread = np.zeros(n_future)
-    mass = np.zeros(n_future)
-    curves = [s.future for s in scored]
-    for t in range(n_future):
-        valid = np.array([c is not None and (s.spec.uses_plan or blind_ok[t])
-                          for s, c in zip(scored, curves, strict=True)])
-        w = np.where(valid, weights if multipliers is None else weights * multipliers[:, t], 0.0)
-        if w.sum() <= 0:
-            w = np.array([1.0 if c is not None else 0.0 for c in curves])
-        mass[t] = float(np.sum(np.where(valid, weights, 0.0)))
-        w = w / w.sum()
-        values = np.array([c[t] if c is not None else 0.0 for c in curves])
-        pred[t] = float(np.sum(w * values))
-        spread[t] = float(np.sqrt(np.sum(w * (values - pred[t]) ** 2)))
-    return pred, spread, mass
+    has = np.array([c is not None for c in curves], bool)
+    n_future = valid.shape[1]
+    values = np.array([c if c is not None else np.zeros(n_future) for c in curves],
+                      float).reshape(len(curves), n_future)
+    w = np.asarray(weights, float)[:, None] * (1.0 if multipliers is None else multipliers)
+    w = np.where(valid & has[:, None], w, 0.0)
+    none = w.sum(axis=0) <= 0
+    w[:, none] = has[:, None].astype(float)
+    total = w.sum(axis=0)
+    shares = np.divide(w, total, out=np.zeros_like(w), where=total > 0)
+    pred = np.sum(shares * values, axis=0)
+    spread = np.sqrt(np.sum(shares * (values - pred) ** 2, axis=0))
+    return pred, spread, shares
 
 
 def band_scale(pred: np.ndarray, spread: np.ndarray, noise: float, level: float) -> np.ndarray:

@@ -24,6 +24,7 @@ from runwatch.forecast.combine import (
     model_weights,
     reach_probabilities,
     score_models,
+    valid_where,
 )
 from runwatch.forecast.events import NOISE_FLOOR, events_ahead, events_behind
 from runwatch.forecast.inputs import History, prepare_history
@@ -76,20 +77,6 @@ def _reach(h: History, future: np.ndarray, probs: np.ndarray, target: float,
     return probability, eta
 
 
-def _weights_at_end(scored: list, weights: np.ndarray, blind_ok: np.ndarray,
-                    multipliers: np.ndarray) -> np.ndarray:
-    """Each model's share of the forecast at the plan's last epoch, weighed as `combine`
-    weighs it there: LR-blind models only while the LR stays near its current value."""
-    if not len(blind_ok):
-        return np.zeros(len(scored))
-    valid = np.array([s.future is not None and (s.spec.uses_plan or bool(blind_ok[-1]))
-                      for s in scored])
-    w = np.where(valid, weights * multipliers[:, -1], 0.0)
-    if w.sum() <= 0:  # as combine: every model with a forecast, equally
-        w = np.array([float(s.future is not None) for s in scored])
-    return w / w.sum() if w.sum() > 0 else w
-
-
 def forecast_run(history: pd.DataFrame, plan: list[float] | None, target: float,
                  options: ForecastOptions | None = None) -> ForecastResult:
     """Forecast a run from its history and planned per-epoch LRs (epoch 1..E, or None)."""
@@ -116,8 +103,9 @@ def forecast_run(history: pd.DataFrame, plan: list[float] | None, target: float,
                     if h.lr_known else np.ones(len(future), bool))
         multipliers = opts.reliability.multipliers([s.spec.name for s in scored], future,
                                                    h.last_epoch)
-        pred, spread, _ = combine(scored, weights, blind_ok, len(future), multipliers)
-        end_weights = _weights_at_end(scored, weights, blind_ok, multipliers)
+        pred, spread, shares = combine([s.future for s in scored], weights,
+                                       valid_where(scored, blind_ok), multipliers)
+        end_weights = shares[:, -1] if len(future) else np.zeros(len(scored))
         if not any(s.spec.uses_plan and s.future is not None for s in scored) and h.lr_known:
             notes.append("the LR-aware laws could not be fitted: the forecast ignores the plan")
     scale = band_scale(pred, spread, noise, float(h.acc[-1]))

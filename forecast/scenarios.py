@@ -20,7 +20,7 @@ from dataclasses import replace
 import numpy as np
 
 from runwatch.errors import RunwatchError
-from runwatch.forecast.combine import CAL80, band_scale
+from runwatch.forecast.combine import CAL80, band_scale, combine
 from runwatch.forecast.inputs import History
 from runwatch.forecast.lr_law import LawFit, noise_sd, predict_lr_law
 from runwatch.forecast.reliability import RELIABILITY, Reliability
@@ -50,14 +50,11 @@ def run_scenario(h: History, fits: dict[str, LawFit], weights: dict[str, float],
     name, checkpoint, after = candidate
     lrs = np.concatenate([h.lrs[:checkpoint], np.asarray(after, float)])
     epochs = np.arange(checkpoint + 1, len(lrs) + 1)
-    names = [m for m in fits if weights.get(m, 0) > 0] or list(fits)
-    w = np.array([weights.get(m, 0.0) for m in names])
-    w = w if w.sum() > 0 else np.ones(len(names))
-    w = w[:, None] * reliability.multipliers(names, epochs, h.last_epoch)  # models x epochs
-    w = w / w.sum(axis=0)
-    curves = np.array([predict_lr_law(fits[m], lrs)[checkpoint:] for m in names])
-    pred = np.sum(w * curves, axis=0)
-    spread = np.sqrt(np.sum(w * (curves - pred) ** 2, axis=0))
+    names = list(fits)
+    curves = [predict_lr_law(fits[m], lrs)[checkpoint:] for m in names]
+    pred, spread, _ = combine(curves, np.array([weights.get(m, 0.0) for m in names]),
+                              np.ones((len(names), len(epochs)), bool),
+                              reliability.multipliers(names, epochs, h.last_epoch))
     level = acc_at_checkpoint(h, checkpoint)
     noise = max(noise_sd(h.acc), 0.1) if len(h.acc) >= 4 else 1.0
     half = CAL80 * band_scale(pred[-1:], spread[-1:], noise, level)[0]

@@ -16,6 +16,7 @@ from runwatch.forecast.combine import (
     model_weights,
     reach_probabilities,
     score_models,
+    valid_where,
 )
 
 EPOCHS = np.arange(1, 31)
@@ -77,7 +78,9 @@ def test_combine_uses_only_valid_models_per_epoch():
     future = np.arange(31, 35)
     scored = score_models(models, EPOCHS, ACC, future)
     weights = np.array([0.5, 0.5])
-    pred, spread, _ = combine(scored, weights, np.array([True, True, False, False]), 4)
+    valid = valid_where(scored, np.array([True, True, False, False]))
+    assert valid.tolist() == [[True] * 4, [True, True, False, False]]
+    pred, spread, _ = combine([s.future for s in scored], weights, valid)
     truth = 30 + future
     assert pred[0] == truth[0] + 2.0 and spread[0] == 2.0
     assert pred[2] == truth[2] and spread[2] == 0.0
@@ -88,8 +91,9 @@ def test_multipliers_shift_the_weight_between_models_epoch_by_epoch():
     future = np.arange(31, 33)
     scored = score_models(models, EPOCHS, ACC, future)
     multipliers = np.array([[1.0, 0.0], [0.0, 1.0]])  # near trusted at 31, far at 32
-    pred, _, _ = combine(scored, np.array([0.5, 0.5]), np.ones(2, bool), 2, multipliers)
-    assert pred.tolist() == [61.0, 64.0]
+    pred, _, shares = combine([s.future for s in scored], np.array([0.5, 0.5]),
+                              np.ones((2, 2), bool), multipliers)
+    assert pred.tolist() == [61.0, 64.0] and shares.tolist() == [[1.0, 0.0], [0.0, 1.0]]
 
 
 def test_scale_grows_with_model_spread_and_with_the_move_promised():
