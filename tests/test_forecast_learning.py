@@ -1,21 +1,28 @@
-"""The backtest's scoring: cuts, per-model errors, leave-one-curve-out coverage."""
+"""Learning from finished curves: cuts, per-model errors, leave-one-curve-out priors, reliability
+and coverage; and the backtest tool that prints them (bench/forecast_backtest.py)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
-from forecast_curves import cosine_run
+from forecast_curves import COSINE, cosine_run, law_curve
 
-from runwatch.forecast.backtest import (
+from runwatch.forecast.learning import (
     annealing_pairs,
     coverage_loco,
     fit_b_prior,
     loco_b_priors,
     loco_reliability,
-    main,
     score_cut,
     weighted_quantile,
 )
 from runwatch.forecast.lr_law import B_PRIOR
-from runwatch.forecast.speed import synthetic_run
+from runwatch.schedule import lr_plan
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def test_score_cut_sees_only_the_epochs_before_the_cut():
@@ -41,16 +48,20 @@ def test_coverage_of_a_curve_uses_only_the_other_curves():
     assert cov == {"a": 1.0, "b": 0.0}  # b is judged by a's small errors
 
 
-def test_main_prints_the_table_and_goal_lines(tmp_path, capsys):
+def test_the_backtest_tool_prints_the_table_and_goal_lines(tmp_path):
     paths = []
     for seed in (0, 1):
-        df, _ = synthetic_run(40, total=40, seed=seed)
+        df = law_curve(lr_plan(COSINE), 40, noise=0.3, seed=seed)
         paths.append(tmp_path / f"synthetic{seed}.csv")
         df.to_csv(paths[-1], index=False)
-    assert main([str(p) for p in paths]) == 0
-    out = capsys.readouterr().out
-    assert "| synthetic1 | 50% | 20 |" in out and "coverage (leave-one-curve-out)" in out
-    assert "final-accuracy MAE from 50% of the run" in out and "450-epoch history" in out
+    done = subprocess.run([sys.executable, str(REPO / "bench/forecast_backtest.py"),
+                           *map(str, paths)], capture_output=True, text=True, timeout=240,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr
+    assert "| synthetic1 | 50% | 20 |" in done.stdout
+    assert "coverage (leave-one-curve-out)" in done.stdout
+    assert "final-accuracy MAE from 50% of the run" in done.stdout
+    assert "450-epoch history" in done.stdout
 
 
 def test_b_prior_law_is_recovered_from_pairs_and_learned_without_the_scored_curve():
