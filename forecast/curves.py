@@ -11,17 +11,17 @@ Each model is a plain function with its formula in the docstring. Fits return pl
   `exp(-kappa * x**delta)` is Weibull's `exp(-(kappa * x)**delta)` reparametrised).
 
 They ignore the schedule, so they are only trusted where the planned LR stays near the LR they
-were fitted under (see forecast.combine). Pure: numpy and scipy only.
+were fitted under (see forecast.combine). Pure: numpy only (fits: forecast.fitting).
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import OptimizeWarning, curve_fit
+
+from runwatch.forecast.fitting import curve_fit_box
 
 RECENT = 5  # epochs the gain-based baselines look at
 
@@ -119,7 +119,8 @@ FAMILIES: dict[str, Family] = {
 
 
 def fit_family(name: str, x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray | None:
-    """Parameters of family `name` fitted to (x, y), or None when the fit fails.
+    """Parameters of family `name` fitted to (x, y), or None when the fit fails (does not
+    converge within its evaluation budget).
 
     `weights` > 0 weigh each point (larger = trusted more); the start point is clipped into the
     bounds so every family starts from a valid curve.
@@ -127,14 +128,8 @@ def fit_family(name: str, x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> 
     fam = FAMILIES[name]
     lo, hi = np.array(fam.lower, float), np.array(fam.upper, float)
     p0 = np.clip(np.asarray(fam.start(x, y), float), lo + 1e-9, hi - 1e-9)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", (OptimizeWarning, RuntimeWarning))
-        try:
-            params, _ = curve_fit(fam.func, x, y, p0=p0, sigma=1 / weights, bounds=(lo, hi),
-                                  max_nfev=400)
-        except (RuntimeError, ValueError):
-            return None
-    return params if np.all(np.isfinite(params)) else None
+    fit = curve_fit_box(fam.func, x, y, p0, lo, hi, sigma=1 / weights)
+    return fit.x if fit.converged and np.all(np.isfinite(fit.x)) else None
 
 
 def predict_family(name: str, params: np.ndarray, x: np.ndarray) -> np.ndarray:

@@ -16,14 +16,13 @@ usable epoch at all is a RunwatchError naming the problem and the fix.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import OptimizeWarning, curve_fit
 
 from runwatch.errors import RunwatchError
+from runwatch.forecast.fitting import curve_fit_box
 from runwatch.stream import split_branches
 
 OPTIONAL_COLUMNS = ("test_loss", "train_acc1", "train_loss", "lr", "time", "epoch_time_s")
@@ -97,14 +96,10 @@ def cosine_tail(epochs: np.ndarray, lrs: np.ndarray) -> tuple[float, float, floa
     if use.sum() < MIN_POINTS:
         return None
     guess = float(np.median(np.pi * t[use] / np.arccos(np.clip(2 * x[use] - 1, -1, 1))))
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", OptimizeWarning)
-            params, _ = curve_fit(cosine, e, y, p0=[0.0, 1.0, e_peak, guess],
-                                  bounds=([0, 0.5, e_peak - 20, 1], [0.5, 1.5, e_peak + 1, 1e5]))
-    except (RuntimeError, ValueError):
-        return None
-    if np.max(np.abs(cosine(e, *params) - y)) > REPRODUCE:
+    fit = curve_fit_box(cosine, e, y, np.array([0.0, 1.0, e_peak, guess]),
+                        np.array([0, 0.5, e_peak - 20, 1]), np.array([0.5, 1.5, e_peak + 1, 1e5]))
+    params = fit.x
+    if not fit.converged or np.max(np.abs(cosine(e, *params) - y)) > REPRODUCE:
         return None
     eta_min, amp, start, period = (float(v) for v in params)
     return eta_min * peak, amp * peak, start, period

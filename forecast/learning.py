@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import least_squares
 
 from runwatch.forecast.combine import CAL80
 from runwatch.forecast.engine import forecast_run
+from runwatch.forecast.fitting import least_squares_box
 from runwatch.forecast.inputs import prepare_history
 from runwatch.forecast.lr_law import B_PRIOR, FLAT_B_PRIOR, VARIANTS, BPrior, fit_lr_law, lr_jitter
 from runwatch.forecast.reliability import (
@@ -89,8 +89,8 @@ def fit_b_prior(pairs: list[tuple[float, float]]) -> BPrior:
     if len(pairs) < 3:
         return B_PRIOR
     jitter, b = np.array(pairs, float).T
-    fit = least_squares(lambda th: th[0] * jitter ** th[1] - b, [1.0, 0.3],
-                        bounds=([1e-3, 0.0], [100.0, 1.0]))
+    fit = least_squares_box(lambda th: th[:, :1] * jitter[None, :] ** th[:, 1:] - b[None, :],
+                            np.array([1.0, 0.3]), np.array([1e-3, 0.0]), np.array([100.0, 1.0]))
     return BPrior(scale=float(fit.x[0]), exponent=float(fit.x[1]))
 
 

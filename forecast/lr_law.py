@@ -35,7 +35,7 @@ jitter measures: a run that jitters by 0.2 logit at its peak LR (CIFAR-10 at LR 
 about 1.4 logit from annealing, one that jitters by 0.02 (distilled ImageNet ViTs) about 0.6.
 The law `mean = scale * jitter**exponent` is measured on finished curves by
 `python bench/forecast_backtest.py` (which scores every curve with a law learned on the other curves
-only). Pure: numpy and scipy only.
+only). Pure: numpy only.
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize_scalar
+
+from runwatch.forecast.fitting import minimize_bounded
 
 # (p, kappa): linear and immediate, and concave ones that pay off more slowly at small LRs.
 VARIANTS = ((1.0, math.inf), (0.7, 1.0), (0.5, 1.0), (0.5, 3.0))
@@ -219,9 +220,8 @@ def fit_lr_law(epochs: np.ndarray, acc: np.ndarray, lrs: np.ndarray,
     costs = [solve(alpha)[0] for alpha in ALPHA_GRID]
     i = int(np.argmin(costs))
     lo, hi = ALPHA_GRID[max(i - 1, 0)], ALPHA_GRID[min(i + 1, len(ALPHA_GRID) - 1)]
-    best = minimize_scalar(lambda a: solve(a)[0], bounds=(lo, hi), method="bounded",
-                           options={"xatol": 1e-3})
-    alpha = float(best.x) if best.fun <= costs[i] else float(ALPHA_GRID[i])
+    best_alpha, best_cost = minimize_bounded(lambda a: solve(a)[0], lo, hi, xatol=1e-3)
+    alpha = float(best_alpha) if best_cost <= costs[i] else float(ALPHA_GRID[i])
     g_inf, a, b = (float(v) for v in solve(alpha)[1])
     if not all(math.isfinite(v) for v in (g_inf, a, b)):
         return None
