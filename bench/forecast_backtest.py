@@ -26,10 +26,10 @@ import glob
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from forecast_speed import time_long_history
 
 from runwatch.forecast.engine import forecast_run
+from runwatch.forecast.inputs import EpochLog, history_from_records
 from runwatch.forecast.learning import (
     CUTS,
     CutScore,
@@ -47,19 +47,20 @@ from runwatch.forecast.reliability import RELIABILITY, Reliability, learn_reliab
 from runwatch.forecast.result import ForecastOptions
 from runwatch.forecast.scenarios import parse_plan
 from runwatch.schedule import lr_plan
+from runwatch.stream.sources import read_source
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CURVES = sorted(glob.glob(str(REPO / "tests/data/curves/*.csv")))
 SEED_CURVE = str(REPO / "tests/data/seed_run/epochs.csv")
 
 
-def load_curve(path: str) -> tuple[pd.DataFrame, list[float] | None]:
-    """A finished curve and its plan: the seed run's configured plan, else its LR column."""
-    df = pd.read_csv(path)
+def load_curve(path: str) -> tuple[EpochLog, list[float] | None]:
+    """A finished curve, read as `runwatch forecast` reads a CSV, and its plan: the seed run's
+    configured plan, else its LR column."""
+    log = history_from_records(read_source(path)[0])
     if Path(path).resolve() == Path(SEED_CURVE).resolve():
-        return df, lr_plan(parse_plan("seed"))
-    plan = df["lr"].astype(float).tolist() if "lr" in df.columns else None
-    return df, plan
+        return log, lr_plan(parse_plan("seed"))
+    return log, (log.lr.tolist() if log.lr is not None else None)
 
 
 def print_tables(scores: list[CutScore], cov80: dict[str, float], cov95: dict[str, float]) -> None:
@@ -102,17 +103,17 @@ def goal(ok: bool, text: str) -> None:
 
 
 def seed_goals(b_prior: BPrior = B_PRIOR, reliability: Reliability = RELIABILITY) -> None:
-    df, plan = load_curve(SEED_CURVE)
+    log, plan = load_curve(SEED_CURVE)
     options = ForecastOptions(b_prior=b_prior, reliability=reliability)
-    r20 = forecast_run(df.iloc[:20], plan, 75.0, options)
+    r20 = forecast_run(log.head(20), plan, 75.0, options)
     e30 = next(p.acc1 for p in r20.predictions if p.epoch == 30)
     goal(abs(e30 - 69.06) <= 1.0, f"seed epochs 1-20 -> epoch 30 {e30:.2f} vs 69.06 "
          f"(error {e30 - 69.06:+.2f}, goal within 1.0)")
-    r30 = forecast_run(df.iloc[:30], plan, 75.0, options)
+    r30 = forecast_run(log.head(30), plan, 75.0, options)
     e31 = next(p.acc1 for p in r30.predictions if p.epoch == 31)
     goal(abs(e31 - 48.55) <= 3.0, f"seed epochs 1-30 + restart in plan -> epoch 31 {e31:.2f} "
          f"vs 48.55 (error {e31 - 48.55:+.2f}, goal within 3)")
-    r23 = forecast_run(df.iloc[:23], plan, 75.0, options)
+    r23 = forecast_run(log.head(23), plan, 75.0, options)
     flagged = [e for e in r23.events if e.kind == "lr_restart" and e.epoch == 31]
     drop = flagged[0].fields["predicted_drop"] if flagged else float("nan")
     goal(bool(flagged) and drop > 3.0, f"seed epochs 1-23: restart at epoch 31 flagged with "
@@ -128,13 +129,13 @@ def main(argv: list[str] | None = None) -> int:
     with_seed = not args.curves
     runs = {"seed_run" if path == SEED_CURVE else Path(path).stem: load_curve(path)
             for path in curves + ([SEED_CURVE] if with_seed else [])}
-    pairs = {name: annealing_pairs(df, plan) for name, (df, plan) in runs.items()}
+    pairs = {name: annealing_pairs(log, plan) for name, (log, plan) in runs.items()}
     priors = loco_b_priors(pairs)
-    first = [score_cut(name, df, plan, cut, priors[name])
-             for name, (df, plan) in runs.items() for cut in CUTS]
+    first = [score_cut(name, log, plan, cut, priors[name])
+             for name, (log, plan) in runs.items() for cut in CUTS]
     reliability = loco_reliability(first)
-    scores = [score_cut(name, df, plan, cut, priors[name], reliability[name])
-              for name, (df, plan) in runs.items() for cut in CUTS]
+    scores = [score_cut(name, log, plan, cut, priors[name], reliability[name])
+              for name, (log, plan) in runs.items() for cut in CUTS]
     cov80, cov95 = coverage_loco(scores, 0.8), coverage_loco(scores, 0.95)
     print_tables(scores, cov80, cov95)
     learned = fit_b_prior([p for ps in pairs.values() for p in ps])

@@ -18,17 +18,17 @@ import sys
 import time
 
 import numpy as np
-import pandas as pd
 
 from runwatch.forecast.curves import log_fit
 from runwatch.forecast.engine import forecast_run
+from runwatch.forecast.inputs import EpochLog
 from runwatch.forecast.lr_law import acc_from_logit, lr_law, schedule_features
 from runwatch.forecast.result import ForecastOptions
 
 GOAL_MS = 300.0
 
 
-def synthetic_run(n_epochs: int, total: int = 600, seed: int = 0) -> tuple[pd.DataFrame,
+def synthetic_run(n_epochs: int, total: int = 600, seed: int = 0) -> tuple[EpochLog,
                                                                            list[float]]:
     """(history of n_epochs with test loss and epoch times, plan of `total` epochs).
 
@@ -42,10 +42,9 @@ def synthetic_run(n_epochs: int, total: int = 600, seed: int = 0) -> tuple[pd.Da
     rng = np.random.default_rng(seed)
     acc = acc[:n_epochs] + rng.normal(0, 0.3, n_epochs)
     epochs = np.arange(1, n_epochs + 1)
-    history = pd.DataFrame({
-        "epoch": epochs, "test_acc1": acc, "test_loss": 5.0 - 0.05 * acc,
-        "lr": plan[:n_epochs], "epoch_time_s": 3000.0, "time": 1.7e9 + 3000.0 * epochs,
-    })
+    history = EpochLog(epoch=epochs, test_acc1=acc, test_loss=5.0 - 0.05 * acc,
+                       lr=plan[:n_epochs], epoch_time_s=np.full(n_epochs, 3000.0),
+                       time=1.7e9 + 3000.0 * epochs, percent=True)
     return history, plan
 
 
@@ -79,8 +78,7 @@ def main() -> int:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 450
     repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 7
     history, plan = synthetic_run(n)
-    epochs = history["epoch"].to_numpy(float)
-    acc = history["test_acc1"].to_numpy(float)
+    epochs, acc = history.epoch, history.test_acc1
     future = np.arange(n + 1, len(plan) + 1, dtype=float)
     base = timed(lambda: log_fit(epochs, acc, future), repeats)
     full = time_long_history(n, repeats)

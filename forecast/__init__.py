@@ -3,10 +3,10 @@
 `forecast_run(history, plan, target, options)` is the entry point (pure, deterministic);
 `forecast_scenarios(history, plan, checkpoint_epoch, candidates)` compares candidate
 schedules; `history_from_records(records)` turns stream-like epoch records into the
-history DataFrame.
+history, an `EpochLog` of numpy arrays. numpy is the only dependency.
 
 The names load on first use (PEP 562), so `runwatch --help`, which imports forecast.cli,
-does not pay for pandas and scipy.
+does not pay for numpy.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
+    "EpochLog": "runwatch.forecast.inputs",
     "ForecastOptions": "runwatch.forecast.result",
     "ForecastResult": "runwatch.forecast.result",
     "forecast_run": "runwatch.forecast.engine",

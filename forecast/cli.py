@@ -1,6 +1,6 @@
 """`runwatch forecast PATH` and `runwatch report PATH`.
 
-Cheap to import: pandas, numpy and scipy are imported only when a command runs.
+Cheap to import: numpy and the forecast are imported only when a command runs.
 """
 
 from __future__ import annotations

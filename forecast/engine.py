@@ -13,7 +13,6 @@ import math
 from datetime import datetime, timezone
 
 import numpy as np
-import pandas as pd
 
 from runwatch.forecast.combine import (
     band_scale,
@@ -27,7 +26,7 @@ from runwatch.forecast.combine import (
     valid_where,
 )
 from runwatch.forecast.events import NOISE_FLOOR, events_ahead, events_behind
-from runwatch.forecast.inputs import History, prepare_history
+from runwatch.forecast.inputs import EpochLog, History, prepare_history
 from runwatch.forecast.lr_law import noise_sd
 from runwatch.forecast.models import build_models
 from runwatch.forecast.result import (
@@ -77,7 +76,7 @@ def _reach(h: History, future: np.ndarray, probs: np.ndarray, target: float,
     return probability, eta
 
 
-def forecast_run(history: pd.DataFrame, plan: list[float] | None, target: float,
+def forecast_run(history: EpochLog, plan: list[float] | None, target: float,
                  options: ForecastOptions | None = None) -> ForecastResult:
     """Forecast a run from its history and planned per-epoch LRs (epoch 1..E, or None)."""
     opts = options or ForecastOptions()
@@ -146,7 +145,7 @@ def forecast_run(history: pd.DataFrame, plan: list[float] | None, target: float,
     )
 
 
-def forecast_scenarios(history: pd.DataFrame, plan: list[float] | None, checkpoint_epoch: int,
+def forecast_scenarios(history: EpochLog, plan: list[float] | None, checkpoint_epoch: int,
                        candidates: list[tuple[str, list[float]]]) -> tuple[Scenario, ...]:
     """Each named candidate (LRs of the epochs after `checkpoint_epoch`) -> its predicted curve
     and final accuracy, from the LR-aware laws fitted and weighted on `history`."""

@@ -1,7 +1,8 @@
 """Parse a run's epochs and its planned schedule into arrays the fits can trust.
 
-`history_from_records(records)` turns stream records (the live branch) into the history
-DataFrame; `prepare_history(history, plan)` validates it into a `History`. With no plan given,
+Parsed at the edge: `history_from_records(records)` turns stream records (the live branch;
+every log format reads as them, runwatch.stream.sources) into an `EpochLog` of numpy arrays;
+`prepare_history(log, plan)` validates it into a `History`. With no plan given,
 one shape of plan is guessed from the logged LRs: a cosine decay from the peak towards zero, the
 most common schedule of long runs (DeiT/timm, torchvision references); the guess must reproduce
 the logged LRs within 2% of the peak, or the last LR is held.
@@ -16,17 +17,15 @@ usable epoch at all is a RunwatchError naming the problem and the fix.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
-import pandas as pd
 
 from runwatch.errors import RunwatchError
 from runwatch.forecast.fitting import curve_fit_box
 from runwatch.stream import split_branches
 
 OPTIONAL_COLUMNS = ("test_loss", "train_acc1", "train_loss", "lr", "time", "epoch_time_s")
-PERCENT = "acc_in_percent"  # DataFrame.attrs key: the accuracies are known to be percent
 HISTORY_COLUMNS = ("epoch", "test_acc1", *OPTIONAL_COLUMNS)
 REPRODUCE = 0.02  # a guessed cosine must reproduce the logged LRs within 2% of the peak
 MIN_POINTS = 3
@@ -54,24 +53,78 @@ class History:
         return int(self.epochs[-1])
 
 
-def history_from_records(records: list[dict]) -> pd.DataFrame:
-    """One row per epoch of the live branch (abandoned branches left out), known columns only.
+@dataclass(frozen=True)
+class EpochLog:
+    """A run's per-epoch values as logged: one entry per record, in any order, NaN where a
+    record lacks the value; None for a column no record carries (the forecast knows what it
+    lacks). `percent`: the accuracies are known to be percent (the stream's schema), so small
+    ones are never read as fractions. `prepare_history` turns it into a History."""
 
-    Columns the records never carry are absent, so the forecast knows what it lacks; the
-    frame is marked as percent (attrs[PERCENT]), as the stream's schema says.
+    epoch: np.ndarray
+    test_acc1: np.ndarray
+    test_loss: np.ndarray | None = None
+    train_acc1: np.ndarray | None = None
+    train_loss: np.ndarray | None = None
+    lr: np.ndarray | None = None
+    time: np.ndarray | None = None
+    epoch_time_s: np.ndarray | None = None
+    percent: bool = False
+
+    def __post_init__(self) -> None:
+        """Every column as a float array as long as `epoch` (a single value is repeated)."""
+        n = len(np.asarray(self.epoch, float).reshape(-1))
+        for name in HISTORY_COLUMNS:
+            value = getattr(self, name)
+            if value is not None:
+                value = np.asarray(value, float)
+                if value.ndim == 0:
+                    value = np.full(n, float(value))
+                if value.shape != (n,):
+                    raise ValueError(f"EpochLog.{name} has shape {value.shape}, not ({n},)")
+                object.__setattr__(self, name, value)
+
+    def __len__(self) -> int:
+        return len(self.epoch)
+
+    def column(self, name: str) -> np.ndarray | None:
+        """The column, or None when absent or NaN everywhere."""
+        values = getattr(self, name)
+        return None if values is None or np.all(np.isnan(values)) else values
+
+    def rows(self, index: np.ndarray) -> EpochLog:
+        """The records at `index` (integer positions or a boolean mask), in that order."""
+        return replace(self, **{name: getattr(self, name)[index] for name in HISTORY_COLUMNS
+                                if getattr(self, name) is not None})
+
+    def head(self, n: int) -> EpochLog:
+        return self.rows(np.arange(min(n, len(self))))
+
+    def upto(self, epoch: int) -> EpochLog:
+        """The records of epochs 1..epoch."""
+        return self.rows(self.epoch <= epoch)
+
+
+def history_from_records(records: list[dict]) -> EpochLog:
+    """The epoch records of the live branch (abandoned branches left out) as an EpochLog.
+
+    A value that is missing or not a number is NaN; a column no record carries is None. The
+    stream's accuracies are percent (every source converts to it): an ImageNet run's first
+    epochs at 0.1-0.9% must not be taken for fractions.
     """
     live = split_branches(records).live
-    rows = [{k: r.get(k) for k in HISTORY_COLUMNS if k in r} for r in live]
-    df = pd.DataFrame(rows)
-    for column in HISTORY_COLUMNS:
-        if column in df.columns:
-            df[column] = pd.to_numeric(df[column], errors="coerce")
-    if "epoch" not in df.columns:
-        df = pd.DataFrame(columns=["epoch", "test_acc1"])
-    # The metric stream's accuracies are percent (every source converts to it): an ImageNet
-    # run's first epochs at 0.1-0.9% must not be taken for fractions (forecast.inputs).
-    df.attrs[PERCENT] = True
-    return df
+
+    def number(value: object) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            return math.nan
+        try:
+            return float(value)
+        except ValueError:
+            return math.nan
+
+    columns = {name: np.array([number(r.get(name)) for r in live], float)
+               if name in ("epoch", "test_acc1") or any(name in r for r in live) else None
+               for name in HISTORY_COLUMNS}
+    return EpochLog(**columns, percent=True)
 
 
 def cosine(e: np.ndarray, eta_min: float, amp: float, start: float, period: float) -> np.ndarray:
@@ -112,44 +165,35 @@ def cosine_lrs(fit: tuple[float, float, float, float], first: int, last: int) ->
     return np.maximum(lrs, 1e-4 * (eta_min + amp))
 
 
-def _column(df: pd.DataFrame, name: str) -> np.ndarray | None:
-    if name not in df.columns:
-        return None
-    values = pd.to_numeric(df[name], errors="coerce").to_numpy(float)
-    return None if np.all(np.isnan(values)) else values
-
-
-def _nonfinite(df: pd.DataFrame) -> list[tuple[int, str, float]]:
+def _nonfinite(log: EpochLog) -> list[tuple[int, str, float]]:
     out = []
-    for col in ("test_acc1", "test_loss", "train_loss"):
-        values = _column(df, col)
-        if values is None:
-            continue
-        for epoch, value in zip(df["epoch"], values, strict=True):
-            if not math.isfinite(value):
-                out.append((int(epoch), col, float(value)))
+    for name in ("test_acc1", "test_loss", "train_loss"):
+        values = log.column(name)
+        if values is not None:
+            out += [(int(e), name, float(v)) for e, v in zip(log.epoch, values, strict=True)
+                    if not math.isfinite(v)]
     return out
 
 
-def _epoch_time(df: pd.DataFrame) -> float | None:
-    per_epoch = _column(df, "epoch_time_s")
+def _epoch_time(log: EpochLog) -> float | None:
+    per_epoch = log.column("epoch_time_s")
     if per_epoch is not None and np.isfinite(per_epoch).any():
         return float(np.nanmean(per_epoch))
-    stamps = _column(df, "time")
+    stamps = log.column("time")
     if stamps is not None and np.isfinite(stamps).sum() >= 2:
-        good = df["epoch"].to_numpy(float)[np.isfinite(stamps)]
+        good = log.epoch[np.isfinite(stamps)]
         t = stamps[np.isfinite(stamps)]
         if good[-1] > good[0] and t[-1] > t[0]:
             return float((t[-1] - t[0]) / (good[-1] - good[0]))
     return None
 
 
-def _guessed_plan(df: pd.DataFrame, own: np.ndarray | None, last: int,
+def _guessed_plan(epochs: np.ndarray, own: np.ndarray | None, last: int,
                   total_epochs: int | None, notes: list[str]) -> np.ndarray | None:
     """The logged LRs continued along the cosine they follow, when they clearly follow one."""
     if own is None or not np.all(np.isfinite(own)) or np.any(own <= 0):
         return None
-    fit = cosine_tail(df["epoch"].to_numpy(int), own)
+    fit = cosine_tail(epochs, own)
     if fit is None or fit[2] + fit[3] <= last + 1:
         return None
     total = total_epochs or int(round(fit[2] + fit[3]))
@@ -158,17 +202,25 @@ def _guessed_plan(df: pd.DataFrame, own: np.ndarray | None, last: int,
     return cosine_lrs(fit, 1, total)
 
 
-def _plan_lrs(df: pd.DataFrame, plan: list[float] | None, last: int,
+def _fill_gaps(values: np.ndarray) -> np.ndarray:
+    """NaNs replaced by the previous known value (before the first: the first known one)."""
+    known = np.flatnonzero(np.isfinite(values))
+    at = np.searchsorted(known, np.arange(len(values)), side="right") - 1
+    return values[known[np.maximum(at, 0)]]
+
+
+def _plan_lrs(log: EpochLog, plan: list[float] | None, last: int,
               total_epochs: int | None, notes: list[str]) -> tuple[np.ndarray, bool]:
     """LR of each epoch 1..E: the run's own LR where logged, the plan elsewhere."""
-    own = _column(df, "lr")
+    own = log.column("lr")
+    epochs = log.epoch.astype(int)
     planned = None if plan is None else np.asarray(plan, float)
     if planned is not None and (len(planned) == 0 or not np.all(np.isfinite(planned))
                                 or np.any(planned <= 0)):
         notes.append("the planned LRs were empty or not all positive numbers: ignored them")
         planned = None
     if planned is None:
-        planned = _guessed_plan(df, own, last, total_epochs, notes)
+        planned = _guessed_plan(epochs, own, last, total_epochs, notes)
     if planned is None:
         total = total_epochs or last + max(10, math.ceil(0.25 * last))
         notes.append(f"no LR plan given: assumed the last LR holds up to epoch {total}; "
@@ -182,7 +234,7 @@ def _plan_lrs(df: pd.DataFrame, plan: list[float] | None, last: int,
     if planned is not None:
         lrs[:min(len(planned), total)] = planned[:total]
     if own is not None:
-        for epoch, lr in zip(df["epoch"].to_numpy(int), own, strict=True):
+        for epoch, lr in zip(epochs, own, strict=True):
             if 1 <= epoch <= total and math.isfinite(lr) and lr > 0:
                 lrs[epoch - 1] = lr
     known = np.isfinite(lrs)
@@ -191,50 +243,48 @@ def _plan_lrs(df: pd.DataFrame, plan: list[float] | None, last: int,
                      "are off and the forecast assumes nothing changes")
         return np.ones(total), False
     # Fill unknown epochs from their neighbours: before the first known LR, after the last.
-    filled = pd.Series(lrs).ffill().bfill().to_numpy(float)
-    return filled, True
+    return _fill_gaps(lrs), True
 
 
-def prepare_history(history: pd.DataFrame, plan: list[float] | None,
-                    total_epochs: int | None = None) -> History:
-    """Validate and normalise a run's history; RunwatchError when nothing is usable."""
-    if "epoch" not in history.columns or "test_acc1" not in history.columns:
-        raise RunwatchError("the history needs 'epoch' and 'test_acc1' columns: "
-                            "pass the run's per-epoch records (or use --metric NAME)")
-    notes: list[str] = []
-    df = history.copy()
-    df["epoch"] = pd.to_numeric(df["epoch"], errors="coerce")
-    df = df[np.isfinite(df["epoch"])]
-    df["epoch"] = df["epoch"].astype(int)
-    df = df[df["epoch"] >= 1]
-    if df["epoch"].duplicated().any():
+def _one_per_epoch(log: EpochLog, notes: list[str]) -> EpochLog:
+    """Records with an epoch number of at least 1, the last one of each epoch, in order."""
+    log = log.rows(np.isfinite(log.epoch) & (log.epoch >= 1))
+    log = replace(log, epoch=np.floor(log.epoch))
+    epochs, last_of_each = np.unique(log.epoch[::-1], return_index=True)
+    if len(epochs) < len(log):
         notes.append("duplicate epochs in the history: kept the last record of each")
-        df = df.drop_duplicates("epoch", keep="last")
-    df = df.sort_values("epoch").reset_index(drop=True)
-    acc_all = _column(df, "test_acc1")
+    return log.rows(len(log) - 1 - last_of_each)  # np.unique sorts by epoch
+
+
+def prepare_history(log: EpochLog, plan: list[float] | None,
+                    total_epochs: int | None = None) -> History:
+    """Validate and normalise a run's epochs; RunwatchError when nothing is usable."""
+    notes: list[str] = []
+    log = _one_per_epoch(log, notes)
+    acc_all = log.column("test_acc1")
     if acc_all is None or not np.isfinite(acc_all).any():
         raise RunwatchError("no epoch has a finite test_acc1: nothing to forecast from; "
                             "check the metric column (--metric NAME)")
-    if not history.attrs.get(PERCENT) and np.nanmax(np.abs(acc_all[np.isfinite(acc_all)])) <= 1.0:
+    if not log.percent and np.nanmax(np.abs(acc_all[np.isfinite(acc_all)])) <= 1.0:
         notes.append("test_acc1 looks like a fraction (all values <= 1): read it as percent x100")
-        df["test_acc1"] = acc_all * 100.0
-    nonfinite = _nonfinite(df)
+        log = replace(log, test_acc1=acc_all * 100.0)
+    nonfinite = _nonfinite(log)
     if nonfinite:
         epochs = sorted({e for e, _, _ in nonfinite})
         notes.append(f"non-finite values at epoch(s) {', '.join(map(str, epochs[:5]))}: "
                      "left out of the fits")
-    good = df[np.isfinite(pd.to_numeric(df["test_acc1"], errors="coerce"))].reset_index(drop=True)
-    last = int(good["epoch"].iloc[-1])
+    good = log.rows(np.isfinite(log.test_acc1))
+    last = int(good.epoch[-1])
     lrs, lr_known = _plan_lrs(good, plan, last, total_epochs, notes)
 
     def finite_or_none(name: str) -> np.ndarray | None:
-        values = _column(good, name)
+        values = good.column(name)
         return values if values is not None and np.all(np.isfinite(values)) else None
 
-    stamps = _column(good, "time")
+    stamps = good.column("time")
     return History(
-        epochs=good["epoch"].to_numpy(int),
-        acc=good["test_acc1"].to_numpy(float),
+        epochs=good.epoch.astype(int),
+        acc=good.test_acc1,
         loss=finite_or_none("test_loss"),
         train_acc=finite_or_none("train_acc1"),
         train_loss=finite_or_none("train_loss"),

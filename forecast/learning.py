@@ -20,12 +20,11 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from runwatch.forecast.combine import CAL80
 from runwatch.forecast.engine import forecast_run
 from runwatch.forecast.fitting import least_squares_box
-from runwatch.forecast.inputs import prepare_history
+from runwatch.forecast.inputs import EpochLog, prepare_history
 from runwatch.forecast.lr_law import B_PRIOR, FLAT_B_PRIOR, VARIANTS, BPrior, fit_lr_law, lr_jitter
 from runwatch.forecast.reliability import (
     RELIABILITY,
@@ -64,13 +63,13 @@ def band_scale_of(result: ForecastResult) -> np.ndarray:
     return np.array(out)
 
 
-def annealing_pairs(df: pd.DataFrame, plan: list[float] | None) -> list[tuple[float, float]]:
+def annealing_pairs(log: EpochLog, plan: list[float] | None) -> list[tuple[float, float]]:
     """(LR jitter of the history up to each cut, b of the finished curve) for learning B_PRIOR.
 
     b is the mean over the law's variants of the logit-accuracy fit to the whole curve with a
     flat prior: a finished run has moved its LR enough for the data to set b.
     """
-    h = prepare_history(df, plan)
+    h = prepare_history(log, plan)
     if not h.lr_known:
         return []
     peak = float(h.lrs.max())
@@ -104,21 +103,22 @@ def loco_b_priors(pairs: dict[str, list[tuple[float, float]]]) -> dict[str, BPri
     return out
 
 
-def score_cut(name: str, df: pd.DataFrame, plan: list[float] | None, cut: float,
+def score_cut(name: str, log: EpochLog, plan: list[float] | None, cut: float,
               b_prior: BPrior = B_PRIOR, reliability: Reliability = RELIABILITY) -> CutScore:
-    n = max(int(round(cut * len(df))), 1)
-    truth = dict(zip(df["epoch"].astype(int), df["test_acc1"].astype(float), strict=True))
-    if max(abs(v) for v in truth.values()) <= 1.0:
+    """The forecast from the first `cut` of the curve's epochs, against what followed."""
+    n = max(int(round(cut * len(log))), 1)
+    truth = dict(zip(log.epoch.astype(int).tolist(), log.test_acc1.tolist(), strict=True))
+    if not log.percent and max(abs(v) for v in truth.values()) <= 1.0:
         truth = {e: 100 * v for e, v in truth.items()}
     start = time.perf_counter()
-    result = forecast_run(df.iloc[:n], plan, 75.0,
+    result = forecast_run(log.head(n), plan, 75.0,
                           ForecastOptions(b_prior=b_prior, reliability=reliability))
     seconds = time.perf_counter() - start
     epochs = np.array([p.epoch for p in result.predictions])
     pred = np.array([p.acc1 for p in result.predictions])
     known = np.array([e in truth for e in epochs], bool)
     true = np.array([truth[e] for e in epochs[known]])
-    final_epoch = int(df["epoch"].iloc[-1])
+    final_epoch = int(log.epoch[-1])
     final_true = truth[final_epoch]
     i_final = int(np.nonzero(epochs == final_epoch)[0][0])
     nxt = slice(0, min(10, int(known.sum())))

@@ -13,10 +13,9 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from runwatch.errors import RunwatchError
-from runwatch.forecast.inputs import history_from_records
+from runwatch.forecast.inputs import EpochLog, history_from_records
 from runwatch.forecast.result import ForecastOptions
 from runwatch.forecast.scenarios import parse_plan, standard_scenarios
 from runwatch.schedule import ScheduleSpec, lr_plan, spec_from_dict
@@ -32,7 +31,7 @@ class RunInput:
 
     name: str
     source_kind: str
-    history: pd.DataFrame
+    history: EpochLog
     plan: list[float] | None
     spec: ScheduleSpec | None
     target: float
@@ -58,31 +57,34 @@ def _find_key(tree: object, key: str) -> object:
     return None
 
 
-def _logged_lrs(full: pd.DataFrame) -> list[float] | None:
+def _logged_lrs(full: EpochLog) -> list[float] | None:
     """The LR column of a whole log as a plan, when every epoch 1..N has one."""
-    if "lr" not in full.columns:
+    if full.lr is None or np.isnan(full.lr).any():
         return None
-    lrs = pd.to_numeric(full["lr"], errors="coerce")
-    epochs = full["epoch"].astype(int).tolist()
-    if lrs.isna().any() or epochs != list(range(1, len(epochs) + 1)):
+    if full.epoch.tolist() != list(range(1, len(full) + 1)):
         return None
-    return lrs.astype(float).tolist()
+    return full.lr.tolist()
 
 
-def _lr_at(history: pd.DataFrame, plan: list[float], epoch: int) -> float:
+def _lr_at(history: EpochLog, plan: list[float], epoch: int) -> float:
     """The LR epoch `epoch` ran at: the logged one, else the plan's."""
-    row = history[history["epoch"] == epoch]
-    if "lr" in history.columns and len(row) and math.isfinite(float(row["lr"].iloc[-1])):
-        return float(row["lr"].iloc[-1])
+    at = np.flatnonzero(history.epoch == epoch)
+    if history.lr is not None and len(at) and math.isfinite(history.lr[at[-1]]):
+        return float(history.lr[at[-1]])
     return float(plan[min(epoch, len(plan)) - 1])
 
 
-def _checkpoint_epoch(history: pd.DataFrame, checkpoint: int | None) -> int:
+def _best_epoch(history: EpochLog) -> int:
+    """The epoch of the best finite accuracy (1 when none is finite)."""
+    acc = np.where(np.isfinite(history.test_acc1), history.test_acc1, -np.inf)
+    return int(history.epoch[int(np.argmax(acc))]) if np.isfinite(acc).any() else 1
+
+
+def _checkpoint_epoch(history: EpochLog, checkpoint: int | None) -> int:
     """--checkpoint, checked against the usable epochs of the log (a finite accuracy: the
     forecast starts from it); default the last of them."""
-    logged = set(history["epoch"].astype(int))
-    usable = np.isfinite(pd.to_numeric(history["test_acc1"], errors="coerce"))
-    epochs = set(history["epoch"][usable].astype(int)) or logged
+    logged = set(history.epoch.astype(int).tolist())
+    epochs = set(history.epoch[np.isfinite(history.test_acc1)].astype(int).tolist()) or logged
     if checkpoint is None:
         return max(epochs)
     if checkpoint not in epochs:
@@ -109,12 +111,12 @@ def load_run(path: str, metric: str | None = None, upto: int | None = None,
                             "patience in epochs (0: no early stopping)")
     records, source = read_source(path, metric, lr_tag=lr_tag, choice=choice)
     full = history_from_records(records)
-    if full.empty:
+    if not len(full):
         raise RunwatchError(f"{path}: no epoch records yet; wait for the first epoch")
     history = full
     if upto is not None:
-        history = full[full["epoch"] <= upto].reset_index(drop=True)
-        if history.empty:
+        history = full.upto(upto)
+        if not len(history):
             raise RunwatchError(f"--upto {upto} leaves no epoch: the run starts at a later "
                                 "epoch; raise --upto")
     start = _start_record(records)
@@ -142,10 +144,8 @@ def load_run(path: str, metric: str | None = None, upto: int | None = None,
     at = _checkpoint_epoch(history, checkpoint)
     scenarios: tuple = ()
     if plan is not None:
-        acc = pd.to_numeric(history["test_acc1"], errors="coerce")
-        best_epoch = int(history["epoch"][acc.idxmax()]) if acc.notna().any() else 1
-        candidates, more = standard_scenarios(plan, at, _lr_at(history, plan, at), best_epoch,
-                                              spec)
+        candidates, more = standard_scenarios(plan, at, _lr_at(history, plan, at),
+                                              _best_epoch(history), spec)
         scenarios, notes = tuple(candidates), notes + more
     # A stopped or rewound run reaches nothing before now (as the monitor dates it).
     now = time.time() if upto is None and _not_training(records) else None

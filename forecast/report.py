@@ -13,10 +13,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from runwatch.forecast.engine import MIN_FIT_EPOCHS, forecast_run
-from runwatch.forecast.inputs import History
+from runwatch.forecast.inputs import EpochLog, History
 from runwatch.forecast.result import Event, ForecastResult
 from runwatch.schedule import find_jumps
 
@@ -34,7 +33,7 @@ class IncidentCheck:
     hi80: float
 
 
-def incident_checks(history: pd.DataFrame, plan: list[float] | None, target: float,
+def incident_checks(history: EpochLog, plan: list[float] | None, target: float,
                     h: History, result: ForecastResult, limit: int) -> dict[int, IncidentCheck]:
     """For each regression and LR rise behind (the first `limit`), the forecast made from
     the epochs before it: what it expected at the incident epoch."""
@@ -45,7 +44,7 @@ def incident_checks(history: pd.DataFrame, plan: list[float] | None, target: flo
     ranked = sorted(jumps | set(drops), key=lambda e: (e not in jumps, -drops.get(e, 0.0)))
     out = {}
     for epoch in sorted(ranked[:limit]):
-        known = history[pd.to_numeric(history["epoch"]) < epoch]
+        known = history.upto(epoch - 1)
         if len(known) < MIN_FIT_EPOCHS:  # a forecast from fewer only holds the last value
             continue
         before = forecast_run(known, plan, target)

@@ -21,6 +21,8 @@ ALLOWED = {
 PARTS = ("runwatch.stream", "runwatch.hooks", "runwatch.ckpt_tools", "runwatch.forecast",
          "runwatch.trainer", "runwatch.tui")
 TORCH_FREE = ("runwatch", "stream", "ckpt_tools", "forecast", "tui", "hooks")
+LIBRARY = ("runwatch", "stream", "ckpt_tools", "forecast", "tui", "trainer", "hooks")
+TEST_ONLY = ("scipy", "pandas")  # the `test` extra: a monitor-only install has neither
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -86,4 +88,12 @@ def test_the_hooks_import_their_trainer_only_in_their_own_module():
              for path in sorted((REPO / "hooks").rglob("*.py"))
              for module in module_level_imports(path) if module in heavy
              and (path.stem, module) not in (("lightning", "lightning"), ("hf", "transformers"))]
+    assert wrong == []
+
+
+def test_no_library_module_imports_a_test_only_package():
+    # Not even inside a function: the package would be missing when it runs.
+    wrong = [f"{path.relative_to(REPO)} imports {module}"
+             for folder in LIBRARY for path in sorted((REPO / folder).rglob("*.py"))
+             for module in imported_modules(path) if module.split(".")[0] in TEST_ONLY]
     assert wrong == []

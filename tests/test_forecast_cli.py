@@ -90,7 +90,7 @@ def test_importing_the_cli_module_loads_no_heavy_library():
     import subprocess
     import sys
 
-    code = ("import sys, forecast.cli; "
+    code = ("import sys, runwatch.forecast.cli; "
             "print([m for m in ('pandas', 'numpy', 'scipy', 'torch') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout

@@ -2,18 +2,19 @@
 
 import json
 import math
+from dataclasses import replace
+from datetime import datetime, timezone
 
-import pandas as pd
 import pytest
-from forecast_curves import SEED_CSV, cosine_run, restart_run
+from forecast_curves import cosine_run, restart_run, seed_log, with_time
 
 from runwatch.errors import RunwatchError
-from runwatch.forecast import ForecastOptions, forecast_run
+from runwatch.forecast import EpochLog, ForecastOptions, forecast_run
 from runwatch.forecast.reliability import Reliability
 from runwatch.forecast.scenarios import parse_plan
 from runwatch.schedule import lr_plan
 
-SEED = pd.read_csv(SEED_CSV)
+SEED = seed_log()
 SEED_LRS = lr_plan(parse_plan("seed"))
 
 
@@ -22,18 +23,18 @@ def at(result, epoch):
 
 
 def test_seed_epochs_1_to_20_forecast_epoch_30_within_one_point():
-    result = forecast_run(SEED.iloc[:20], SEED_LRS, 75.0)
+    result = forecast_run(SEED.head(20), SEED_LRS, 75.0)
     assert abs(at(result, 30).acc1 - 69.06) <= 1.0
 
 
 def test_seed_epochs_1_to_30_forecast_the_restart_epoch_within_three_points():
-    result = forecast_run(SEED.iloc[:30], SEED_LRS, 75.0)
+    result = forecast_run(SEED.head(30), SEED_LRS, 75.0)
     assert abs(at(result, 31).acc1 - 48.55) <= 3.0
     assert at(result, 31).lo80 <= 48.55 <= at(result, 31).hi80
 
 
 def test_seed_restart_is_flagged_with_a_large_drop_from_epoch_23():
-    result = forecast_run(SEED.iloc[:23], SEED_LRS, 75.0)
+    result = forecast_run(SEED.head(23), SEED_LRS, 75.0)
     restart = next(e for e in result.events if e.kind == "lr_restart")
     assert restart.epoch == 31 and restart.fields["predicted_drop"] > 10
     assert restart.fields["lr_before"] == pytest.approx(0.000147, rel=0.01)
@@ -60,7 +61,7 @@ def test_reliability_option_weighs_the_models_at_every_future_epoch():
 
 def test_json_has_the_issues_fields():
     df, plan = cosine_run(30)
-    df["time"] = 1.7e9 + 600.0 * df["epoch"]
+    df = with_time(df, 600.0)
     data = json.loads(json.dumps(forecast_run(df, plan, 60.0).to_dict()))
     for key in ("target", "probability_reach", "eta_epoch", "eta_time", "predictions",
                 "events", "models", "scenarios", "notes"):
@@ -75,14 +76,15 @@ def test_json_has_the_issues_fields():
 
 def test_eta_epoch_and_wall_clock_from_the_epoch_time():
     df, plan = cosine_run(30, noise=0.05)
-    df["time"] = 1.7e9 + 600.0 * df["epoch"]
+    df = with_time(df, 600.0)
     final = forecast_run(df, plan, 0.0).predictions[-1].acc1
     target = round(final - 1.0, 1)
     result = forecast_run(df, plan, target)
     assert result.probability_reach > 0.5 and result.eta_epoch is not None
     assert result.eta_epoch > 30
     assert result.eta_time.startswith(
-        pd.Timestamp(1.7e9 + 600.0 * result.eta_epoch, unit="s").strftime("%Y-%m-%dT%H:%M"))
+        datetime.fromtimestamp(1.7e9 + 600.0 * result.eta_epoch, tz=timezone.utc)
+        .strftime("%Y-%m-%dT%H:%M"))
 
 
 def test_unreachable_target_is_said_plainly():
@@ -93,7 +95,7 @@ def test_unreachable_target_is_said_plainly():
 
 
 def test_reached_target_is_probability_one_at_its_epoch():
-    result = forecast_run(SEED.iloc[:30], SEED_LRS, 60.0)
+    result = forecast_run(SEED.head(30), SEED_LRS, 60.0)
     assert result.probability_reach == 1.0 and result.eta_epoch == 19
 
 
@@ -102,13 +104,13 @@ def test_too_few_epochs_still_answer_with_a_note(n):
     df, plan = cosine_run(n)
     result = forecast_run(df, plan, 75.0)
     assert len(result.predictions) == 60 - n
-    assert result.predictions[0].acc1 == pytest.approx(df["test_acc1"].iloc[-1])
+    assert result.predictions[0].acc1 == pytest.approx(df.test_acc1[-1])
     assert any("too few" in note for note in result.notes)
 
 
 def test_nan_epochs_are_skipped_and_reported():
     df, plan = cosine_run(30)
-    df.loc[10, "test_acc1"] = math.nan
+    df.test_acc1[10] = math.nan
     result = forecast_run(df, plan, 75.0)
     assert any(e.kind == "nonfinite" and e.epoch == 11 for e in result.events)
     assert len(result.predictions) == 30
@@ -116,14 +118,14 @@ def test_nan_epochs_are_skipped_and_reported():
 
 def test_missing_lr_and_plan_still_forecast_with_a_note():
     df, _ = cosine_run(30)
-    result = forecast_run(df.drop(columns=["lr"]), None, 75.0)
+    result = forecast_run(replace(df, lr=None), None, 75.0)
     assert result.predictions and all(m.group != "schedule" for m in result.models)
     assert any("no learning rate known" in n for n in result.notes)
 
 
 def test_no_usable_epoch_is_an_error():
     with pytest.raises(RunwatchError):
-        forecast_run(pd.DataFrame({"epoch": [1], "test_acc1": [math.nan]}), None, 75.0)
+        forecast_run(EpochLog(epoch=[1], test_acc1=[math.nan]), None, 75.0)
 
 
 def test_scenarios_in_options_come_back_evaluated():

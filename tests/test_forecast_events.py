@@ -3,17 +3,15 @@
 import math
 
 import numpy as np
-import pandas as pd
 
 from runwatch.forecast.events import events_ahead, events_behind
-from runwatch.forecast.inputs import prepare_history
+from runwatch.forecast.inputs import EpochLog, prepare_history
 from runwatch.forecast.lr_law import noise_sd
 
 
 def history(acc, lr=0.1, plan=None, **extra):
     n = len(acc)
-    df = pd.DataFrame({"epoch": range(1, n + 1), "test_acc1": acc,
-                       "lr": lr if isinstance(lr, list) else [lr] * n, **extra})
+    df = EpochLog(epoch=range(1, n + 1), test_acc1=acc, lr=lr, **extra)
     return prepare_history(df, plan if plan is not None else [0.1] * (n + 10))
 
 
@@ -125,7 +123,7 @@ def test_restart_jump_and_drop_ahead_carry_their_predicted_effect():
 
 
 def test_no_lr_known_means_no_events_ahead():
-    df = pd.DataFrame({"epoch": range(1, 11), "test_acc1": RISING[:10]})
+    df = EpochLog(epoch=range(1, 11), test_acc1=RISING[:10])
     h = prepare_history(df, None, total_epochs=20)
     assert events_ahead(h, np.arange(11, 21), np.full(10, 60.0)) == []
 

@@ -3,20 +3,16 @@
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from runwatch.errors import RunwatchError
 from runwatch.forecast import forecast_run, history_from_records
-from runwatch.forecast.inputs import cosine_lrs, cosine_tail, prepare_history
+from runwatch.forecast.inputs import EpochLog, cosine_lrs, cosine_tail, prepare_history
 from runwatch.schedule import ScheduleSpec, lr_plan
 
 
-def frame(acc, lr=None, **extra) -> pd.DataFrame:
-    df = pd.DataFrame({"epoch": range(1, len(acc) + 1), "test_acc1": acc, **extra})
-    if lr is not None:
-        df["lr"] = lr
-    return df
+def frame(acc, lr=None, **extra) -> EpochLog:
+    return EpochLog(epoch=range(1, len(acc) + 1), test_acc1=acc, lr=lr, **extra)
 
 
 def test_fractions_are_read_as_percent_with_a_note():
@@ -26,7 +22,7 @@ def test_fractions_are_read_as_percent_with_a_note():
 
 
 def test_duplicate_and_unsorted_epochs_keep_the_last_record_of_each():
-    df = pd.DataFrame({"epoch": [2, 1, 2, 3], "test_acc1": [5.0, 10.0, 20.0, 30.0]})
+    df = EpochLog(epoch=[2, 1, 2, 3], test_acc1=[5.0, 10.0, 20.0, 30.0])
     h = prepare_history(df, None)
     assert h.epochs.tolist() == [1, 2, 3] and h.acc.tolist() == [10.0, 20.0, 30.0]
     assert any("duplicate" in n for n in h.notes)
@@ -70,8 +66,10 @@ def test_epoch_time_and_now_come_from_the_history():
 
 
 @pytest.mark.parametrize("df, words", [
-    (pd.DataFrame({"epoch": [1, 2]}), "test_acc1"),
-    (pd.DataFrame({"epoch": [1, 2], "test_acc1": [np.nan, np.nan]}), "no epoch has a finite"),
+    (history_from_records([{"type": "epoch", "epoch": 1}, {"type": "epoch", "epoch": 2}]),
+     "no epoch has a finite test_acc1"),
+    (EpochLog(epoch=[1, 2], test_acc1=[np.nan, np.nan]), "no epoch has a finite"),
+    (EpochLog(epoch=[np.nan, 0], test_acc1=[50.0, 60.0]), "no epoch has a finite"),
 ])
 def test_unusable_history_is_a_runwatch_error(df, words):
     with pytest.raises(RunwatchError, match=words):
@@ -87,16 +85,24 @@ def test_a_resume_abandons_the_later_epochs_of_the_old_branch():
     records = [{"type": "run_start", "time": 0.0}, epoch(1, 10.0), epoch(2, 20.0),
                epoch(3, 5.0), {"type": "resume", "time": 2.0, "after_epoch": 2},
                epoch(3, 30.0, test_loss=2.0)]
-    df = history_from_records(records)
-    assert df["epoch"].tolist() == [1, 2, 3]
-    assert df["test_acc1"].tolist() == [10.0, 20.0, 30.0]
-    assert "test_loss" in df.columns and "train_acc1" not in df.columns
+    log = history_from_records(records)
+    assert log.epoch.tolist() == [1, 2, 3] and log.percent
+    assert log.test_acc1.tolist() == [10.0, 20.0, 30.0]
+    assert log.test_loss is not None and log.train_acc1 is None
 
 
-def test_none_values_become_nan_and_no_epochs_give_an_empty_frame():
-    df = history_from_records([epoch(1, None)])
-    assert df["test_acc1"].isna().all()
-    assert history_from_records([{"type": "run_start"}]).empty
+def test_none_values_become_nan_and_no_epochs_give_an_empty_log():
+    log = history_from_records([epoch(1, None), epoch(2, "n/a"), epoch(3, True)])
+    assert np.isnan(log.test_acc1).all()
+    assert len(history_from_records([{"type": "run_start"}])) == 0
+
+
+def test_an_epoch_log_cuts_by_epoch_and_refuses_columns_of_another_length():
+    log = EpochLog(epoch=[1, 2, 3], test_acc1=[10.0, 20.0, 30.0], lr=0.1)
+    assert log.upto(2).test_acc1.tolist() == [10.0, 20.0] and log.lr.tolist() == [0.1] * 3
+    assert log.head(1).epoch.tolist() == [1.0]
+    with pytest.raises(ValueError, match="shape"):
+        EpochLog(epoch=[1, 2], test_acc1=[1.0, 2.0, 3.0])
 
 
 def test_stream_accuracies_under_one_percent_stay_percent():
@@ -130,8 +136,7 @@ def test_other_shapes_are_not_guessed(lrs):
 def test_history_without_a_plan_follows_the_logged_cosine_with_a_note():
     spec = ScheduleSpec("cosine", 0.1, 60, eta_min=1e-5)
     lrs = lr_plan(spec)
-    df = pd.DataFrame({"epoch": range(1, 21), "test_acc1": np.linspace(20, 60, 20),
-                       "lr": lrs[:20]})
+    df = EpochLog(epoch=range(1, 21), test_acc1=np.linspace(20, 60, 20), lr=lrs[:20])
     h = prepare_history(df, None)
     assert h.total_epochs == 61  # T_max = 60 steps after epoch 1
     assert h.lrs[40] == pytest.approx(lrs[40], abs=0.002)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from forecast_curves import COSINE, cosine_run, law_curve
+from forecast_curves import COSINE, cosine_run, law_curve, write_csv
 
 from runwatch.forecast.learning import (
     annealing_pairs,
@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 def test_score_cut_sees_only_the_epochs_before_the_cut():
     df, plan = cosine_run(60, noise=0.1)
     score = score_cut("c", df, plan, 0.5)
-    assert score.n_known == 30 and score.final_true == df["test_acc1"].iloc[-1]
+    assert score.n_known == 30 and score.final_true == df.test_acc1[-1]
     assert len(score.z) == 30 and "lr_law_acc_p1_kinf" in score.model_final_err
     assert abs(score.final_pred - score.final_true) < 3  # the law generated this curve
 
@@ -53,7 +53,7 @@ def test_the_backtest_tool_prints_the_table_and_goal_lines(tmp_path):
     for seed in (0, 1):
         df = law_curve(lr_plan(COSINE), 40, noise=0.3, seed=seed)
         paths.append(tmp_path / f"synthetic{seed}.csv")
-        df.to_csv(paths[-1], index=False)
+        write_csv(df, paths[-1])
     done = subprocess.run([sys.executable, str(REPO / "bench/forecast_backtest.py"),
                            *map(str, paths)], capture_output=True, text=True, timeout=240,
                           env={**os.environ, "OMP_NUM_THREADS": "1"})

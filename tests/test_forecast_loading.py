@@ -33,7 +33,7 @@ def test_stream_gives_spec_target_patience_and_scenarios(tmp_path):
 def test_upto_and_plan_override(tmp_path):
     path = write_stream(tmp_path / "metrics.jsonl")
     run = load_run(str(path), upto=5, plan_text="cosine:lr=0.1,epochs=50", target=80.0)
-    assert run.history["epoch"].max() == 5 and len(run.plan) == 50
+    assert run.history.epoch.max() == 5 and len(run.plan) == 50
     assert run.target == 80.0 and run.spec.name == "cosine"
 
 

@@ -1,10 +1,9 @@
 """Model reliability by horizon: bands, learning it from forecasts, looking it up."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from runwatch.forecast.inputs import prepare_history
+from runwatch.forecast.inputs import EpochLog, prepare_history
 from runwatch.forecast.models import build_models, model_names
 from runwatch.forecast.reliability import (
     HORIZON_EDGES,
@@ -69,8 +68,7 @@ def test_a_model_the_table_does_not_know_gets_the_median_not_more_than_the_measu
 
 def test_the_models_built_and_the_table_agree():
     epochs = np.arange(1, 31)
-    df = pd.DataFrame({"epoch": epochs, "test_acc1": 60 - 40 * np.exp(-epochs / 8),
-                       "lr": np.full(30, 0.1)})
+    df = EpochLog(epoch=epochs, test_acc1=60 - 40 * np.exp(-epochs / 8), lr=0.1)
     models, _ = build_models(prepare_history(df, None))
     assert [m.name for m in models] == model_names()
     assert sorted(model_names()) == sorted(dict(RELIABILITY.table))

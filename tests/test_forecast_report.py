@@ -1,10 +1,10 @@
 """The Markdown report: computed tables, incidents, and advice that follows the scenarios."""
 
-import pandas as pd
-from forecast_curves import SEED_CSV
+import numpy as np
+from forecast_curves import seed_log
 
 from runwatch.forecast import ForecastOptions, forecast_run
-from runwatch.forecast.inputs import prepare_history
+from runwatch.forecast.inputs import EpochLog, prepare_history
 from runwatch.forecast.report import (
     incident_checks,
     phase_tags,
@@ -16,14 +16,14 @@ from runwatch.forecast.report import (
 from runwatch.forecast.scenarios import parse_plan, standard_scenarios
 from runwatch.schedule import lr_plan
 
-SEED = pd.read_csv(SEED_CSV)
+SEED = seed_log()
 SPEC = parse_plan("seed")
 LRS = lr_plan(SPEC)
 
 
 def seed_report(n=31):
-    history = SEED.iloc[:n]
-    candidates, _ = standard_scenarios(LRS, n, LRS[n - 1], int(history.test_acc1.idxmax()) + 1,
+    history = SEED.head(n)
+    candidates, _ = standard_scenarios(LRS, n, LRS[n - 1], int(np.argmax(history.test_acc1)) + 1,
                                        SPEC)
     result = forecast_run(history, LRS, 75.0,
                           ForecastOptions(patience=15, scenarios=tuple(candidates)))
@@ -65,7 +65,7 @@ def test_recommendation_names_the_best_scenario_and_the_restart_ahead():
 
 def test_a_target_already_reached_is_said_so_not_forecast():
     # The seed run passed 60% at epoch 19: "more likely than not: epoch 19" read as a forecast.
-    history = SEED.iloc[:31]
+    history = SEED.head(31)
     result = forecast_run(history, LRS, 60.0)
     text = render_report("seed", "CSV", prepare_history(history, LRS), result, {}, "seed")
     assert "- Target 60%: reached at epoch 19." in text and "more likely than not" not in text
@@ -82,7 +82,7 @@ def test_each_phase_row_adds_up_before_plus_gain_is_end():
 
 
 def test_no_scenarios_says_why_a_finished_plan_is_not_an_unknown_one():
-    history = SEED.iloc[:31]
+    history = SEED.head(31)
     ended = forecast_run(history, LRS[:31], 75.0)  # the plan ends with the log
     assert scenario_table(ended) == [
         "(no scenarios: the plan has no epochs left; pass a longer one with --plan)"]
@@ -94,7 +94,7 @@ def test_no_incident_check_from_too_few_epochs_before_it():
     # against a "forecast" from 2 epochs, which read 0.81% as a fraction: 80.80 expected.
     acc = [0.55, 0.81, 2.21, 5.0, 8.0, 11.0, 14.0, 17.0, 19.0, 21.0]
     lrs = [1e-6, 1e-6, 8.6e-6, 1.6e-5, 2.4e-5, 3.2e-5, 4e-5, 4e-5, 4e-5, 4e-5]
-    history = pd.DataFrame({"epoch": range(1, 11), "test_acc1": acc, "lr": lrs})
+    history = EpochLog(epoch=range(1, 11), test_acc1=acc, lr=lrs)
     plan = lrs + [4e-5] * 10
     result = forecast_run(history, plan, 75.0)
     checks = incident_checks(history, plan, 75.0, prepare_history(history, plan), result, 5)

@@ -1,8 +1,7 @@
 """What-if: candidate schedules from a checkpoint, predicted by the LR-aware laws."""
 
-import pandas as pd
 import pytest
-from forecast_curves import SEED_CSV, restart_run
+from forecast_curves import restart_run, seed_log
 
 from runwatch.errors import RunwatchError
 from runwatch.forecast import ForecastOptions, forecast_run, forecast_scenarios
@@ -10,13 +9,13 @@ from runwatch.forecast.reliability import Reliability
 from runwatch.forecast.scenarios import parse_plan, standard_scenarios
 from runwatch.schedule import ScheduleSpec, lr_plan
 
-SEED = pd.read_csv(SEED_CSV)
+SEED = seed_log()
 SEED_SPEC = ScheduleSpec("cosine_restarts", 0.05, 100, t0=30, eta_min=1e-5)
 SEED_LRS = lr_plan(parse_plan("seed"))
 
 
 def test_every_standard_scenario_gets_a_curve_and_a_final_accuracy():
-    history = SEED.iloc[:30]
+    history = SEED.head(30)
     candidates, _ = standard_scenarios(SEED_LRS, 30, SEED_LRS[29], 29, parse_plan("seed"))
     scenarios = forecast_scenarios(history, SEED_LRS, 30,
                                    [(n, lrs) for n, c, lrs in candidates if c == 30])
@@ -34,7 +33,7 @@ def test_every_standard_scenario_gets_a_curve_and_a_final_accuracy():
 
 
 def test_rewind_scenario_starts_from_its_own_checkpoint():
-    history = SEED.iloc[:31]
+    history = SEED.head(31)
     (rewind,) = forecast_scenarios(history, SEED_LRS, 29, [("new cosine", lr_plan(
         parse_plan("cosine:lr=0.05,epochs=71,eta_min=1e-5")))])
     assert rewind.checkpoint_epoch == 29 and rewind.curve[0][0] == 30
