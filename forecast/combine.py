@@ -102,7 +102,9 @@ def score_models(models: list[ModelSpec], epochs: np.ndarray, acc: np.ndarray,
 
 
 def lr_blind_ok(lrs: np.ndarray, last_epoch: int, future_epochs: np.ndarray, k: int) -> np.ndarray:
-    """Per future epoch: True while every LR from the holdout window on stays near the last LR."""
+    """Per future epoch: True while every LR from the holdout window on stays near the last LR.
+
+    `lrs` are compared by ratio: pass them floored above 0 (History.ratio_lrs)."""
     ref = lrs[last_epoch - 1]
     start = max(last_epoch - k, 0)
     ok = np.empty(len(future_epochs), bool)

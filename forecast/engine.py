@@ -98,7 +98,7 @@ def forecast_run(history: EpochLog, plan: list[float] | None, target: float,
     else:
         scored = score_models(models, h.epochs, h.acc, future)
         weights = model_weights(scored, noise)
-        blind_ok = (lr_blind_ok(h.lrs, h.last_epoch, future, holdout_size(n))
+        blind_ok = (lr_blind_ok(h.ratio_lrs(), h.last_epoch, future, holdout_size(n))
                     if h.lr_known else np.ones(len(future), bool))
         multipliers = opts.reliability.multipliers([s.spec.name for s in scored], future,
                                                    h.last_epoch)

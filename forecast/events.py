@@ -161,11 +161,15 @@ def events_ahead(h: History, future_epochs: np.ndarray, pred: np.ndarray) -> lis
     if not h.lr_known or not len(future_epochs):
         return []
     last = h.last_epoch
-    future_lrs = [float(v) for v in h.lrs[last:]]
-    prev = float(h.lrs[last - 1])
+    ratio_lrs = h.ratio_lrs()  # an LR of 0 is compared as a tiny one
+    future_lrs = [float(v) for v in ratio_lrs[last:]]
+    prev = float(ratio_lrs[last - 1])
     peak = float(h.lrs.max())
     rises = find_jumps(future_lrs, last + 1, prev_lr=prev)
     drops = find_jumps([1 / v for v in future_lrs], last + 1, prev_lr=1 / prev)
+
+    def lr_of(epoch: int) -> float:
+        return float(h.lrs[epoch - 1])
 
     def acc_at(epoch: int) -> float:
         return float(h.acc[-1]) if epoch == last else float(pred[epoch - last - 1])
@@ -177,16 +181,17 @@ def events_ahead(h: History, future_epochs: np.ndarray, pred: np.ndarray) -> lis
         back = np.nonzero(pred[i:] >= before)[0]
         kind = "lr_restart" if jump.lr_after >= 0.5 * peak else "lr_jump"
         out.append(Event(kind, jump.epoch, {
-            "lr_before": jump.lr_before, "lr_after": jump.lr_after, "ratio": jump.ratio,
+            "lr_before": lr_of(jump.epoch - 1), "lr_after": lr_of(jump.epoch),
+            "ratio": jump.ratio,
             "acc_before": before, "acc_after": after, "predicted_drop": before - after,
             "predicted_recovery_epoch": int(future_epochs[i + back[0]]) if len(back) else None,
         }))
     for jump in drops:
-        if 1 / jump.lr_before < 0.1 * peak and not _holds_beside(h.lrs, jump.epoch):
+        if 1 / jump.lr_before < 0.1 * peak and not _holds_beside(ratio_lrs, jump.epoch):
             continue  # the tail of an anneal, not a step: halving a tiny LR changes little
         before, after = acc_at(jump.epoch - 1), acc_at(jump.epoch)
         out.append(Event("lr_drop", jump.epoch, {
-            "lr_before": 1 / jump.lr_before, "lr_after": 1 / jump.lr_after,
+            "lr_before": lr_of(jump.epoch - 1), "lr_after": lr_of(jump.epoch),
             "ratio": jump.lr_before / jump.lr_after, "acc_before": before,
             "acc_after": after, "predicted_gain": after - before,
         }))

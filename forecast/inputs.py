@@ -27,6 +27,10 @@ from runwatch.stream import split_branches
 
 OPTIONAL_COLUMNS = ("test_loss", "train_acc1", "train_loss", "lr", "time", "epoch_time_s")
 HISTORY_COLUMNS = ("epoch", "test_acc1", *OPTIONAL_COLUMNS)
+# LRs are compared by ratio (jumps, drops, how far a plan leaves what the run has seen); below
+# this share of the peak an LR counts as this share: a plan that anneals to 0 (one-cycle, HF's
+# linear decay, a log printed with 6 decimals) is annealed, not infinitely far away.
+LR_FLOOR = 1e-3
 REPRODUCE = 0.02  # a guessed cosine must reproduce the logged LRs within 2% of the peak
 MIN_POINTS = 3
 
@@ -51,6 +55,10 @@ class History:
     @property
     def last_epoch(self) -> int:
         return int(self.epochs[-1])
+
+    def ratio_lrs(self) -> np.ndarray:
+        """The LRs floored at LR_FLOOR of the peak, for comparing them by ratio."""
+        return np.maximum(self.lrs, LR_FLOOR * float(self.lrs.max()))
 
 
 @dataclass(frozen=True)
@@ -191,7 +199,7 @@ def _epoch_time(log: EpochLog) -> float | None:
 def _guessed_plan(epochs: np.ndarray, own: np.ndarray | None, last: int,
                   total_epochs: int | None, notes: list[str]) -> np.ndarray | None:
     """The logged LRs continued along the cosine they follow, when they clearly follow one."""
-    if own is None or not np.all(np.isfinite(own)) or np.any(own <= 0):
+    if own is None or not np.all(np.isfinite(own)) or np.any(own < 0):
         return None
     fit = cosine_tail(epochs, own)
     if fit is None or fit[2] + fit[3] <= last + 1:
@@ -216,8 +224,9 @@ def _plan_lrs(log: EpochLog, plan: list[float] | None, last: int,
     epochs = log.epoch.astype(int)
     planned = None if plan is None else np.asarray(plan, float)
     if planned is not None and (len(planned) == 0 or not np.all(np.isfinite(planned))
-                                or np.any(planned <= 0)):
-        notes.append("the planned LRs were empty or not all positive numbers: ignored them")
+                                or np.any(planned < 0) or not np.any(planned > 0)):
+        # 0 is a legitimate LR (a decay that ends at 0); a plan that is all 0 says nothing.
+        notes.append("the planned LRs were empty, negative, not numbers or all 0: ignored them")
         planned = None
     if planned is None:
         planned = _guessed_plan(epochs, own, last, total_epochs, notes)
@@ -235,10 +244,10 @@ def _plan_lrs(log: EpochLog, plan: list[float] | None, last: int,
         lrs[:min(len(planned), total)] = planned[:total]
     if own is not None:
         for epoch, lr in zip(epochs, own, strict=True):
-            if 1 <= epoch <= total and math.isfinite(lr) and lr > 0:
+            if 1 <= epoch <= total and math.isfinite(lr) and lr >= 0:
                 lrs[epoch - 1] = lr
     known = np.isfinite(lrs)
-    if not known.any():
+    if not known.any() or not np.any(lrs[known] > 0):
         notes.append("no learning rate known (no lr column, no plan): schedule-aware models "
                      "are off and the forecast assumes nothing changes")
         return np.ones(total), False

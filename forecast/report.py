@@ -38,7 +38,7 @@ def incident_checks(history: EpochLog, plan: list[float] | None, target: float,
     """For each regression and LR rise behind (the first `limit`), the forecast made from
     the epochs before it: what it expected at the incident epoch."""
     drops = {e.epoch: e.fields["drop"] for e in result.events if e.kind == "regression"}
-    jumps = ({j.epoch for j in find_jumps([float(v) for v in h.lrs[:h.last_epoch]], 1)}
+    jumps = ({j.epoch for j in find_jumps([float(v) for v in h.ratio_lrs()[:h.last_epoch]], 1)}
              if h.lr_known else set())
     # LR rises first, then the largest drops.
     ranked = sorted(jumps | set(drops), key=lambda e: (e not in jumps, -drops.get(e, 0.0)))
@@ -191,7 +191,8 @@ def incidents(h: History, checks: dict[int, IncidentCheck]) -> list[str]:
             continue
         lr0, lr1 = h.lrs[epoch - 2], h.lrs[epoch - 1]
         later = [e for e in h.epochs.tolist() if e > epoch and acc[e] >= a0]
-        text = (f"- **epoch {epoch}**: LR {lr0:.3g} -> {lr1:.3g} (x{lr1 / lr0:.1f}); test acc1 "
+        ratio = f" (x{lr1 / lr0:.1f})" if lr0 > 0 else ""
+        text = (f"- **epoch {epoch}**: LR {lr0:.3g} -> {lr1:.3g}{ratio}; test acc1 "
                 f"{a0:.2f} -> {a1:.2f} ({a1 - a0:+.2f})")
         if epoch in loss and epoch - 1 in loss:
             text += f"; test loss {loss[epoch - 1]:.4f} -> {loss[epoch]:.4f}"

@@ -134,6 +134,8 @@ def standard_scenarios(plan: list[float], checkpoint_epoch: int, last_lr: float,
     if c >= total:
         return [], [f"no scenarios: the plan ends at epoch {total}, the checkpoint is at {c}"]
     peak = max(plan)
+    if not peak > 0:
+        return [], ["no scenarios: every planned LR is 0"]
     eta_min = spec.eta_min if spec is not None else min(plan)
     out: list[Candidate] = [("continue as planned", c, tuple(plan[c:]))]
     if spec is not None and spec.name == "cosine_restarts":
@@ -145,8 +147,12 @@ def standard_scenarios(plan: list[float], checkpoint_epoch: int, last_lr: float,
     else:
         notes.append("T_0 scenarios need a cosine_restarts plan: skipped")
     base = spec if spec is not None else ScheduleSpec("constant", base_lr=peak, epochs=total)
-    annealed = continue_schedule(replace(base, epochs=total), c, last_lr, "anneal-from-current")
-    out.append(("anneal from current LR", c, tuple(lr_plan(annealed, c + 1, total))))
+    if last_lr > 0:
+        annealed = continue_schedule(replace(base, epochs=total), c, last_lr,
+                                     "anneal-from-current")
+        out.append(("anneal from current LR", c, tuple(lr_plan(annealed, c + 1, total))))
+    else:
+        notes.append(f"'anneal from current LR' skipped: the LR at epoch {c} is already 0")
     if best_epoch < total:
         cosine = ScheduleSpec("cosine", base_lr=peak, epochs=total - best_epoch,
                               eta_min=min(eta_min, peak / 2))

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest
-from forecast_curves import cosine_run, restart_run, seed_log, with_time
+from forecast_curves import cosine_run, law_curve, restart_run, seed_log, with_time
 
 from runwatch.errors import RunwatchError
 from runwatch.forecast import EpochLog, ForecastOptions, forecast_run
@@ -151,3 +151,14 @@ def test_end_weights_are_the_models_that_make_the_final_forecast():
     assert any(m.weight > 0 for m in ends.values() if m.group != "schedule")
     final = sum(m.end_weight * m.final_acc1 for m in ends.values() if m.end_weight)
     assert final == pytest.approx(result.predictions[-1].acc1, abs=1e-6)
+
+
+def test_a_one_cycle_plan_ending_at_zero_is_forecast_to_its_last_epoch():
+    plan = [0.1 * min(1.0, (e + 1) / 5) * (1 - e / 59) for e in range(60)]  # ends at 0.0
+    assert plan[-1] == 0.0
+    df = law_curve(plan, 30, noise=0.1)
+    result = forecast_run(df, plan, 75.0)
+    assert result.predictions[-1].epoch == 60
+    assert not any("ignored" in n for n in result.notes)
+    assert result.predictions[-1].acc1 > df.test_acc1[-1]  # the anneal still pays
+    assert not any(e.kind == "lr_drop" for e in result.events)  # the tail, not a step

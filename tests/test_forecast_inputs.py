@@ -141,3 +141,18 @@ def test_history_without_a_plan_follows_the_logged_cosine_with_a_note():
     assert h.total_epochs == 61  # T_max = 60 steps after epoch 1
     assert h.lrs[40] == pytest.approx(lrs[40], abs=0.002)
     assert any("follow a cosine decay" in n for n in h.notes)
+
+
+def test_a_plan_that_anneals_to_zero_is_kept():
+    # HF's linear decay, a one-cycle that ends at 0, a log printed with 6 decimals: 0 is an LR.
+    plan = list(np.linspace(0.1, 0.0, 40))
+    h = prepare_history(frame(list(np.linspace(30, 60, 10)), lr=plan[:10]), plan)
+    assert h.total_epochs == 40 and h.lrs[-1] == 0.0 and h.lr_known
+    assert not any("ignored" in n for n in h.notes)
+    assert h.ratio_lrs()[-1] == pytest.approx(1e-4)  # compared by ratio as 1e-3 of the peak
+
+
+@pytest.mark.parametrize("plan", [[0.0] * 30, [0.1, -0.1] * 15, [0.1, math.nan] * 15])
+def test_a_plan_of_zeros_negative_or_missing_lrs_is_ignored_with_a_note(plan):
+    h = prepare_history(frame(list(np.linspace(30, 60, 10)), lr=[0.1] * 10), plan)
+    assert any("ignored" in n for n in h.notes) and h.total_epochs == 20  # 10 + 10 assumed

@@ -6,6 +6,7 @@ import time
 import pytest
 
 from runwatch.errors import RunwatchError
+from runwatch.forecast import forecast_run
 from runwatch.forecast.loading import load_run
 from runwatch.schedule import ScheduleSpec, lr_plan, spec_to_dict
 
@@ -114,3 +115,20 @@ def test_unreadable_lines_are_counted_in_the_notes(tmp_path):
     run = load_run(str(path))
     assert len(run.history) == 12
     assert any(n.startswith("2 unreadable line(s) skipped") for n in run.notes)
+
+
+def test_a_stream_whose_plan_ends_at_zero_is_forecast_to_its_last_planned_epoch(tmp_path):
+    # As the trainer writes it: the whole plan in run_start.lr_schedule, here a linear decay
+    # to 0.0; the checkpoint epoch's LR is 0 too (no "anneal from the current LR" there).
+    plan = [0.1 * max(0.0, 1 - e / 28) for e in range(30)]  # epochs 29 and 30 at 0.0
+    lines = [{"type": "run_start", "time": 0.0, "run_id": "r0", "lr_schedule": plan}]
+    lines += [{"type": "epoch", "time": 10.0 * e, "epoch": e, "test_acc1": 30.0 + e,
+               "lr": plan[e - 1]} for e in range(1, 31)]
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    run = load_run(str(path), upto=20)
+    assert run.plan == plan
+    result = forecast_run(run.history, run.plan, 75.0, run.options)
+    assert result.predictions[-1].epoch == 30
+    at_end = load_run(str(path), upto=29)
+    assert any("already 0" in n for n in at_end.notes)

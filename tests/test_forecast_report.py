@@ -7,6 +7,7 @@ from runwatch.forecast import ForecastOptions, forecast_run
 from runwatch.forecast.inputs import EpochLog, prepare_history
 from runwatch.forecast.report import (
     incident_checks,
+    incidents,
     phase_tags,
     phases,
     recommendations,
@@ -108,3 +109,16 @@ def test_the_eta_advice_does_not_ignore_an_earlier_early_stop():
     assert "stop the run at epoch 44" in advice
     assert ("more likely than not from epoch 88, but only if early stopping does not end the "
             "run at epoch 44 first.") in advice
+
+
+def test_a_rewarm_from_a_zero_lr_is_an_incident_with_no_infinite_ratio():
+    # A one-cycle that reached 0.0, then a resume that rebuilt the schedule (a re-warm).
+    acc = [40.0, 50, 56, 60, 63, 65, 66, 66.5, 58, 61, 63, 64]
+    lrs = [0.1, 0.1, 0.08, 0.06, 0.04, 0.02, 0.0, 0.0, 0.1, 0.1, 0.1, 0.1]
+    history = EpochLog(epoch=range(1, 13), test_acc1=acc, lr=lrs)
+    plan = lrs + [0.05] * 8
+    result = forecast_run(history, plan, 75.0)
+    h = prepare_history(history, plan)
+    checks = incident_checks(history, plan, 75.0, h, result, 5)
+    text = "\n".join(incidents(h, checks))
+    assert 9 in checks and "**epoch 9**: LR 0 -> 0.1;" in text and "inf" not in text
