@@ -8,16 +8,21 @@ multiplied by how reliable the model has been that far ahead on other runs
 ignores the learning rate has only been validated under the LR it was fitted at, so it takes
 part at a future epoch only while the plan keeps the LR within LR_BAND of the current one.
 
-Intervals and the chance of reaching a target: the width at a future epoch comes from three
-measured things: the run's epoch-to-epoch noise, the disagreement of the weighted models there,
-and how far the forecast moves from the current level (a forecast that promises 10 points is
-less certain than one that promises 1):
+Bands and the chance of reaching a target: the width at a future epoch t grows with five
+measured things: the run's epoch-to-epoch noise, the disagreement of the weighted models at t,
+how far the forecast moves from the current level, how many decades of LR the plan goes
+outside the range the run has trained in since its peak by t, and the horizon (epochs ahead /
+epochs done); the last two in units of the room left to 100%:
 
-    scale(t) = sqrt(noise**2 + spread(t)**2 + (REL_MOVE * |pred(t) - level|)**2)
+    scale(t) = sqrt(sum_k (coef_k * term_k(t))**2)       (band_terms, BandModel.scale)
 
-The 80% and 95% half-widths are CAL80 * scale and CAL95 * scale, the 80% and 95% quantiles of
-|truth - prediction| / scale measured by the backtest on the finished curves (each curve scored
-with multipliers learned on the other curves only). Pure: numpy only.
+The coefficients make the finished runs' errors most likely under a Laplace law (heavy tails),
+and the 50/80/90/95/99% quantiles of |truth - forecast| / scale turn the scale into the 80% and
+95% half-widths and into the chance of reaching a target (BandModel.prob_at_least). Both are
+learned by `python bench/forecast_backtest.py` (BANDS: from all its curves; each curve is
+scored with a model learned on the other curves only). On its 17 curves the learned weight of
+the LR-extrapolation term is nil: in a cut run it goes with the horizon, which predicts the
+errors better. Pure: numpy only.
 """
 
 from __future__ import annotations
@@ -31,10 +36,6 @@ import numpy as np
 LR_BAND = 1.5  # factor the LR may move before LR-blind models stop being trusted
 KEEP_WITHIN = 3.0  # models with a holdout error over 3x the best one get no weight
 LONG_HOLDOUT = 0.5  # share of the history the second, longer holdout covers
-REL_MOVE = 0.25
-CAL80 = 1.19
-CAL95 = 2.18
-Z80 = 1.2816  # standard normal quantile of 0.9: turns the 80% half-width into an sd
 
 # (epochs fitted = first n of the history, epochs to predict) -> accuracy, or None on failure
 Predictor = Callable[[int, np.ndarray], "np.ndarray | None"]
@@ -159,23 +160,67 @@ def combine(curves: list[np.ndarray | None], weights: np.ndarray, valid: np.ndar
     return pred, spread, shares
 
 
-def band_scale(pred: np.ndarray, spread: np.ndarray, noise: float, level: float) -> np.ndarray:
-    """scale(t) of the module docstring, per future epoch."""
-    return np.sqrt(noise**2 + spread**2 + (REL_MOVE * (pred - level)) ** 2)
+@dataclass(frozen=True)
+class BandModel:
+    """How wide the bands are: `scale(t) = sqrt(sum_k (coef_k * term_k(t))**2)` over the terms
+    of `band_terms` (BAND_TERMS), and `quantiles`, (probability, |truth - prediction| / scale)
+    pairs measured on other finished runs, that turn the scale into 80%/95% half-widths."""
+
+    coefs: tuple[float, ...]
+    quantiles: tuple[tuple[float, float], ...]
+
+    def scale(self, terms: np.ndarray) -> np.ndarray:
+        return np.sqrt(np.sum((np.asarray(terms, float) * np.array(self.coefs)) ** 2, axis=-1))
+
+    def z(self, probability: float) -> float:
+        """The |z| that holds `probability` of the normalised errors (interpolated)."""
+        p, z = (np.array(v, float) for v in zip(*self.quantiles, strict=True))
+        return float(np.interp(probability, np.concatenate([[0.0], p]),
+                               np.concatenate([[0.0], z])))
+
+    def bands(self, pred: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(lo80, hi80, lo95, hi95), clipped to 0..100."""
+        z80, z95 = self.z(0.8), self.z(0.95)
+        return tuple(np.clip(v, 0.0, 100.0) for v in (pred - z80 * scale, pred + z80 * scale,
+                                                     pred - z95 * scale, pred + z95 * scale))
+
+    def prob_at_least(self, pred: np.ndarray, scale: np.ndarray, target: float) -> np.ndarray:
+        """P(accuracy >= target) at each epoch, from the measured distribution of the
+        normalised errors (symmetric; interpolated between its quantiles, reaching certainty
+        at twice the largest one)."""
+        p, z = (np.array(v, float) for v in zip(*self.quantiles, strict=True))
+        inside = np.interp(np.abs(pred - target) / np.maximum(scale, 1e-9),
+                           np.concatenate([[0.0], z, [2 * z[-1]]]),
+                           np.concatenate([[0.0], p, [1.0]]))
+        return 0.5 + 0.5 * np.sign(pred - target) * inside
 
 
-def bands(pred: np.ndarray, scale: np.ndarray, cal80: float = CAL80,
-          cal95: float = CAL95) -> tuple[np.ndarray, ...]:
-    """(lo80, hi80, lo95, hi95), clipped to 0..100."""
-    def clip(x: np.ndarray) -> np.ndarray:
-        return np.clip(x, 0.0, 100.0)
-
-    return (clip(pred - cal80 * scale), clip(pred + cal80 * scale),
-            clip(pred - cal95 * scale), clip(pred + cal95 * scale))
+BAND_TERMS = ("noise", "spread", "move", "extrapolation", "horizon")
+# Learned by `python bench/forecast_backtest.py` on all its curves (each curve is scored with a
+# model learned on the others).
+BANDS = BandModel(coefs=(0.661, 0.566, 0.0001, 0.0001, 0.0647),
+                  quantiles=((0.5, 0.589), (0.8, 1.313), (0.9, 2.182), (0.95, 2.834),
+                             (0.99, 9.486)))
 
 
-def reach_probabilities(pred: np.ndarray, scale: np.ndarray, target: float) -> np.ndarray:
-    """P(accuracy at each future epoch >= target), normal with sd = CAL80 * scale / Z80."""
-    sd = np.maximum(CAL80 * scale / Z80, 1e-6)
-    z = (pred - target) / sd
-    return np.array([0.5 * (1 + math.erf(v / math.sqrt(2))) for v in z])
+def plan_extrapolation(seen: np.ndarray, ahead: np.ndarray) -> np.ndarray:
+    """Per epoch ahead: how many decades the planned LRs up to it go outside the range the run
+    has trained in since its peak (below the lowest LR after the peak, above the peak). `seen`
+    and `ahead`: the LRs of the done epochs and of the epochs ahead, floored above 0
+    (History.ratio_lrs)."""
+    peak_at = int(np.argmax(seen))
+    low, high = float(seen[peak_at:].min()), float(seen[peak_at])
+    ahead = np.asarray(ahead, float)
+    outside = np.maximum(np.maximum(np.log10(low / ahead), np.log10(ahead / high)), 0.0)
+    return np.maximum.accumulate(outside) if len(outside) else outside
+
+
+def band_terms(pred: np.ndarray, spread: np.ndarray, noise: float, level: float,
+               extrapolation: np.ndarray, horizon: np.ndarray) -> np.ndarray:
+    """(epochs, BAND_TERMS): the run's noise, the models' spread, how far the forecast moves
+    from the current level, and, in units of the room left to 100% (the errors of a run at 93%
+    are smaller than those of one at 60%), the decades of LR outside what the run has seen and
+    the square root of the horizon (epochs ahead / epochs done)."""
+    room = max(100.0 - level, 1.0)
+    return np.column_stack([np.full(len(pred), noise), spread, np.abs(pred - level),
+                            extrapolation * room, np.sqrt(np.maximum(horizon, 0.0)) * room])

@@ -15,13 +15,12 @@ from datetime import datetime, timezone
 import numpy as np
 
 from runwatch.forecast.combine import (
-    band_scale,
-    bands,
+    band_terms,
     combine,
     holdout_size,
     lr_blind_ok,
     model_weights,
-    reach_probabilities,
+    plan_extrapolation,
     score_models,
     valid_where,
 )
@@ -107,9 +106,14 @@ def forecast_run(history: EpochLog, plan: list[float] | None, target: float,
         end_weights = shares[:, -1] if len(future) else np.zeros(len(scored))
         if not any(s.spec.uses_plan and s.future is not None for s in scored) and h.lr_known:
             notes.append("the LR-aware laws could not be fitted: the forecast ignores the plan")
-    scale = band_scale(pred, spread, noise, float(h.acc[-1]))
-    lo80, hi80, lo95, hi95 = bands(pred, scale)
-    probs = reach_probabilities(pred, scale, target)
+    ratio_lrs = h.ratio_lrs()
+    extrapolation = (plan_extrapolation(ratio_lrs[:h.last_epoch], ratio_lrs[future - 1])
+                     if h.lr_known else np.zeros(len(future)))
+    terms = band_terms(pred, spread, noise, float(h.acc[-1]), extrapolation,
+                       (future - h.last_epoch) / h.last_epoch)
+    scale = opts.bands.scale(terms)
+    lo80, hi80, lo95, hi95 = opts.bands.bands(pred, scale)
+    probs = opts.bands.prob_at_least(pred, scale, target)
     probability, eta_epoch = _reach(h, future, probs, target, notes)
 
     patience = opts.patience if opts.patience and opts.patience > 0 else None  # 0: never stops
@@ -118,7 +122,7 @@ def forecast_run(history: EpochLog, plan: list[float] | None, target: float,
                    if s.spec.uses_plan}
     candidates: list[Candidate] = list(opts.scenarios)
     scenarios, scenario_notes = run_scenarios(h, fits, law_weights, candidates,
-                                              opts.reliability)
+                                              opts.reliability, opts.bands)
     notes += scenario_notes
     return ForecastResult(
         target=float(target),
@@ -142,6 +146,7 @@ def forecast_run(history: EpochLog, plan: list[float] | None, target: float,
             for s, w, end_w in zip(scored, weights, end_weights, strict=True)),
         scenarios=tuple(scenarios),
         notes=tuple(notes),
+        band_terms=tuple(tuple(float(v) for v in row) for row in terms),
     )
 
 

@@ -1,80 +1,164 @@
 """What the forecast learns from finished runs, each piece learned leave-one-curve-out.
 
-A finished curve is cut at 25/50/75% of its epochs; the forecast sees the epochs up to the cut
-and the whole planned LR schedule, and `score_cut` compares it with what followed. From those
-scores and the finished curves come the three learned pieces, each for a curve from the OTHER
-curves only (so no curve is scored with a piece tuned on itself):
+A finished curve is cut at 25/50/75% of its epochs and forecast as the monitor and
+`runwatch forecast` see it by then: the metric stream a trainer writes (`stream_records`: the
+whole planned LR schedule in `run_start.lr_schedule`, the optimizer in its config, the epochs so
+far). `score` compares the forecast with what followed. From those scores and the finished
+curves come the learned pieces, each for a curve from the OTHER curves only, so that no curve
+is scored with a piece tuned on itself:
 
 - the LR law's prior on its annealing term (`forecast.lr_law.B_PRIOR`, b against the run's LR
   jitter): `annealing_pairs`, `fit_b_prior`, `loco_b_priors`;
 - each model's reliability by horizon (`forecast.reliability.RELIABILITY`): `loco_reliability`;
-- the band multipliers (`forecast.combine.CAL80/CAL95`): `loco_multipliers`, `coverage_loco`.
+- the band model (`forecast.combine.BANDS`): `learn_bands`, `loco_bands`.
 
-`python bench/forecast_backtest.py` runs it over tests/data/curves and the seed run and prints
-the tables and the values learned from all curves (the constants in the library).
+`python bench/forecast_backtest.py` runs it over tests/data/curves and the seed run, prints the
+tables and the values learned from all curves (the constants in the library).
 """
 
 from __future__ import annotations
 
-import time
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from runwatch.forecast.combine import CAL80
-from runwatch.forecast.engine import forecast_run
-from runwatch.forecast.fitting import least_squares_box
+from runwatch.forecast.combine import BAND_TERMS, BANDS, BandModel
+from runwatch.forecast.fitting import least_squares_box, minimize_bounded
 from runwatch.forecast.inputs import EpochLog, prepare_history
 from runwatch.forecast.lr_law import B_PRIOR, FLAT_B_PRIOR, VARIANTS, BPrior, fit_lr_law, lr_jitter
 from runwatch.forecast.reliability import (
-    RELIABILITY,
     ForecastErrors,
     Reliability,
     horizon_bands,
     learn_reliability,
 )
-from runwatch.forecast.result import ForecastOptions, ForecastResult
+from runwatch.forecast.result import ForecastResult
+from runwatch.schedule import ScheduleSpec, spec_to_dict
+from runwatch.stream import SCHEMA_VERSION
 
 CUTS = (0.25, 0.5, 0.75)
+REACH_MARGINS = (0.5, 1.0, 2.0, 4.0, 8.0)  # targets scored: the best so far + these points
+BAND_LEVELS = (0.5, 0.8, 0.9, 0.95, 0.99)  # the quantiles a band model keeps
+
+
+@dataclass(frozen=True)
+class Curve:
+    """A finished run: its whole log, the LR plan it followed, its optimizer (when known) and
+    its schedule (when it is one of ours)."""
+
+    name: str
+    log: EpochLog
+    plan: tuple[float, ...]
+    optimizer: str | None = None
+    schedule: ScheduleSpec | None = None
+
+    def known(self, share: float) -> int:
+        """Epochs known at a cut: `share` of the logged ones, at least 1."""
+        return max(int(round(share * len(self.log))), 1)
+
+
+def stream_records(curve: Curve, n_known: int) -> list[dict]:
+    """The metric stream a trainer has written by the n-th logged epoch of the curve."""
+    start = {"type": "run_start", "time": 0.0, "schema": SCHEMA_VERSION, "run_id": curve.name,
+             "config": {"optim": {"name": curve.optimizer}} if curve.optimizer else {},
+             "lr_schedule": list(curve.plan), "epochs": len(curve.plan)}
+    if curve.schedule is not None:
+        start["schedule"] = spec_to_dict(curve.schedule)
+    log = curve.log.head(n_known)
+    columns = [n for n in ("test_acc1", "test_loss", "train_acc1", "train_loss", "lr")
+               if getattr(log, n) is not None]
+    epochs = [{"type": "epoch", "time": 60.0 * float(e), "epoch": int(e),
+               **{n: float(getattr(log, n)[i]) for n in columns}}
+              for i, e in enumerate(log.epoch)]
+    return [start, *epochs]
 
 
 @dataclass
 class CutScore:
+    """One forecast of a curve at a cut, against what followed."""
+
     curve: str
     cut: float
     n_known: int
+    final_epoch: int
     final_true: float
-    final_pred: float
+    last_value: float  # the accuracy at the cut: the last-value baseline's forecast
+    final_pred: float | None  # None: no forecast of the final epoch
+    final_band: tuple[float, float, float, float]  # lo80, hi80, lo95, hi95 at the final epoch
+    model_final: dict[str, float]  # each model's forecast of the final epoch
     next10_mae: float
-    model_final_err: dict[str, float]
-    model_next10_mae: dict[str, float]
-    z: np.ndarray  # |truth - prediction| / band scale, every future epoch with a truth
+    errors: np.ndarray  # truth - forecast, every future epoch with a truth
+    terms: np.ndarray  # (those epochs, BAND_TERMS): the band scale's terms
     band_errors: ForecastErrors  # (horizon band, model) -> squared errors, for reliability
+    reach: list[tuple[float, float, bool]]  # (target, probability_reach, reached)
     seconds: float
     result: ForecastResult = field(repr=False)
 
-
-def band_scale_of(result: ForecastResult) -> np.ndarray:
-    """The band scale behind each prediction, read back from its unclipped 80% side."""
-    out = []
-    for p in result.predictions:
-        half = p.acc1 - p.lo80 if p.lo80 > 0 else p.hi80 - p.acc1
-        out.append(max(half / CAL80, 1e-6))
-    return np.array(out)
+    @property
+    def final_error(self) -> float:
+        return math.nan if self.final_pred is None else self.final_pred - self.final_true
 
 
-def annealing_pairs(log: EpochLog, plan: list[float] | None) -> list[tuple[float, float]]:
+def score(curve: Curve, cut: float, result: ForecastResult, bands: BandModel,
+          seconds: float) -> CutScore:
+    """Score a forecast made from the curve's first `curve.known(cut)` epochs."""
+    n = curve.known(cut)
+    truth = dict(zip(curve.log.epoch.astype(int).tolist(), curve.log.test_acc1.tolist(),
+                     strict=True))
+    epochs = np.array([p.epoch for p in result.predictions], int)
+    pred = np.array([p.acc1 for p in result.predictions])
+    known = np.array([e in truth and math.isfinite(truth[e]) for e in epochs], bool)
+    true = np.array([truth[e] for e in epochs[known]])
+    final_epoch = int(curve.log.epoch[-1])
+    at_final = np.flatnonzero(epochs == final_epoch)
+    i_final = int(at_final[0]) if len(at_final) else None
+    final = result.predictions[i_final] if i_final is not None else None
+    nxt = slice(0, min(10, int(known.sum())))
+    horizon = horizon_bands(epochs[known], result.last_epoch)
+    model_final, band_errors = {}, {}
+    for m in result.models:
+        if not m.predictions:
+            continue
+        mp = np.array(m.predictions)
+        if i_final is not None:
+            model_final[m.name] = float(mp[i_final])
+        for band in np.unique(horizon):
+            inside = horizon == band
+            band_errors[(int(band), m.name)] = (mp[known][inside] - true[inside]) ** 2
+    terms = np.array(result.band_terms, float).reshape(len(epochs), len(BAND_TERMS))
+    best = max(curve.log.test_acc1[:n][np.isfinite(curve.log.test_acc1[:n])], default=0.0)
+    later = true.max() if len(true) else -math.inf
+    scale = bands.scale(terms)
+    reach = []
+    for margin in REACH_MARGINS:
+        target = best + margin
+        if target < 100.0 and len(pred):
+            probability = float(np.max(bands.prob_at_least(pred, scale, target)))
+            reach.append((target, probability, bool(later >= target)))
+    return CutScore(
+        curve=curve.name, cut=cut, n_known=n, final_epoch=final_epoch,
+        final_true=truth[final_epoch], last_value=float(curve.log.test_acc1[n - 1]),
+        final_pred=final.acc1 if final else None,
+        final_band=(final.lo80, final.hi80, final.lo95, final.hi95) if final else (math.nan,) * 4,
+        model_final=model_final,
+        next10_mae=float(np.mean(np.abs(pred[known][nxt] - true[nxt]))) if len(true) else math.nan,
+        errors=true - pred[known], terms=terms[known], band_errors=band_errors, reach=reach,
+        seconds=seconds, result=result)
+
+
+def annealing_pairs(curve: Curve) -> list[tuple[float, float]]:
     """(LR jitter of the history up to each cut, b of the finished curve) for learning B_PRIOR.
 
     b is the mean over the law's variants of the logit-accuracy fit to the whole curve with a
     flat prior: a finished run has moved its LR enough for the data to set b.
     """
-    h = prepare_history(log, plan)
+    h = prepare_history(curve.log, list(curve.plan))
     if not h.lr_known:
         return []
     peak = float(h.lrs.max())
-    fits = [fit_lr_law(h.epochs, h.acc, h.lrs, v, peak, FLAT_B_PRIOR)
-            for v in VARIANTS]
+    fits = [fit_lr_law(h.epochs, h.acc, h.lrs, v, peak, FLAT_B_PRIOR) for v in VARIANTS]
     bs = [f.b for f in fits if f is not None]
     if not bs:
         return []
@@ -103,69 +187,91 @@ def loco_b_priors(pairs: dict[str, list[tuple[float, float]]]) -> dict[str, BPri
     return out
 
 
-def score_cut(name: str, log: EpochLog, plan: list[float] | None, cut: float,
-              b_prior: BPrior = B_PRIOR, reliability: Reliability = RELIABILITY) -> CutScore:
-    """The forecast from the first `cut` of the curve's epochs, against what followed."""
-    n = max(int(round(cut * len(log))), 1)
-    truth = dict(zip(log.epoch.astype(int).tolist(), log.test_acc1.tolist(), strict=True))
-    if not log.percent and max(abs(v) for v in truth.values()) <= 1.0:
-        truth = {e: 100 * v for e, v in truth.items()}
-    start = time.perf_counter()
-    result = forecast_run(log.head(n), plan, 75.0,
-                          ForecastOptions(b_prior=b_prior, reliability=reliability))
-    seconds = time.perf_counter() - start
-    epochs = np.array([p.epoch for p in result.predictions])
-    pred = np.array([p.acc1 for p in result.predictions])
-    known = np.array([e in truth for e in epochs], bool)
-    true = np.array([truth[e] for e in epochs[known]])
-    final_epoch = int(log.epoch[-1])
-    final_true = truth[final_epoch]
-    i_final = int(np.nonzero(epochs == final_epoch)[0][0])
-    nxt = slice(0, min(10, int(known.sum())))
-    bands = horizon_bands(epochs[known], result.last_epoch)
-    model_final, model_next, band_errors = {}, {}, {}
-    for m in result.models:
-        if not m.predictions:
-            continue
-        mp = np.array(m.predictions)
-        model_final[m.name] = float(mp[i_final] - final_true)
-        model_next[m.name] = float(np.mean(np.abs(mp[known][nxt] - true[nxt])))
-        for band in np.unique(bands):
-            inside = bands == band
-            band_errors[(int(band), m.name)] = (mp[known][inside] - true[inside]) ** 2
-    z = np.abs(true - pred[known]) / band_scale_of(result)[known]
-    return CutScore(name, cut, n, final_true, float(pred[i_final]),
-                    float(np.mean(np.abs(pred[known][nxt] - true[nxt]))), model_final,
-                    model_next, z, band_errors, seconds, result)
-
-
-def weighted_quantile(groups: list[np.ndarray], q: float) -> float:
-    """Quantile of the pooled values, each group (a curve's cut) weighing the same."""
-    values = np.concatenate(groups)
-    weights = np.concatenate([np.full(len(g), 1.0 / len(g)) for g in groups])
-    order = np.argsort(values)
-    cum = np.cumsum(weights[order]) / weights.sum()
-    return float(values[order][np.searchsorted(cum, q)])
-
-
-def loco_multipliers(scores: list[CutScore], q: float) -> dict[str, float]:
-    """Per curve: the q-quantile of the OTHER curves' normalised errors (nan when alone)."""
-    out = {}
-    for curve in sorted({s.curve for s in scores}):
-        others = [s.z for s in scores if s.curve != curve and len(s.z)]
-        out[curve] = weighted_quantile(others, q) if others else float("nan")
-    return out
-
-
-def coverage_loco(scores: list[CutScore], q: float) -> dict[str, float]:
-    """Per curve: mean over its cuts of the fraction of epochs inside its LOCO band."""
-    mult = loco_multipliers(scores, q)
-    return {curve: float(np.mean([np.mean(s.z <= m) for s in scores
-                                  if s.curve == curve and len(s.z)]))
-            for curve, m in mult.items()}
-
-
 def loco_reliability(scores: list[CutScore]) -> dict[str, Reliability]:
     """Per curve: the multipliers learned on the OTHER curves' forecasts."""
     return {curve: learn_reliability(s.band_errors for s in scores if s.curve != curve)
             for curve in sorted({s.curve for s in scores})}
+
+
+def weighted_quantile(groups: list[np.ndarray], q: float) -> float:
+    """Quantile of the pooled values, each group (a curve's cut) weighing the same."""
+    groups = [g for g in groups if len(g)]
+    values = np.concatenate(groups)
+    weights = np.concatenate([np.full(len(g), 1.0 / len(g)) for g in groups])
+    order = np.argsort(values)
+    cum = np.cumsum(weights[order]) / weights.sum()
+    return float(values[order][min(np.searchsorted(cum, q), len(values) - 1)])
+
+
+def fit_band_coefs(scores: list[CutScore], sweeps: int = 6) -> tuple[float, ...]:
+    """The band scale's coefficients that make the errors most likely under a Laplace
+    distribution of scale `BandModel.scale(terms)` (each forecast weighing the same): errors
+    have heavy tails, and a squared-error fit would follow the few largest. Coordinate descent
+    over the log coefficients (1e-4 to 20), Brent's method along each."""
+    scores = [s for s in scores if len(s.errors)]
+    terms = np.vstack([s.terms for s in scores])
+    errors = np.abs(np.concatenate([s.errors for s in scores]))
+    weights = np.concatenate([np.full(len(s.errors), 1.0 / len(s.errors)) for s in scores])
+
+    def cost(log_coefs: np.ndarray) -> float:
+        scale = np.sqrt(np.sum((terms * np.exp(log_coefs)) ** 2, axis=1)) + 1e-6
+        return float(np.sum(weights * (np.log(scale) + errors / scale)))
+
+    log_coefs = np.log(np.maximum(np.array(BANDS.coefs, float), 1e-4))
+    for _ in range(sweeps):
+        for j in range(len(log_coefs)):
+            def along(v: float, j: int = j) -> float:
+                trial = log_coefs.copy()
+                trial[j] = v
+                return cost(trial)
+
+            log_coefs[j] = minimize_bounded(along, math.log(1e-4), math.log(20.0), 1e-3)[0]
+    return tuple(float(v) for v in np.exp(log_coefs))
+
+
+def learn_bands(scores: Iterable[CutScore]) -> BandModel:
+    """A band model from scored forecasts: the coefficients (fit_band_coefs), then the
+    quantiles of |truth - forecast| / scale over the future epochs, each forecast weighing
+    the same."""
+    scores = [s for s in scores if len(s.errors)]
+    coefs = fit_band_coefs(scores)
+    scale = BandModel(coefs, ((1.0, 1.0),)).scale
+    z = [np.abs(s.errors) / np.maximum(scale(s.terms), 1e-9) for s in scores]
+    return BandModel(coefs, tuple((q, weighted_quantile(z, q)) for q in BAND_LEVELS))
+
+
+def loco_bands(scores: list[CutScore]) -> dict[str, BandModel]:
+    """Per curve: the band model learned on the OTHER curves' forecasts."""
+    return {curve: learn_bands(s for s in scores if s.curve != curve)
+            for curve in sorted({s.curve for s in scores})}
+
+
+def final_coverage(scores: Iterable[CutScore], level: int) -> float:
+    """Share of forecasts whose final-epoch band (80 or 95) holds the final accuracy; a
+    forecast with no final epoch counts as a miss."""
+    inside = []
+    for s in scores:
+        lo, hi = s.final_band[:2] if level == 80 else s.final_band[2:]
+        inside.append(s.final_pred is not None and lo <= s.final_true <= hi)
+    return float(np.mean(inside))
+
+
+def brier(scores: Iterable[CutScore]) -> float:
+    """Mean squared error of probability_reach over the scored targets."""
+    pairs = [(p, float(hit)) for s in scores for _, p, hit in s.reach]
+    return float(np.mean([(p - hit) ** 2 for p, hit in pairs])) if pairs else math.nan
+
+
+def brier_last_value(scores: list[CutScore]) -> float:
+    """The Brier score of the last-value baseline: the final accuracy is the accuracy at the
+    cut, give or take a normal error whose sd is the RMS of that baseline's final error on the
+    OTHER curves at the same cut (learned leave-one-curve-out, as ours is)."""
+    out = []
+    for s in scores:
+        others = [o.final_true - o.last_value for o in scores
+                  if o.curve != s.curve and o.cut == s.cut]
+        sd = max(float(np.sqrt(np.mean(np.square(others)))), 1e-6) if others else 1.0
+        for target, _, hit in s.reach:
+            p = 0.5 * (1 + math.erf((s.last_value - target) / (sd * math.sqrt(2))))
+            out.append((p - float(hit)) ** 2)
+    return float(np.mean(out)) if out else math.nan

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+from runwatch.forecast.combine import BANDS, BandModel
 from runwatch.forecast.lr_law import B_PRIOR, BPrior
 from runwatch.forecast.reliability import RELIABILITY, Reliability
 
@@ -28,6 +29,7 @@ class ForecastOptions:
       without the curve it scores).
     - reliability: each model's weight multiplier by horizon (the backtest swaps in one
       learned without the curve it scores).
+    - bands: how wide the bands are (the backtest swaps in one learned without the curve).
     """
 
     total_epochs: int | None = None
@@ -37,6 +39,7 @@ class ForecastOptions:
     scenarios: tuple[tuple[str, int, tuple[float, ...]], ...] = ()
     b_prior: BPrior = B_PRIOR
     reliability: Reliability = RELIABILITY
+    bands: BandModel = BANDS
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,9 @@ class ForecastResult:
     models: tuple[ModelReport, ...]
     scenarios: tuple[Scenario, ...]
     notes: tuple[str, ...]
+    # The band scale's terms at each prediction (combine.BAND_TERMS), for learning the band
+    # model from finished runs; not part of the JSON.
+    band_terms: tuple[tuple[float, ...], ...] = field(default=(), repr=False)
 
     def to_dict(self) -> dict:
         return _clean({

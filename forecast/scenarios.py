@@ -20,8 +20,8 @@ from dataclasses import replace
 import numpy as np
 
 from runwatch.errors import RunwatchError
-from runwatch.forecast.combine import CAL80, band_scale, combine
-from runwatch.forecast.inputs import History
+from runwatch.forecast.combine import BANDS, BandModel, band_terms, combine, plan_extrapolation
+from runwatch.forecast.inputs import LR_FLOOR, History
 from runwatch.forecast.lr_law import LawFit, noise_sd, predict_lr_law
 from runwatch.forecast.reliability import RELIABILITY, Reliability
 from runwatch.forecast.result import Scenario
@@ -45,7 +45,8 @@ def acc_at_checkpoint(h: History, checkpoint_epoch: int) -> float:
 
 
 def run_scenario(h: History, fits: dict[str, LawFit], weights: dict[str, float],
-                 candidate: Candidate, reliability: Reliability = RELIABILITY) -> Scenario:
+                 candidate: Candidate, reliability: Reliability = RELIABILITY,
+                 bands: BandModel = BANDS) -> Scenario:
     """The weighted laws' curve for one candidate, with an 80% band on its final accuracy."""
     name, checkpoint, after = candidate
     lrs = np.concatenate([h.lrs[:checkpoint], np.asarray(after, float)])
@@ -57,7 +58,12 @@ def run_scenario(h: History, fits: dict[str, LawFit], weights: dict[str, float],
                               reliability.multipliers(names, epochs, h.last_epoch))
     level = acc_at_checkpoint(h, checkpoint)
     noise = max(noise_sd(h.acc), 0.1) if len(h.acc) >= 4 else 1.0
-    half = CAL80 * band_scale(pred[-1:], spread[-1:], noise, level)[0]
+    ratio_lrs = h.ratio_lrs()
+    ahead = np.maximum(lrs[checkpoint:], LR_FLOOR * float(h.lrs.max()))
+    extrapolation = plan_extrapolation(ratio_lrs[:h.last_epoch], ahead)[-1:]
+    terms = band_terms(pred[-1:], spread[-1:], noise, level, extrapolation,
+                       (epochs[-1:] - h.last_epoch) / h.last_epoch)
+    half = bands.z(0.8) * bands.scale(terms)[0]
     best = int(np.argmax(pred))
     return Scenario(
         name=name, checkpoint_epoch=checkpoint, final_epoch=int(epochs[-1]),
@@ -70,8 +76,8 @@ def run_scenario(h: History, fits: dict[str, LawFit], weights: dict[str, float],
 
 
 def run_scenarios(h: History, fits: dict[str, LawFit | None], weights: dict[str, float],
-                  candidates: list[Candidate], reliability: Reliability = RELIABILITY
-                  ) -> tuple[list[Scenario], list[str]]:
+                  candidates: list[Candidate], reliability: Reliability = RELIABILITY,
+                  bands: BandModel = BANDS) -> tuple[list[Scenario], list[str]]:
     """Every candidate that can be evaluated, and notes on the ones that cannot."""
     usable = {m: f for m, f in fits.items() if f is not None}
     if not candidates:
@@ -86,7 +92,7 @@ def run_scenarios(h: History, fits: dict[str, LawFit | None], weights: dict[str,
             notes.append(f"scenario {name!r} skipped: checkpoint epoch {checkpoint} is not a "
                          f"done epoch (1..{h.last_epoch}) or it has no epochs after it")
             continue
-        out.append(run_scenario(h, usable, weights, candidate, reliability))
+        out.append(run_scenario(h, usable, weights, candidate, reliability, bands))
     return out, notes
 
 

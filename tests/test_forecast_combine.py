@@ -2,22 +2,22 @@
 
 import numpy as np
 import pytest
+from forecast_curves import cosine_run
 
 from runwatch.forecast.combine import (
-    CAL80,
-    CAL95,
+    BandModel,
     ModelSpec,
-    band_scale,
-    bands,
+    band_terms,
     combine,
     holdout_size,
     holdout_sizes,
     lr_blind_ok,
     model_weights,
-    reach_probabilities,
+    plan_extrapolation,
     score_models,
     valid_where,
 )
+from runwatch.forecast.engine import forecast_run
 
 EPOCHS = np.arange(1, 31)
 ACC = 30 + EPOCHS.astype(float)
@@ -96,20 +96,51 @@ def test_multipliers_shift_the_weight_between_models_epoch_by_epoch():
     assert pred.tolist() == [61.0, 64.0] and shares.tolist() == [[1.0, 0.0], [0.0, 1.0]]
 
 
-def test_scale_grows_with_model_spread_and_with_the_move_promised():
-    pred = np.array([60.0, 70.0])
-    calm = band_scale(pred, np.zeros(2), 0.3, 60.0)
-    assert calm[1] > calm[0] > 0
-    assert (band_scale(pred, np.ones(2), 0.3, 60.0) > calm).all()
+def terms(pred, spread=0.0, extrapolation=0.0, horizon=0.1, level=60.0, noise=0.3):
+    n = len(pred)
+    return band_terms(np.asarray(pred, float), np.full(n, spread), noise, level,
+                      np.full(n, extrapolation), np.full(n, horizon))
+
+
+def test_each_term_widens_the_band():
+    model = BandModel(coefs=(1.0, 1.0, 0.25, 0.1, 0.1), quantiles=((0.8, 1.0),))
+    calm = model.scale(terms([61.0]))[0]
+    assert model.scale(terms([61.0], spread=1.0))[0] > calm
+    assert model.scale(terms([70.0]))[0] > calm
+    assert model.scale(terms([61.0], extrapolation=2.0))[0] > calm
+    assert model.scale(terms([61.0], horizon=3.0))[0] > calm
+    # Extrapolation and horizon count in units of the room left: less at 93% than at 60%.
+    assert model.scale(terms([93.5], level=93.0, horizon=3.0))[0] < model.scale(
+        terms([60.5], level=60.0, horizon=3.0))[0]
+
+
+def test_plan_extrapolation_counts_decades_outside_the_lrs_since_the_peak():
+    seen = np.array([0.01, 0.05, 0.1, 0.1, 0.05])  # warmup, peak 0.1, annealed to 0.05
+    ahead = np.array([0.05, 0.005, 0.02, 0.2])
+    assert plan_extrapolation(seen, ahead) == pytest.approx([0.0, 1.0, 1.0, 1.0])
+    assert plan_extrapolation(seen, np.array([0.2]))[0] == pytest.approx(np.log10(2))
+
+
+def test_the_stored_band_model_grows_with_the_horizon_on_a_real_forecast():
+    log, plan = cosine_run(20)
+    result = forecast_run(log, plan, 75.0)
+    widths = [p.hi80 - p.lo80 for p in result.predictions]
+    assert widths[-1] > 2 * widths[0]
+    assert len(result.band_terms) == len(result.predictions)
 
 
 def test_95_band_contains_80_band_and_bands_stay_in_0_100():
+    model = BandModel(coefs=(1.0, 1.0, 0.25), quantiles=((0.5, 0.6), (0.8, 1.2), (0.95, 2.5)))
+    assert model.z(0.8) == 1.2 and model.z(0.9) == pytest.approx(1.2 + 1.3 * 2 / 3)
     pred, scale = np.array([50.0, 99.5]), np.array([1.0, 2.0])
-    lo80, hi80, lo95, hi95 = bands(pred, scale)
+    lo80, hi80, lo95, hi95 = model.bands(pred, scale)
     assert (lo95 <= lo80).all() and (hi80 <= hi95).all() and hi95.max() <= 100.0
-    assert hi80[0] - pred[0] == pytest.approx(CAL80) and pred[0] - lo95[0] == pytest.approx(CAL95)
+    assert hi80[0] - pred[0] == pytest.approx(1.2) and pred[0] - lo95[0] == pytest.approx(2.5)
 
 
-def test_reach_probability_is_half_at_the_target_and_rises_above_it():
-    p = reach_probabilities(np.array([74.0, 75.0, 76.0]), np.ones(3), 75.0)
-    assert p[0] < 0.5 and abs(p[1] - 0.5) < 1e-9 and p[2] > 0.5
+def test_reach_probability_follows_the_measured_error_distribution():
+    model = BandModel(coefs=(1.0,), quantiles=((0.5, 0.5), (0.8, 1.0), (0.95, 3.0)))
+    p = model.prob_at_least(np.array([74.0, 75.0, 76.0, 78.0, 81.0, 69.0]), np.ones(6), 75.0)
+    assert p[1] == 0.5 and p[0] < 0.5 < p[2]
+    assert p[2] == pytest.approx(0.9) and p[3] == pytest.approx(0.975)  # |z| quantiles 80, 95
+    assert p[4] == 1.0 and p[5] == 0.0  # beyond twice the largest quantile: certain
