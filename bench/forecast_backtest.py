@@ -42,14 +42,18 @@ from runwatch.forecast.learning import (
     brier_last_value,
     final_coverage,
     fit_b_prior,
+    fit_gain_prior,
     learn_bands,
     loco_b_priors,
     loco_bands,
+    loco_gain_priors,
     loco_reliability,
+    prior_samples,
     score,
     stream_records,
 )
 from runwatch.forecast.loading import load_run
+from runwatch.forecast.prior import optimizer_family
 from runwatch.forecast.reliability import learn_reliability
 from runwatch.forecast.result import ForecastResult
 from runwatch.schedule import lr_plan
@@ -233,7 +237,11 @@ def main(argv: list[str] | None = None) -> int:
             return out
 
         pairs = {c.name: annealing_pairs(c) for c in curves}
-        learned = {name: {"b_prior": prior} for name, prior in loco_b_priors(pairs).items()}
+        samples = {c.name: prior_samples(c) for c in curves}
+        families = {c.name: optimizer_family(c.optimizer) for c in curves}
+        gains = loco_gain_priors(samples, families)
+        learned = {name: {"b_prior": prior, "gain_prior": gains[name]}
+                   for name, prior in loco_b_priors(pairs).items()}
         first = run_all(learned)
         for name, rel in loco_reliability(first).items():
             learned[name]["reliability"] = rel
@@ -246,6 +254,10 @@ def main(argv: list[str] | None = None) -> int:
         curve_table(scores)
         print()
         print_learned(pairs, first, second)
+        gains_all = fit_gain_prior(samples, families).gains
+        print("prior gains per optimizer family from all curves (for forecast.prior.GAIN_PRIOR): "
+              "GainPrior((" + ", ".join(f"({f!r}, ({g:.3f}, {h:.3f}))" for f, (g, h) in gains_all)
+              + "))")
         print()
         seeds = [c for c in curves if c.name == "seed_run"]
         if seeds:

@@ -44,9 +44,10 @@ Predictor = Callable[[int, np.ndarray], "np.ndarray | None"]
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    group: str  # "baseline", "curve" or "schedule"
+    group: str  # "baseline", "curve", "schedule" or "prior"
     uses_plan: bool
     predict: Predictor
+    from_horizon: float = 0.0  # counts from this far ahead (epochs ahead / epochs done) on
 
 
 @dataclass(frozen=True)
@@ -115,10 +116,13 @@ def lr_blind_ok(lrs: np.ndarray, last_epoch: int, future_epochs: np.ndarray, k: 
     return ok
 
 
-def valid_where(scored: list[Scored], blind_ok: np.ndarray) -> np.ndarray:
+def valid_where(scored: list[Scored], blind_ok: np.ndarray, horizon: np.ndarray
+                ) -> np.ndarray:
     """(models x future epochs): LR-aware models count everywhere, LR-blind ones where the
-    plan keeps the LR near its current value."""
-    return np.array([[s.spec.uses_plan] for s in scored], bool) | blind_ok[None, :]
+    plan keeps the LR near its current value; none before its `from_horizon` (`horizon`:
+    epochs ahead / epochs done at each future epoch)."""
+    lr_ok = np.array([[s.spec.uses_plan] for s in scored], bool) | blind_ok[None, :]
+    return lr_ok & (horizon[None, :] >= np.array([[s.spec.from_horizon] for s in scored]))
 
 
 def model_weights(scored: list[Scored], noise: float) -> np.ndarray:
@@ -198,9 +202,9 @@ class BandModel:
 BAND_TERMS = ("noise", "spread", "move", "extrapolation", "horizon")
 # Learned by `python bench/forecast_backtest.py` on all its curves (each curve is scored with a
 # model learned on the others).
-BANDS = BandModel(coefs=(0.661, 0.566, 0.0001, 0.0001, 0.0647),
-                  quantiles=((0.5, 0.589), (0.8, 1.313), (0.9, 2.182), (0.95, 2.834),
-                             (0.99, 9.486)))
+BANDS = BandModel(coefs=(0.588, 0.535, 0.0001, 0.0001, 0.0658),
+                  quantiles=((0.5, 0.591), (0.8, 1.344), (0.9, 2.175), (0.95, 2.843),
+                             (0.99, 9.368)))
 
 
 def plan_extrapolation(seen: np.ndarray, ahead: np.ndarray) -> np.ndarray:

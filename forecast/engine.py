@@ -27,7 +27,8 @@ from runwatch.forecast.combine import (
 from runwatch.forecast.events import NOISE_FLOOR, events_ahead, events_behind
 from runwatch.forecast.inputs import EpochLog, History, prepare_history
 from runwatch.forecast.lr_law import noise_sd
-from runwatch.forecast.models import build_models
+from runwatch.forecast.models import PRIOR, build_models
+from runwatch.forecast.prior import ANY, optimizer_family
 from runwatch.forecast.result import (
     ForecastOptions,
     ForecastResult,
@@ -87,7 +88,8 @@ def forecast_run(history: EpochLog, plan: list[float] | None, target: float,
                      "to forecast; pass a longer plan (--plan) to see more")
     noise = _noise(h)
     n = len(h.acc)
-    models, fits = build_models(h, opts.b_prior)
+    family = optimizer_family(opts.optimizer)
+    models, fits = build_models(h, opts.b_prior, opts.gain_prior.of(family))
     if n < MIN_FIT_EPOCHS:
         notes.append(f"only {n} usable epoch(s): too few to fit models (at least "
                      f"{MIN_FIT_EPOCHS}); the forecast holds the last accuracy, with wide bands")
@@ -101,8 +103,8 @@ def forecast_run(history: EpochLog, plan: list[float] | None, target: float,
                     if h.lr_known else np.ones(len(future), bool))
         multipliers = opts.reliability.multipliers([s.spec.name for s in scored], future,
                                                    h.last_epoch)
-        pred, spread, shares = combine([s.future for s in scored], weights,
-                                       valid_where(scored, blind_ok), multipliers)
+        valid = valid_where(scored, blind_ok, (future - h.last_epoch) / h.last_epoch)
+        pred, spread, shares = combine([s.future for s in scored], weights, valid, multipliers)
         end_weights = shares[:, -1] if len(future) else np.zeros(len(scored))
         if not any(s.spec.uses_plan and s.future is not None for s in scored) and h.lr_known:
             notes.append("the LR-aware laws could not be fitted: the forecast ignores the plan")
@@ -116,6 +118,12 @@ def forecast_run(history: EpochLog, plan: list[float] | None, target: float,
     probs = opts.bands.prob_at_least(pred, scale, target)
     probability, eta_epoch = _reach(h, future, probs, target, notes)
 
+    prior_share = float(sum(w for s, w in zip(scored, end_weights, strict=True)
+                            if s.spec.name == PRIOR))
+    if prior_share >= 0.005:
+        who = f"{family} runs" if family != ANY else "runs (optimizer unknown)"
+        notes.append(f"the forecast of epoch {int(future[-1])} leans {prior_share:.0%} on the "
+                     f"prior: what other {who} gained as their LR was annealed")
     patience = opts.patience if opts.patience and opts.patience > 0 else None  # 0: never stops
     events = events_behind(h, noise, patience, future, pred) + events_ahead(h, future, pred)
     law_weights = {s.spec.name: float(w) for s, w in zip(scored, weights, strict=True)
@@ -146,6 +154,7 @@ def forecast_run(history: EpochLog, plan: list[float] | None, target: float,
             for s, w, end_w in zip(scored, weights, end_weights, strict=True)),
         scenarios=tuple(scenarios),
         notes=tuple(notes),
+        prior_share=prior_share,
         band_terms=tuple(tuple(float(v) for v in row) for row in terms),
     )
 

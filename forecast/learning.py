@@ -9,6 +9,8 @@ is scored with a piece tuned on itself:
 
 - the LR law's prior on its annealing term (`forecast.lr_law.B_PRIOR`, b against the run's LR
   jitter): `annealing_pairs`, `fit_b_prior`, `loco_b_priors`;
+- the prior's gains per optimizer family (`forecast.prior.GAIN_PRIOR`): `prior_samples`,
+  `fit_gain_prior`, `loco_gain_priors`;
 - each model's reliability by horizon (`forecast.reliability.RELIABILITY`): `loco_reliability`;
 - the band model (`forecast.combine.BANDS`): `learn_bands`, `loco_bands`.
 
@@ -27,7 +29,22 @@ import numpy as np
 from runwatch.forecast.combine import BAND_TERMS, BANDS, BandModel
 from runwatch.forecast.fitting import least_squares_box, minimize_bounded
 from runwatch.forecast.inputs import EpochLog, prepare_history
-from runwatch.forecast.lr_law import B_PRIOR, FLAT_B_PRIOR, VARIANTS, BPrior, fit_lr_law, lr_jitter
+from runwatch.forecast.lr_law import (
+    B_PRIOR,
+    FLAT_B_PRIOR,
+    VARIANTS,
+    BPrior,
+    fit_lr_law,
+    logit_acc,
+    lr_jitter,
+)
+from runwatch.forecast.prior import (
+    ANCHOR_EPOCHS,
+    ANY,
+    GAIN_PRIOR,
+    GainPrior,
+    prior_features,
+)
 from runwatch.forecast.reliability import (
     ForecastErrors,
     Reliability,
@@ -185,6 +202,56 @@ def loco_b_priors(pairs: dict[str, list[tuple[float, float]]]) -> dict[str, BPri
         out[curve] = (fit_b_prior([p for c in others for p in pairs[c]]) if len(others) >= 2
                       else B_PRIOR)
     return out
+
+
+def prior_samples(curve: Curve, per_cut: int = 20) -> list[tuple[float, float, float]]:
+    """(decades annealed, ln summed-LR ratio, logit gain) from each cut to `per_cut` epochs
+    spread evenly over the rest of the curve (its last one included): what the run gained as
+    its plan went on, in the terms of forecast.prior."""
+    h = prepare_history(curve.log, list(curve.plan))
+    if not h.lr_known:
+        return []
+    lrs, g = h.ratio_lrs(), logit_acc(h.acc)
+    out: list[tuple[float, float, float]] = []
+    for cut in CUTS:
+        n = max(int(round(cut * len(h.acc))), ANCHOR_EPOCHS)
+        if n >= len(h.acc):
+            continue
+        pick = np.unique(np.linspace(n, len(h.acc) - 1, per_cut).round().astype(int))
+        decades, area = prior_features(lrs, int(h.epochs[n - 1]), h.epochs[pick])
+        gain = g[pick] - float(np.mean(g[n - ANCHOR_EPOCHS:n]))
+        out += zip(decades.tolist(), area.tolist(), gain.tolist(), strict=True)
+    return out
+
+
+def fit_gain_prior(samples: dict[str, list[tuple[float, float, float]]],
+                   families: dict[str, str]) -> GainPrior:
+    """(G, H) by least squares per optimizer family with at least 2 curves, and pooled (ANY);
+    each curve's samples weigh the same."""
+    def fit(names: list[str]) -> tuple[float, float]:
+        rows = [np.array(samples[c], float) for c in names if samples[c]]
+        weights = np.concatenate([np.full(len(r), 1.0 / np.sqrt(len(r))) for r in rows])
+        data = np.vstack(rows)
+        coef = np.linalg.lstsq(data[:, :2] * weights[:, None], data[:, 2] * weights,
+                               rcond=None)[0]
+        return float(coef[0]), float(coef[1])
+
+    with_data = [c for c in samples if samples[c]]
+    if not with_data:
+        return GAIN_PRIOR
+    gains = {ANY: fit(with_data)}
+    for family in sorted({families[c] for c in with_data} - {ANY}):
+        members = [c for c in with_data if families[c] == family]
+        if len(members) >= 2:
+            gains[family] = fit(members)
+    return GainPrior(tuple(sorted(gains.items())))
+
+
+def loco_gain_priors(samples: dict[str, list[tuple[float, float, float]]],
+                     families: dict[str, str]) -> dict[str, GainPrior]:
+    """Per curve: the gains learned on the OTHER curves."""
+    return {c: fit_gain_prior({o: v for o, v in samples.items() if o != c}, families)
+            for c in samples}
 
 
 def loco_reliability(scores: list[CutScore]) -> dict[str, Reliability]:

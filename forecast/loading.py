@@ -57,6 +57,20 @@ def _find_key(tree: object, key: str) -> object:
     return None
 
 
+def optimizer_name(config: object) -> str | None:
+    """The optimizer named in a run's config: `[optim] name` (ours), else the first `optimizer`,
+    `opt` or `optim` string anywhere in it (the seed run, timm's args, other trainers)."""
+    if not isinstance(config, dict):
+        return None
+    optim = config.get("optim")
+    if isinstance(optim, dict) and isinstance(optim.get("name"), str):
+        return optim["name"]
+    for key in ("optimizer", "opt", "optim"):
+        if isinstance(config.get(key), str):
+            return config[key]
+    return next(filter(None, (optimizer_name(v) for v in config.values())), None)
+
+
 def _logged_lrs(full: EpochLog) -> list[float] | None:
     """The LR column of a whole log as a plan, when every epoch 1..N has one."""
     if full.lr is None or np.isnan(full.lr).any():
@@ -149,7 +163,8 @@ def load_run(path: str, metric: str | None = None, upto: int | None = None,
         scenarios, notes = tuple(candidates), notes + more
     # A stopped or rewound run reaches nothing before now (as the monitor dates it).
     now = time.time() if upto is None and _not_training(records) else None
-    options = ForecastOptions(patience=patience, scenarios=scenarios, now=now)
+    options = ForecastOptions(patience=patience, scenarios=scenarios, now=now,
+                              optimizer=optimizer_name(start.get("config")))
     name = str(start.get("run_id") or path)
     if start.get("synthetic") and source.path is not None:
         # A folder may hold several logs: say which one (a log in the current folder has no

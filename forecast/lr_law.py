@@ -71,7 +71,7 @@ class BPrior:
 
 
 # Measured by `python bench/forecast_backtest.py` on tests/data/curves and the seed run.
-B_PRIOR = BPrior(scale=3.0, exponent=0.39)
+B_PRIOR = BPrior(scale=3.25, exponent=0.44)
 FLAT_B_PRIOR = BPrior(scale=1.0, exponent=0.0, sd=math.inf)  # b from the data alone
 ALPHA_GRID = np.geomspace(0.05, 3.0, 16)
 MAX_FIT_POINTS = 120  # long histories are thinned (all recent epochs kept) to bound fit time

@@ -1,4 +1,5 @@
-"""The forecast's model set over one history: baselines, Domhan families, LR-aware laws.
+"""The forecast's model set over one history: baselines, Domhan families, LR-aware laws and
+the prior (what other runs of the optimizer's family gained, forecast.prior).
 
 Each entry is a `ModelSpec` whose `predict(n, epochs)` fits the model on the first n usable
 epochs and returns its accuracy at `epochs`; forecast.combine scores them on held-out recent
@@ -22,8 +23,11 @@ from runwatch.forecast.lr_law import (
     fit_lr_law,
     predict_lr_law,
 )
+from runwatch.forecast.prior import ANCHOR_EPOCHS, ANY, GAIN_PRIOR, predict_prior
+from runwatch.forecast.reliability import HORIZON_EDGES
 
 MIN_FAMILY_EPOCHS = 6
+PRIOR = "prior"
 
 
 def _baseline(h: History, name: str) -> ModelSpec:
@@ -71,13 +75,27 @@ def _law(h: History, variant: tuple[float, float], full: LawFit | None,
     return ModelSpec(law_name(variant), "schedule", True, predict)
 
 
+def _prior(h: History, gains: tuple[float, float]) -> ModelSpec:
+    lrs = h.ratio_lrs()
+
+    def predict(n: int, epochs: np.ndarray) -> np.ndarray | None:
+        if n < ANCHOR_EPOCHS:
+            return None
+        return predict_prior(h.acc[:n], lrs, int(h.epochs[n - 1]), epochs, gains)
+
+    # The prior is for the long run: in the first tenth of the history ahead (the first
+    # reliability band) the run's own recent epochs say more than other runs do.
+    return ModelSpec(PRIOR, "prior", True, predict, from_horizon=HORIZON_EDGES[0])
+
+
 def model_names() -> list[str]:
-    """Every model of the forecast, in the order build_models builds them (the LR laws only
-    when the LR is known): the one list that the reliability table must cover."""
-    return [*BASELINES, *FAMILIES, *(law_name(v) for v in VARIANTS)]
+    """Every model of the forecast, in the order build_models builds them (the LR laws and the
+    prior only when the LR is known): the one list that the reliability table must cover."""
+    return [*BASELINES, *FAMILIES, *(law_name(v) for v in VARIANTS), PRIOR]
 
 
-def build_models(h: History, b_prior: BPrior = B_PRIOR
+def build_models(h: History, b_prior: BPrior = B_PRIOR,
+                 prior_gains: tuple[float, float] = GAIN_PRIOR.of(ANY)
                  ) -> tuple[list[ModelSpec], dict[str, LawFit | None]]:
     """All models for this history, and the laws' full-history fits by model name."""
     models = [_baseline(h, name) for name in BASELINES]
@@ -88,4 +106,5 @@ def build_models(h: History, b_prior: BPrior = B_PRIOR
             name = law_name(variant)
             fits[name] = fit_law(h, len(h.acc), variant, b_prior)
             models.append(_law(h, variant, fits[name], b_prior))
+        models.append(_prior(h, prior_gains))
     return models, fits

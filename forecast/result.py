@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 from runwatch.forecast.combine import BANDS, BandModel
 from runwatch.forecast.lr_law import B_PRIOR, BPrior
+from runwatch.forecast.prior import GAIN_PRIOR, GainPrior
 from runwatch.forecast.reliability import RELIABILITY, Reliability
 
 
@@ -30,6 +31,9 @@ class ForecastOptions:
     - reliability: each model's weight multiplier by horizon (the backtest swaps in one
       learned without the curve it scores).
     - bands: how wide the bands are (the backtest swaps in one learned without the curve).
+    - optimizer: the run's optimizer name (its family picks the prior's gains).
+    - gain_prior: the prior's gains per optimizer family (forecast.prior; the backtest swaps in
+      gains learned without the curve it scores).
     """
 
     total_epochs: int | None = None
@@ -40,6 +44,8 @@ class ForecastOptions:
     b_prior: BPrior = B_PRIOR
     reliability: Reliability = RELIABILITY
     bands: BandModel = BANDS
+    optimizer: str | None = None
+    gain_prior: GainPrior = GAIN_PRIOR
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,7 @@ class ModelReport:
     """One model's own forecast and how well it predicted the held-out recent epochs."""
 
     name: str
-    group: str  # "baseline", "curve" (Domhan family) or "schedule" (LR-aware law)
+    group: str  # "baseline", "curve" (Domhan family), "schedule" (LR-aware law) or "prior"
     final_acc1: float | None
     holdout_rmse: float | None
     weight: float
@@ -107,6 +113,7 @@ class ForecastResult:
     models: tuple[ModelReport, ...]
     scenarios: tuple[Scenario, ...]
     notes: tuple[str, ...]
+    prior_share: float = 0.0  # the prior model's share of the forecast of the last epoch
     # The band scale's terms at each prediction (combine.BAND_TERMS), for learning the band
     # model from finished runs; not part of the JSON.
     band_terms: tuple[tuple[float, ...], ...] = field(default=(), repr=False)
@@ -134,6 +141,7 @@ class ForecastResult:
                  "curve": [{"epoch": e, "lr": lr, "acc1": a} for e, lr, a in s.curve]}
                 for s in self.scenarios
             ],
+            "prior_share": self.prior_share,
             "notes": list(self.notes),
         })
 

@@ -78,7 +78,7 @@ def test_combine_uses_only_valid_models_per_epoch():
     future = np.arange(31, 35)
     scored = score_models(models, EPOCHS, ACC, future)
     weights = np.array([0.5, 0.5])
-    valid = valid_where(scored, np.array([True, True, False, False]))
+    valid = valid_where(scored, np.array([True, True, False, False]), np.full(4, 0.1))
     assert valid.tolist() == [[True] * 4, [True, True, False, False]]
     pred, spread, _ = combine([s.future for s in scored], weights, valid)
     truth = 30 + future

@@ -73,7 +73,8 @@ def test_json_has_the_issues_fields():
     assert first["epoch"] == 31 and len(data["predictions"]) == 30
     assert all(p["lo95"] <= p["lo80"] <= p["acc1"] <= p["hi80"] <= p["hi95"]
                for p in data["predictions"])
-    assert {m["group"] for m in data["models"]} == {"baseline", "curve", "schedule"}
+    assert {m["group"] for m in data["models"]} == {"baseline", "curve", "schedule", "prior"}
+    assert 0 <= data["prior_share"] <= 1
 
 
 def test_eta_epoch_and_wall_clock_from_the_epoch_time():

@@ -7,7 +7,7 @@ import pytest
 
 from runwatch.errors import RunwatchError
 from runwatch.forecast import forecast_run
-from runwatch.forecast.loading import load_run
+from runwatch.forecast.loading import load_run, optimizer_name
 from runwatch.schedule import ScheduleSpec, lr_plan, spec_to_dict
 
 SPEC = ScheduleSpec("cosine_restarts", 0.1, 40, t0=10, eta_min=1e-4)
@@ -132,3 +132,23 @@ def test_a_stream_whose_plan_ends_at_zero_is_forecast_to_its_last_planned_epoch(
     assert result.predictions[-1].epoch == 30
     at_end = load_run(str(path), upto=29)
     assert any("already 0" in n for n in at_end.notes)
+
+
+@pytest.mark.parametrize("config, name", [
+    ({"optim": {"name": "sgd", "lr": 0.1}}, "sgd"),         # ours
+    ({"optimizer": "sgd", "momentum": 0.9}, "sgd"),         # the seed run
+    ({"args": {"opt": "adamw", "opt_eps": 1e-8}}, "adamw"),  # timm's args, nested
+    ({"lr": 0.1}, None),
+])
+def test_the_optimizer_is_read_from_the_runs_config(config, name):
+    assert optimizer_name(config) == name
+
+
+def test_a_stream_gives_its_optimizer_to_the_forecast(tmp_path):
+    run = load_run(str(write_stream(tmp_path / "metrics.jsonl")))
+    assert run.options.optimizer is None  # this stream's config names none
+    lines = tmp_path.joinpath("metrics.jsonl").read_text().splitlines()
+    start = json.loads(lines[0])
+    start["config"]["optim"] = {"name": "adamw"}
+    tmp_path.joinpath("metrics.jsonl").write_text("\n".join([json.dumps(start), *lines[1:]]))
+    assert load_run(str(tmp_path / "metrics.jsonl")).options.optimizer == "adamw"
