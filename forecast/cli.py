@@ -156,7 +156,7 @@ def run_report_command(args: argparse.Namespace) -> int:
     run, result = _load_and_forecast(args)
     h = prepare_history(run.history, run.plan)
     checks = incident_checks(run.history, run.plan, run.target, h, result, MAX_INCIDENTS)
-    plan_text = args.plan or ("the run's own" if run.plan is not None else "unknown")
+    plan_text = run.plan_origin
     if args.metric:  # every "test acc1" of the report is this field
         plan_text += f". Accuracy: {args.metric} (the report's 'test acc1')"
     result = replace(result, notes=run.notes + result.notes)

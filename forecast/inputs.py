@@ -2,10 +2,9 @@
 
 Parsed at the edge: `history_from_records(records)` turns stream records (the live branch;
 every log format reads as them, runwatch.stream.sources) into an `EpochLog` of numpy arrays;
-`prepare_history(log, plan)` validates it into a `History`. With no plan given,
-one shape of plan is guessed from the logged LRs: a cosine decay from the peak towards zero, the
-most common schedule of long runs (DeiT/timm, torchvision references); the guess must reproduce
-the logged LRs within 2% of the peak, or the last LR is held.
+`prepare_history(log, plan)` validates it into a `History`. With no plan given, the rest of
+the plan is guessed from the logged LRs (forecast.plan_guess: warm restarts or a cosine decay,
+with a note that says it is assumed), or the last LR is held.
 
 Bad input is repaired where a sensible answer exists (and the repair is written to `notes`):
 accuracy given as a fraction, duplicate or unsorted epochs, non-finite values (kept aside for
@@ -22,7 +21,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from runwatch.errors import RunwatchError
-from runwatch.forecast.fitting import curve_fit_box
+from runwatch.forecast.plan_guess import guess_plan
 from runwatch.stream import split_branches
 
 OPTIONAL_COLUMNS = ("test_loss", "train_acc1", "train_loss", "lr", "time", "epoch_time_s")
@@ -31,8 +30,6 @@ HISTORY_COLUMNS = ("epoch", "test_acc1", *OPTIONAL_COLUMNS)
 # this share of the peak an LR counts as this share: a plan that anneals to 0 (one-cycle, HF's
 # linear decay, a log printed with 6 decimals) is annealed, not infinitely far away.
 LR_FLOOR = 1e-3
-REPRODUCE = 0.02  # a guessed cosine must reproduce the logged LRs within 2% of the peak
-MIN_POINTS = 3
 
 
 @dataclass(frozen=True)
@@ -135,44 +132,6 @@ def history_from_records(records: list[dict]) -> EpochLog:
     return EpochLog(**columns, percent=True)
 
 
-def cosine(e: np.ndarray, eta_min: float, amp: float, start: float, period: float) -> np.ndarray:
-    """eta_min + amp * (1 + cos(pi * (e - start) / period)) / 2, flat at eta_min past the end."""
-    t = np.clip(e - start, 0, period)
-    return eta_min + amp * (1 + np.cos(np.pi * t / period)) / 2
-
-
-def cosine_tail(epochs: np.ndarray, lrs: np.ndarray) -> tuple[float, float, float, float] | None:
-    """(eta_min, amp, start, period) of the cosine the LRs after their peak follow, or None.
-
-    Start and period are fitted (a timm cosine counts its warmup, so its start precedes the
-    logged peak); the first guess of the period is the median of the per-epoch estimates.
-    """
-    peak_i = int(np.argmax(lrs))
-    peak, e_peak = float(lrs[peak_i]), float(epochs[peak_i])
-    e, y = epochs[peak_i:].astype(float), lrs[peak_i:] / peak
-    if len(e) < MIN_POINTS + 1 or np.any(np.diff(y) > 1e-9) or y[-1] > 0.9999:
-        return None  # too short, rising again after the peak, or not decaying yet
-    t, x = e[1:] - e_peak, y[1:]
-    use = (x > 0.02) & (x < 0.9999)
-    if use.sum() < MIN_POINTS:
-        return None
-    guess = float(np.median(np.pi * t[use] / np.arccos(np.clip(2 * x[use] - 1, -1, 1))))
-    fit = curve_fit_box(cosine, e, y, np.array([0.0, 1.0, e_peak, guess]),
-                        np.array([0, 0.5, e_peak - 20, 1]), np.array([0.5, 1.5, e_peak + 1, 1e5]))
-    params = fit.x
-    if not fit.converged or np.max(np.abs(cosine(e, *params) - y)) > REPRODUCE:
-        return None
-    eta_min, amp, start, period = (float(v) for v in params)
-    return eta_min * peak, amp * peak, start, period
-
-
-def cosine_lrs(fit: tuple[float, float, float, float], first: int, last: int) -> np.ndarray:
-    """LRs of epochs first..last on a fitted cosine (floored at a tiny positive LR)."""
-    eta_min, amp, start, period = fit
-    lrs = cosine(np.arange(first, last + 1, dtype=float), eta_min, amp, start, period)
-    return np.maximum(lrs, 1e-4 * (eta_min + amp))
-
-
 def _nonfinite(log: EpochLog) -> list[tuple[int, str, float]]:
     out = []
     for name in ("test_acc1", "test_loss", "train_loss"):
@@ -196,20 +155,6 @@ def _epoch_time(log: EpochLog) -> float | None:
     return None
 
 
-def _guessed_plan(epochs: np.ndarray, own: np.ndarray | None, last: int,
-                  total_epochs: int | None, notes: list[str]) -> np.ndarray | None:
-    """The logged LRs continued along the cosine they follow, when they clearly follow one."""
-    if own is None or not np.all(np.isfinite(own)) or np.any(own < 0):
-        return None
-    fit = cosine_tail(epochs, own)
-    if fit is None or fit[2] + fit[3] <= last + 1:
-        return None
-    total = total_epochs or int(round(fit[2] + fit[3]))
-    notes.append(f"no LR plan given: the logged LRs follow a cosine decay, assumed to reach its "
-                 f"minimum at epoch {total} (pass --plan to set the plan)")
-    return cosine_lrs(fit, 1, total)
-
-
 def _fill_gaps(values: np.ndarray) -> np.ndarray:
     """NaNs replaced by the previous known value (before the first: the first known one)."""
     known = np.flatnonzero(np.isfinite(values))
@@ -228,8 +173,11 @@ def _plan_lrs(log: EpochLog, plan: list[float] | None, last: int,
         # 0 is a legitimate LR (a decay that ends at 0); a plan that is all 0 says nothing.
         notes.append("the planned LRs were empty, negative, not numbers or all 0: ignored them")
         planned = None
-    if planned is None:
-        planned = _guessed_plan(epochs, own, last, total_epochs, notes)
+    if planned is None and own is not None:
+        guess = guess_plan(epochs, own, total_epochs)
+        if guess is not None:
+            planned = guess.lrs
+            notes.append(guess.note)
     if planned is None:
         total = total_epochs or last + max(10, math.ceil(0.25 * last))
         notes.append(f"no LR plan given: assumed the last LR holds up to epoch {total}; "

@@ -16,6 +16,7 @@ import numpy as np
 
 from runwatch.errors import RunwatchError
 from runwatch.forecast.inputs import EpochLog, history_from_records
+from runwatch.forecast.plan_guess import guess_plan
 from runwatch.forecast.result import ForecastOptions
 from runwatch.forecast.scenarios import parse_plan, standard_scenarios
 from runwatch.schedule import ScheduleSpec, lr_plan, spec_from_dict
@@ -37,6 +38,7 @@ class RunInput:
     target: float
     options: ForecastOptions
     notes: tuple[str, ...]
+    plan_origin: str = "unknown"  # where `plan` comes from, in words
 
 
 def _start_record(records: list[dict]) -> dict:
@@ -109,6 +111,33 @@ def _checkpoint_epoch(history: EpochLog, checkpoint: int | None) -> int:
     return checkpoint
 
 
+def _plan(plan_text: str | None, start: dict, records: list[dict], full: EpochLog,
+          history: EpochLog, notes: list[str]
+          ) -> tuple[list[float] | None, ScheduleSpec | None, str]:
+    """(planned LRs, their schedule when known, where they come from): --plan, else the
+    stream's ScheduleSpec, else the planned LRs it carries, else (--upto on a longer log) the
+    LRs the log records, else a plan guessed from the logged LRs (forecast.plan_guess)."""
+    if plan_text:
+        spec = parse_plan(plan_text)
+        return lr_plan(spec), spec, plan_text
+    if isinstance(start.get("schedule"), dict) and not start.get("synthetic"):
+        spec = spec_from_dict(start["schedule"])
+        return lr_plan(spec), spec, "the run's own schedule"
+    planned = latest_plan(records)
+    if planned is not None:
+        return planned, None, "the run's own planned LRs"
+    if len(full) > len(history) and (logged := _logged_lrs(full)) is not None:
+        notes.append(f"plan: the LRs the log records for epochs 1-{len(logged)} (a schedule "
+                     "is set before a run; only the accuracy after --upto is hidden)")
+        return logged, None, "the LRs the log records"
+    if history.lr is not None:
+        guess = guess_plan(history.epoch.astype(int), history.lr)
+        if guess is not None:
+            notes.append(guess.note)
+            return guess.lrs.tolist(), guess.spec, "assumed from the logged LRs (see the notes)"
+    return None, None, "unknown"
+
+
 def _not_training(records: list[dict]) -> bool:
     """Whether the stream's last word is that nothing trains: a run_end or a rewind."""
     last = next((r for r in reversed(records) if r.get("type") not in ("step", "steps")), {})
@@ -139,17 +168,7 @@ def load_run(path: str, metric: str | None = None, upto: int | None = None,
         why = f"{source.state.last_reason}: " if source.state.last_reason else ""
         notes.append(f"{source.state.bad_lines} unreadable line(s) skipped (last: {why}"
                      f"{source.state.last_bad[:40]!r})")
-    spec = None
-    if plan_text:
-        spec = parse_plan(plan_text)
-    elif isinstance(start.get("schedule"), dict) and not start.get("synthetic"):
-        spec = spec_from_dict(start["schedule"])
-    plan = lr_plan(spec) if spec is not None else latest_plan(records)
-    if plan is None and upto is not None and len(full) > len(history):
-        plan = _logged_lrs(full)
-        if plan is not None:
-            notes.append(f"plan: the LRs the log records for epochs 1-{len(plan)} (a schedule "
-                         "is set before a run; only the accuracy after --upto is hidden)")
+    plan, spec, origin = _plan(plan_text, start, records, full, history, notes)
     if target is None:
         target = float(start.get("target_acc1") or DEFAULT_TARGET)
     if patience is None:
@@ -170,4 +189,5 @@ def load_run(path: str, metric: str | None = None, upto: int | None = None,
         # A folder may hold several logs: say which one (a log in the current folder has no
         # folder name to show).
         name = "/".join(filter(None, (start.get("run_id"), source.path.name)))
-    return RunInput(name, source.kind, history, plan, spec, float(target), options, tuple(notes))
+    return RunInput(name, source.kind, history, plan, spec, float(target), options, tuple(notes),
+                    origin)

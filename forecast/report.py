@@ -249,12 +249,14 @@ def recommendations(result: ForecastResult) -> list[str]:
             out.append(f"No scenario reaches {result.target:g}%: the best is "
                        f"{best.best_acc1:.2f} ({best.name}); a longer budget or a different "
                        "recipe is needed for the target.")
-    for e in result.events:
-        if e.kind == "lr_restart":
-            out.append(f"The plan restarts the LR at epoch {e.epoch}: expect about "
-                       f"{e.fields['predicted_drop']:.1f} points lost there; change the "
-                       f"schedule before epoch {e.epoch} if that is not wanted.")
-            break
+    restarts = [e for e in result.events if e.kind == "lr_restart"]
+    if restarts:
+        epochs = " and ".join(", ".join(str(e.epoch) for e in restarts).rsplit(", ", 1))
+        drops = " and ".join(", ".join(f"{e.fields['predicted_drop']:.1f}" for e in restarts)
+                             .rsplit(", ", 1))
+        out.append(f"The plan restarts the LR at epoch{'s' if len(restarts) > 1 else ''} "
+                   f"{epochs}: expect about {drops} points lost there; change the schedule "
+                   f"before epoch {restarts[0].epoch} if that is not wanted.")
     stop = None
     for e in result.events:
         if e.kind == "early_stop_patience" and e.fields["predicted_stop_epoch"]:

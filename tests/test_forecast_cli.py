@@ -124,3 +124,13 @@ def test_another_metric_is_named_in_the_summary(capsys):
     assert main(["forecast", DEIT, "--metric", "test_acc5"]) == 0
     first = capsys.readouterr().out.splitlines()[0]
     assert ", test_acc5 " in first and "test acc1" not in first
+
+
+def test_report_without_a_plan_warns_of_the_restarts_the_logged_lrs_imply(capsys):
+    # The seed log's LRs restart at epoch 31 after one 30-epoch cosine: the schedule is
+    # assumed to go on restarting (61, 91), and the report says so.
+    assert main(["report", SEED]) == 0
+    text = capsys.readouterr().out
+    assert "restarts the LR at epochs 61 and 91" in text
+    assert "assumed from the logged LRs" in text and "T_0=30" in text
+    assert "**lr_restart** at epoch 61" in text and "**lr_restart** at epoch 91" in text

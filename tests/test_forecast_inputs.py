@@ -7,7 +7,7 @@ import pytest
 
 from runwatch.errors import RunwatchError
 from runwatch.forecast import forecast_run, history_from_records
-from runwatch.forecast.inputs import EpochLog, cosine_lrs, cosine_tail, prepare_history
+from runwatch.forecast.inputs import EpochLog, prepare_history
 from runwatch.schedule import ScheduleSpec, lr_plan
 
 
@@ -112,25 +112,6 @@ def test_stream_accuracies_under_one_percent_stay_percent():
                for e, a in ((1, 0.116), (2, 0.5))]
     result = forecast_run(history_from_records(records), [1e-6] * 10, 75.0)
     assert result.last_acc1 == 0.5 and not any("fraction" in n for n in result.notes)
-
-
-def test_a_torch_cosine_with_warmup_is_recovered_from_its_first_quarter():
-    spec = ScheduleSpec("cosine", 0.1, 90, warmup_epochs=5, eta_min=1e-5)
-    full = np.array(lr_plan(spec))
-    fit = cosine_tail(np.arange(1, 24), full[:23])
-    assert fit is not None and fit[2] + fit[3] == pytest.approx(91, abs=1)
-    assert np.max(np.abs(cosine_lrs(fit, 24, 90) - full[23:])) < 0.002
-
-
-@pytest.mark.parametrize("lrs", [
-    [0.1] * 30 + [0.02] * 10,                         # a step: not extrapolated
-    [0.1] * 40,                                       # constant
-    list(np.linspace(0.1, 0.01, 20)) + [0.1] * 5,     # rises again after the peak
-    [0.1, 0.0999, 0.0998],                            # too short to tell
-])
-def test_other_shapes_are_not_guessed(lrs):
-    lrs = np.asarray(lrs, float)
-    assert cosine_tail(np.arange(1, len(lrs) + 1), lrs) is None
 
 
 def test_history_without_a_plan_follows_the_logged_cosine_with_a_note():

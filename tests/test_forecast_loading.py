@@ -56,9 +56,20 @@ def test_a_log_in_the_current_folder_is_named_once(tmp_path, monkeypatch):
     assert load_run("train.csv").name == "train.csv"
 
 
-def test_seed_csv_carries_no_plan():
+def test_seed_csv_carries_no_plan_so_its_completed_restart_cycle_is_assumed_to_go_on():
     run = load_run("tests/data/seed_run/epochs.csv")
-    assert run.plan is None and len(run.history) == 31 and run.options.scenarios == ()
+    assert len(run.history) == 31 and len(run.plan) == 120
+    assert run.spec.name == "cosine_restarts" and run.spec.t0 == 30
+    assert run.plan_origin.startswith("assumed") and any("assumed" in n for n in run.notes)
+    assert any(name.startswith("T_0=") for name, _, _ in run.options.scenarios)
+
+
+def test_a_log_whose_lrs_follow_no_known_shape_has_no_plan(tmp_path):
+    path = tmp_path / "log.csv"
+    path.write_text("epoch,test_acc1,lr\n" + "".join(
+        f"{e},{30 + e},{0.1 if e < 8 else 0.02}\n" for e in range(1, 12)))
+    run = load_run(str(path))
+    assert run.plan is None and run.plan_origin == "unknown" and run.options.scenarios == ()
 
 
 def test_upto_on_a_finished_log_takes_its_whole_lr_column_as_the_plan():

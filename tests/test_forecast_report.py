@@ -61,7 +61,7 @@ def test_recommendation_names_the_best_scenario_and_the_restart_ahead():
     advice = "\n".join(recommendations(result))
     best = max(result.scenarios, key=lambda s: s.final_acc1)
     assert f"Switch to **{best.name}**" in advice
-    assert "restarts the LR at epoch 31" in advice
+    assert "restarts the LR at epochs 31, 61 and 91" in advice
 
 
 def test_a_target_already_reached_is_said_so_not_forecast():
