@@ -34,7 +34,7 @@ def test_a_trainer_fit_writes_its_plan_epochs_checkpoints_and_the_restart_is_for
     assert (records[-1]["type"], records[-1]["status"]) == ("run_end", "completed")
 
     history = history_from_records(records)
-    result = forecast_run(history[history["epoch"] <= 2], latest_plan(records), 99.0,
+    result = forecast_run(history.upto(2), latest_plan(records), 99.0,
                           ForecastOptions())
     assert [(e.kind, e.epoch) for e in result.events if e.kind == "lr_restart"] == [
         ("lr_restart", 3)]

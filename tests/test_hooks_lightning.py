@@ -16,7 +16,7 @@ from runwatch.stream import latest_plan, read_stream
 def events_ahead(records: list[dict], upto: int) -> list[tuple[str, int]]:
     """The forecast of the run as seen after epoch `upto`: its LR events ahead."""
     history = history_from_records(records)
-    result = forecast_run(history[history["epoch"] <= upto], latest_plan(records), 75.0,
+    result = forecast_run(history.upto(upto), latest_plan(records), 75.0,
                           ForecastOptions())
     return [(e.kind, e.epoch) for e in result.events if e.kind.startswith("lr_")]
 
