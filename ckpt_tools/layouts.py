@@ -138,12 +138,24 @@ def _lightning(obj: dict, loaded: LoadedCheckpoint) -> CheckpointView:
             metrics["best_model_path"] = state.get("best_model_path")
             metrics["monitor"] = state.get("monitor")
     view = CheckpointView(
-        "lightning", obj, epochs_done=_next_index(obj.get("epoch")),
+        "lightning", obj, epochs_done=_lightning_epochs_done(obj),
         global_step=_int(obj.get("global_step")), model=obj.get("state_dict"),
         optimizer=optimizers[0] if optimizers else None, args=obj.get("hyper_parameters"),
         metrics=metrics,
     )
     return _with_scheduler(view, schedulers[0] if schedulers else None)
+
+
+def _lightning_epochs_done(obj: dict) -> int | None:
+    """Epochs trained: the fit loop's progress counter (`processed`) where it is stored; a
+    ModelCheckpoint file's `epoch` is the index of the epoch it ends, a file that
+    `trainer.save_checkpoint` wrote after fit holds the count of epochs completed."""
+    loops = obj.get("loops")
+    fit_loop = loops.get("fit_loop") if isinstance(loops, dict) else None
+    progress = fit_loop.get("epoch_progress") if isinstance(fit_loop, dict) else None
+    current = progress.get("current") if isinstance(progress, dict) else None
+    processed = _int(current.get("processed")) if isinstance(current, dict) else None
+    return processed if processed is not None else _next_index(obj.get("epoch"))
 
 
 def _timm(obj: dict) -> CheckpointView:
