@@ -12,7 +12,7 @@ import math
 import time
 from pathlib import Path
 
-from runwatch.ckpt_tools.layouts import CheckpointView, detect
+from runwatch.ckpt_tools.layouts import EDIT_RECORD, CheckpointView, detect, edit_record
 from runwatch.ckpt_tools.load import ensure_unchanged, load_checkpoint
 from runwatch.ckpt_tools.plan import EditPlan, upcoming_lrs
 from runwatch.ckpt_tools.schedulers import scheduler_type
@@ -29,8 +29,11 @@ def apply_plan(view: CheckpointView, plan: EditPlan) -> None:
         group["lr"] = lr
         group["initial_lr"] = initial
     if plan.new_scheduler is not None:
+        record = _record(view, plan)
         view.scheduler.clear()
         view.scheduler.update(plan.new_scheduler)
+        if record:
+            view.scheduler[EDIT_RECORD] = record
     if plan.new_args:
         if isinstance(view.args, argparse.Namespace):
             for key, value in plan.new_args.items():
@@ -45,6 +48,18 @@ def apply_plan(view: CheckpointView, plan: EditPlan) -> None:
             "time": time.time(), "mode": plan.mode, "changes": plan.changes,
             "from_schedule": plan.from_schedule, "to_schedule": plan.to_schedule,
         }]
+
+
+def _record(view: CheckpointView, plan: EditPlan) -> dict:
+    """The edit record another trainer's scheduler state keeps (runwatch checkpoints record
+    their edits in `edits` and their schedule): the new fields describe the new schedule, not
+    the steps taken nor the LR the last epoch ran at."""
+    if view.layout == "runwatch":
+        return {}
+    old = view.scheduler
+    taken = int(old["last_epoch"]) - edit_record(old).get("offset", 0)
+    at = int(plan.new_scheduler["last_epoch"])
+    return {"at": at, "offset": at - taken, "last_lr": plan.last_lr}
 
 
 def write_edit(plan: EditPlan, out_path: str | Path, in_place: bool = False,

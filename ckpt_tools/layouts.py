@@ -158,6 +158,21 @@ def _lightning_epochs_done(obj: dict) -> int | None:
     return processed if processed is not None else _next_index(obj.get("epoch"))
 
 
+EDIT_RECORD = "runwatch_edit"
+
+
+def edit_record(scheduler: dict | None) -> dict:
+    """What an edit recorded in the scheduler state: `at` (its last_epoch after the edit),
+    `offset` (how far the edit moved last_epoch from the steps really taken) and `last_lr`
+    (the LR the last epoch before the edit trained with); {} when none or malformed."""
+    record = scheduler.get(EDIT_RECORD) if isinstance(scheduler, dict) else None
+    if not isinstance(record, dict):
+        return {}
+    ok = (_int(record.get("at")) is not None and _int(record.get("offset")) is not None
+          and isinstance(record.get("last_lr"), (int, float, type(None))))
+    return record if ok else {}
+
+
 def _timm(obj: dict) -> CheckpointView:
     # timm stores no scheduler state: it rebuilds its scheduler from args on resume.
     metrics = {"metric": obj["metric"]} if obj.get("metric") is not None else {}

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from runwatch.ckpt_tools import specs, timm_sched
-from runwatch.ckpt_tools.layouts import CheckpointView, args_get, detect
+from runwatch.ckpt_tools.layouts import CheckpointView, args_get, detect, edit_record
 from runwatch.ckpt_tools.load import LoadedCheckpoint, load_checkpoint
 from runwatch.ckpt_tools.schedulers import next_lrs
 from runwatch.errors import RunwatchError
@@ -164,6 +164,9 @@ def _last_lr(view: CheckpointView, spec: ScheduleSpec, epochs_done: int) -> floa
     if view.metrics.get("epoch") == epochs_done and isinstance(recorded, (int, float)) \
             and math.isfinite(recorded) and recorded > 0:
         return float(recorded)
+    record = edit_record(view.scheduler)
+    if record and record["at"] == view.scheduler.get("last_epoch"):
+        return record["last_lr"]  # an edit's: the fields now describe the new schedule
     if view.scheduler is not None and spec.steps_per_epoch == 1:
         from_fields = specs.last_lr_from_fields(view.scheduler)
         if from_fields is not None:

@@ -55,3 +55,14 @@ def test_save_checkpoint_after_fit_counts_the_epochs_it_trained(per_epoch_run, t
     resumed = epoch_starts(fit(tmp_path / "resume", warm_restarts, 4 + TABLE_EPOCHS,
                                ckpt_path=out))
     assert resumed == pytest.approx(plan.lr_after, rel=1e-12)
+
+
+def test_inspect_of_an_edited_file_keeps_the_lr_the_last_epoch_ran_at(per_epoch_run, tmp_path):
+    # The edited fields describe the new schedule; the last epoch ran at the old one's LR, and
+    # a second edit judges its jump from that LR.
+    folder, first = per_epoch_run
+    out = write_edit(plan_edit(folder / "ck" / "epoch=2.ckpt", EditRequest(t0=10, epochs=8)),
+                     tmp_path / "edited.ckpt")
+    assert inspect_checkpoint(out).last_lr == pytest.approx(first[2], rel=1e-12)
+    again = plan_edit(out, EditRequest(t0=20))
+    assert again.last_lr == pytest.approx(first[2], rel=1e-12)
