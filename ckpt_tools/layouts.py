@@ -34,6 +34,8 @@ class CheckpointView:
     metrics: dict = field(default_factory=dict)
     extra_keys: list[str] = field(default_factory=list)
     step_in_epoch: int = 0  # runwatch: steps of the next epoch done before a stop
+    # Why the scheduler's LRs cannot be read as one step per epoch (it steps per batch).
+    stepping_problem: str = ""
 
     @property
     def param_groups(self) -> list[dict]:
@@ -122,7 +124,7 @@ def _torchvision(obj: dict) -> CheckpointView:
         optimizer=obj.get("optimizer"), args=obj.get("args"),
         extra_keys=[k for k in ("model_ema", "scaler") if k in obj],
     )
-    return _with_scheduler(view, obj.get("lr_scheduler"))
+    return _check_stepping(_with_scheduler(view, obj.get("lr_scheduler")))
 
 
 def _lightning(obj: dict, loaded: LoadedCheckpoint) -> CheckpointView:
@@ -143,7 +145,7 @@ def _lightning(obj: dict, loaded: LoadedCheckpoint) -> CheckpointView:
         optimizer=optimizers[0] if optimizers else None, args=obj.get("hyper_parameters"),
         metrics=metrics,
     )
-    return _with_scheduler(view, schedulers[0] if schedulers else None)
+    return _check_stepping(_with_scheduler(view, schedulers[0] if schedulers else None))
 
 
 def _lightning_epochs_done(obj: dict) -> int | None:
@@ -171,6 +173,19 @@ def edit_record(scheduler: dict | None) -> dict:
     ok = (_int(record.get("at")) is not None and _int(record.get("offset")) is not None
           and isinstance(record.get("last_lr"), (int, float, type(None))))
     return record if ok else {}
+
+
+def _check_stepping(view: CheckpointView) -> CheckpointView:
+    """A scheduler whose step count is not the epochs done was stepped per batch."""
+    steps = _int(view.scheduler.get("last_epoch")) if view.scheduler else None
+    if steps is not None:
+        steps -= edit_record(view.scheduler).get("offset", 0)
+    if steps is not None and view.epochs_done and steps != view.epochs_done:
+        view.stepping_problem = (
+            f"the scheduler has stepped {steps} times in {view.epochs_done} epochs: it steps "
+            "every optimizer step, not once per epoch, and per-step schedules of this layout "
+            "cannot be previewed or edited yet")
+    return view
 
 
 def _timm(obj: dict) -> CheckpointView:

@@ -143,6 +143,8 @@ def per_step_schedule(view: CheckpointView) -> ScheduleSpec | None:
 def upcoming_lrs(view: CheckpointView, count: int = TABLE_EPOCHS) -> list[float]:
     """LR of the next `count` epochs (first param group) as the resumed run will use them."""
     require_resumable(view)
+    if view.stepping_problem:
+        raise RunwatchError(view.stepping_problem)
     per_step = per_step_schedule(view)
     if per_step is not None:  # LR of each epoch's first step; the trainer checks the state
         done = view.epochs_done or 0

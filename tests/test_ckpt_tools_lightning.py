@@ -5,15 +5,20 @@ preview's."""
 from __future__ import annotations
 
 import pytest
-from lightning_runs import epoch_starts, fit
-from torch.optim.lr_scheduler import CosineAnnealingWarmRestarts
+from lightning_runs import STEPS_PER_EPOCH, epoch_starts, fit
+from torch.optim.lr_scheduler import CosineAnnealingLR, CosineAnnealingWarmRestarts
 
 from runwatch.ckpt_tools import EditRequest, inspect_checkpoint, plan_edit, write_edit
 from runwatch.ckpt_tools.plan import TABLE_EPOCHS
+from runwatch.errors import RunwatchError
 
 
 def warm_restarts(opt):
     return CosineAnnealingWarmRestarts(opt, T_0=3, eta_min=1e-3)
+
+
+def cosine_24(opt):
+    return CosineAnnealingLR(opt, T_max=24)
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +27,13 @@ def per_epoch_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("lightning_epoch")
     lrs = fit(folder, warm_restarts, 4, save_after=folder / "after_fit.ckpt")
     return folder, epoch_starts(lrs)
+
+
+@pytest.fixture(scope="module")
+def per_step_run(tmp_path_factory):
+    """CosineAnnealingLR(T_max=24) stepped every batch (4 an epoch), 3 epochs."""
+    folder = tmp_path_factory.mktemp("lightning_step")
+    return folder, fit(folder, cosine_24, 3, interval="step")
 
 
 def test_model_checkpoint_edit_resumes_with_the_previewed_lrs(per_epoch_run, tmp_path):
@@ -66,3 +78,26 @@ def test_inspect_of_an_edited_file_keeps_the_lr_the_last_epoch_ran_at(per_epoch_
     assert inspect_checkpoint(out).last_lr == pytest.approx(first[2], rel=1e-12)
     again = plan_edit(out, EditRequest(t0=20))
     assert again.last_lr == pytest.approx(first[2], rel=1e-12)
+
+
+def test_a_scheduler_stepped_every_batch_is_not_previewed_per_epoch(per_step_run, tmp_path):
+    # last_epoch (12) is the global step, not the 3 epochs done: previewing it as a per-epoch
+    # scheduler gave 0.05, 0.0435, 0.0371 where Lightning runs 0.05, 0.025, 0.0067.
+    folder, lrs = per_step_run
+    src = folder / "ck" / "epoch=2.ckpt"
+    info = inspect_checkpoint(src)
+    resumed = fit(tmp_path / "resume", cosine_24, 6, interval="step", ckpt_path=src)
+    assert len(resumed) == 3 * STEPS_PER_EPOCH
+    if info.next_lrs:
+        assert info.next_lrs[:3] == pytest.approx(epoch_starts(resumed), rel=1e-12)
+    else:
+        assert "every optimizer step" in info.lr_note
+    try:
+        plan = plan_edit(src, EditRequest(epochs=8))
+    except RunwatchError as exc:
+        assert "every optimizer step" in str(exc)
+    else:
+        out = write_edit(plan, tmp_path / "edited.ckpt")
+        again = fit(tmp_path / "again", cosine_24, 3 + TABLE_EPOCHS, interval="step",
+                    ckpt_path=out)
+        assert epoch_starts(again) == pytest.approx(plan.lr_after, rel=1e-12)
