@@ -244,6 +244,8 @@ def plan_loaded(loaded: LoadedCheckpoint, request: EditRequest) -> EditPlan:
     mode = request.continuity or "keep-phase"
     if mode == "anneal-from-current" and epochs is None and view.layout != "runwatch":
         raise RunwatchError("anneal-from-current needs the planned total: pass --epochs TOTAL")
+    if view.layout != "runwatch":
+        _refuse_other_scheduler(view, spec, changes)
     last = _last_lr(view, spec, done)
     new = specs.apply_changes(spec, changes)
     cont = continue_schedule(new, done, last if last is not None else before[0], mode)
@@ -291,6 +293,22 @@ def plan_loaded(loaded: LoadedCheckpoint, request: EditRequest) -> EditPlan:
         new_scheduler=new_state, new_group_lrs=group_lrs,
         new_initial_lrs=[cont.base_lr * r for r in ratios],
     )
+
+
+def _refuse_other_scheduler(view: CheckpointView, spec: ScheduleSpec, changes: dict) -> None:
+    """Another trainer builds its scheduler in its own code and then loads the edited fields:
+    the scheduler class stays, and knobs it does not have cannot be set."""
+    kind = view.scheduler_type
+    if changes.get("name", spec.name) != spec.name:
+        raise RunwatchError(
+            f"{view.layout} builds its {kind} in its own code and then loads the checkpoint's "
+            f"fields: --schedule {changes['name']} cannot change the scheduler's class (change "
+            "it in the training code, then edit that run's checkpoints)")
+    knobs = [k for k in ("t0", "t_mult") if k in changes]
+    if knobs and spec.name != "cosine_restarts":
+        flags = ", ".join("--" + k.replace("_", "-") for k in knobs)
+        raise RunwatchError(f"{flags}: only CosineAnnealingWarmRestarts has a restart period; "
+                            f"this checkpoint's scheduler is {kind}")
 
 
 def _planned_epochs(view: CheckpointView) -> int | None:

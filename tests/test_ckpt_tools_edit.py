@@ -263,3 +263,17 @@ def test_a_source_replaced_after_the_preview_is_not_written(seed_ckpt, tmp_path)
     with pytest.raises(RunwatchError, match="changed since the preview"):
         write_edit(plan, out)
     assert not out.exists()
+
+
+def test_a_schedule_the_trainer_cannot_build_is_refused_not_approximated(tmp_path):
+    # torchvision's train.py builds CosineAnnealingLR from --lr-scheduler and then loads the
+    # state: `--schedule cosine_restarts` wrote a one-period CosineAnnealingLR(T_max=t0),
+    # dropped --epochs and --t-mult and printed an invented old T_0 ("t0: 30 -> 2").
+    src = torchvision_checkpoint(tmp_path / "model_3.pth", 4,
+                                 lambda o: CosineAnnealingLR(o, T_max=10),
+                                 torchvision_args(lr_scheduler="cosineannealinglr", epochs=10))
+    for request in (EditRequest(schedule="cosine_restarts", t0=2, epochs=20, t_mult=2),
+                    EditRequest(t0=5)):
+        with pytest.raises(RunwatchError, match="CosineAnnealingLR") as err:
+            plan_edit(src, request)
+        assert "\n" not in str(err.value)
