@@ -21,8 +21,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = ckpt.add_subparsers(dest="ckpt_command", required=True, metavar="ACTION")
 
     p = sub.add_parser("inspect", help="what a checkpoint holds and the LRs it will resume with")
-    p.add_argument("path", type=Path, help=".pt/.ckpt/.pth.tar file or a HF checkpoint folder")
+    p.add_argument("path", type=Path, help=".pt/.ckpt/.pth.tar file, or a Hugging Face Trainer "
+                                           "checkpoint-N or Accelerate save_state folder")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--verify", action="store_true",
+                   help="also replay the stored scheduler in torch (imports torch) and compare")
+    _hint_options(p)
     p.set_defaults(func=run_inspect)
 
     p = sub.add_parser("edit", help="change the schedule in a checkpoint, with an LR preview")
@@ -47,6 +51,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_diff)
 
 
+def _hint_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--epoch-key", help="key path (dotted) of the epoch counter, where the file "
+                                       "has several")
+    p.add_argument("--scheduler-key", help="key path (dotted) of the scheduler state, where the "
+                                           "file has several")
+    p.add_argument("--steps-per-epoch", type=int,
+                   help="how many times the scheduler steps per epoch (1: once per epoch), "
+                        "where the file does not say")
+
+
+def _hints(args: argparse.Namespace):
+    from runwatch.ckpt_tools.tree import Hints
+
+    if args.steps_per_epoch is not None and args.steps_per_epoch < 1:
+        raise RunwatchError(f"--steps-per-epoch {args.steps_per_epoch}: it must be at least 1")
+    return Hints(epoch_key=args.epoch_key, scheduler_key=args.scheduler_key,
+                 steps_per_epoch=args.steps_per_epoch)
+
+
+def _milestones(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(m) for m in text.split(",") if m.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: use epochs separated by commas, e.g. "
+                                         "30,60,80") from None
+
+
 def _edit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--t0", type=int, help="period of the warm restarts, in epochs")
     p.add_argument("--t-mult", type=int, help="factor of each next period")
@@ -55,11 +86,24 @@ def _edit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--schedule", choices=SCHEDULE_NAMES)
     p.add_argument("--epochs", type=int, help="planned total epochs")
     p.add_argument("--warmup", type=int, help="warmup epochs")
+    p.add_argument("--total-steps", type=int,
+                   help="planned total in the scheduler's own steps (a per-step scheduler's "
+                        "length, a OneCycleLR's total_steps)")
+    p.add_argument("--warmup-steps", type=int, help="warmup length in the scheduler's steps")
+    p.add_argument("--milestones", type=_milestones,
+                   help="MultiStepLR's decay epochs, comma-separated (e.g. 30,60,80)")
+    p.add_argument("--gamma", type=float, help="decay factor (StepLR, MultiStepLR, "
+                                               "ExponentialLR)")
+    p.add_argument("--step-size", type=int, help="StepLR's period, in epochs")
     p.add_argument("--continuity", choices=CONTINUITY_MODES,
                    help="how the new schedule joins the old at the resume point "
                         "(default keep-phase)")
+    p.add_argument("--no-oracle", action="store_true",
+                   help="skip replaying the edit in torch (faster; the preview is then the "
+                        "torch-free model's alone)")
     p.add_argument("--dry-run", action="store_true", help="preview only; write nothing")
     p.add_argument("--yes", action="store_true", help="write without asking")
+    _hint_options(p)
 
 
 def _request(args: argparse.Namespace):
@@ -67,8 +111,11 @@ def _request(args: argparse.Namespace):
 
     request = EditRequest(t0=args.t0, t_mult=args.t_mult, eta_min=args.eta_min, lr=args.lr,
                           schedule=args.schedule, epochs=args.epochs, warmup=args.warmup,
-                          continuity=args.continuity)
-    return request if any(v is not None for v in vars(request).values()) else None
+                          continuity=args.continuity, total_steps=args.total_steps,
+                          warmup_steps=args.warmup_steps, milestones=args.milestones,
+                          gamma=args.gamma, step_size=args.step_size,
+                          oracle=not args.no_oracle)
+    return None if request.is_empty() else request
 
 
 def _confirm(question: str, yes: bool) -> bool:
@@ -84,7 +131,7 @@ def run_inspect(args: argparse.Namespace) -> int:
     from runwatch.ckpt_tools.inspect import inspect_checkpoint
     from runwatch.ckpt_tools.report import format_info
 
-    info = inspect_checkpoint(args.path)
+    info = inspect_checkpoint(args.path, _hints(args), verify=args.verify)
     print(json.dumps(info.to_dict(), indent=2) if args.json else format_info(info))
     return 0
 
@@ -97,8 +144,9 @@ def run_edit(args: argparse.Namespace) -> int:
 
     request = _request(args)
     if request is None:
-        raise RunwatchError("nothing to change: pass --t0, --t-mult, --eta-min, --lr, "
-                            "--schedule, --epochs, --warmup or --continuity")
+        raise RunwatchError("nothing to change: pass --lr, --epochs, --total-steps, --t0, "
+                            "--t-mult, --eta-min, --warmup, --warmup-steps, --milestones, "
+                            "--gamma, --step-size, --schedule or --continuity")
     out = args.path if args.in_place else args.output
     if out is None and not args.dry_run:
         raise RunwatchError("name the output with -o OUT (or --dry-run to only preview)")
@@ -106,7 +154,7 @@ def run_edit(args: argparse.Namespace) -> int:
         if not args.dry_run:  # before the preview: the answer would be no anyway
             ensure_not_live(checkpoint_run_dir(out))
         check_output_path(args.path, out, args.in_place)
-    plan = plan_edit(args.path, request)
+    plan = plan_edit(args.path, request, _hints(args))
     print(format_plan(plan))
     if args.dry_run:
         print(_dry_run_note(None if out is None else checkpoint_run_dir(out)))
@@ -116,7 +164,7 @@ def run_edit(args: argparse.Namespace) -> int:
         return 1
     written = write_edit(plan, out, in_place=args.in_place)
     print(f"wrote {written} (reloaded and verified: its next LRs are the preview's)")
-    if plan.layout == "runwatch":
+    if plan.resume_in_run:
         from runwatch.ckpt_tools.rewind import edit_resume_command
 
         print(f"resume with (the trainer follows the edit and records a schedule_edit event):"

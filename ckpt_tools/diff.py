@@ -10,9 +10,10 @@ import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from runwatch.ckpt_tools.layouts import detect, is_tensor
+from runwatch.ckpt_tools.layouts import detect
 from runwatch.ckpt_tools.load import LoadedCheckpoint, load_checkpoint
 from runwatch.ckpt_tools.pickled import TensorRef
+from runwatch.ckpt_tools.tree import is_tensor
 
 CHUNK = 1 << 20
 
@@ -102,7 +103,8 @@ def _same_values(la: LoadedCheckpoint, ta: object, lb: LoadedCheckpoint, tb: obj
 def diff_checkpoints(a: str | Path, b: str | Path, values: bool = False) -> CheckpointDiff:
     la, lb = load_checkpoint(a), load_checkpoint(b)
     fa, fb = flatten(la.obj), flatten(lb.obj)
-    out = CheckpointDiff(str(la.path), str(lb.path), [detect(la).layout, detect(lb).layout])
+    out = CheckpointDiff(str(la.path), str(lb.path),
+                         [detect(la).layout.name, detect(lb).layout.name])
     out.only_in_a = sorted(k for k in fa if k not in fb and not _filled(k, fa, fb))
     out.only_in_b = sorted(k for k in fb if k not in fa and not _filled(k, fb, fa))
     pairs = []

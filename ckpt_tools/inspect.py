@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import argparse
 import collections
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from runwatch.ckpt_tools.layouts import CheckpointView, detect, is_tensor
+from runwatch.ckpt_tools.layouts import CheckpointView, detect
 from runwatch.ckpt_tools.load import load_checkpoint
-from runwatch.ckpt_tools.plan import TABLE_EPOCHS, last_trained_lr, per_step_schedule, upcoming_lrs
+from runwatch.ckpt_tools.pickled import TensorRef
+from runwatch.ckpt_tools.preview import TABLE_EPOCHS, Preview, epoch_of
+from runwatch.ckpt_tools.tree import Hints, is_number, is_tensor, plain
 from runwatch.errors import RunwatchError
-from runwatch.schedule import find_jumps
 
 KEY_PREFIXES = ("module.", "_orig_mod.", "model.")
-GROUP_FIELDS = ("lr", "initial_lr", "momentum", "weight_decay", "nesterov", "betas", "eps")
+SAFETENSORS_DTYPES = {"F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16",
+                      "I64": "int64", "I32": "int32", "I16": "int16", "I8": "int8",
+                      "U8": "uint8", "BOOL": "bool"}
 
 
 @dataclass
@@ -47,132 +49,131 @@ class CheckpointInfo:
     scheduler_type: str | None
     scheduler_fields: dict
     next_epoch: int | None
-    next_lrs: list[float] = field(default_factory=list)
-    last_lr: float | None = None  # LR of the last epoch trained, when the schedule tells
+    next_lrs: list[float] = field(default_factory=list)  # per epoch (first step) or per step
+    last_lr: float | None = None  # LR of the last epoch (or step) trained
     lr_note: str = ""
     jumps: list[dict] = field(default_factory=list)
     extra_keys: list[str] = field(default_factory=list)
-    step_in_epoch: int = 0  # runwatch: steps of epoch next_epoch done before a stop
+    step_in_epoch: int = 0  # steps of epoch next_epoch done before a stop
+    found: list[str] = field(default_factory=list)  # where each part was found, and how
+    stepping: str = ""  # how the scheduler's unit was decided
+    unit: str = ""  # what the scheduler steps per: epoch, optimizer step, scheduler step
+    next_steps: list[float] = field(default_factory=list)  # the next scheduler steps' LRs
+    first_step: int | None = None  # 0-based step of next_steps[0]
+    schedule_source: str = ""  # where the schedule comes from on resume
+    preview_end: str = ""  # why the preview stops where it does
+    oracle: str = ""  # inspect --verify: what replaying the stored state in torch said
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def _tensor_numel(t: object) -> int:
-    if isinstance(t, dict):  # a safetensors header entry
-        n = 1
-        for d in t.get("shape", []):
-            n *= d
-        return n
-    return int(t.numel() if callable(getattr(t, "numel", None)) else t.numel)
-
-
-def _tensor_dtype(t: object) -> str:
-    return str(t["dtype"] if isinstance(t, dict) else t.dtype).replace("torch.", "")
-
-
-def _tensor_bytes(t: object) -> int:
-    if isinstance(t, dict):
-        start, end = t.get("data_offsets", [0, 0])
-        return end - start
-    nbytes = t.nbytes
-    return int(nbytes() if callable(nbytes) else nbytes)
+def _tensor_entry(t: object) -> tuple[str, int, int] | None:
+    """(dtype, values, bytes) of a tensor placeholder, a real tensor or a safetensors header
+    entry; None for anything else."""
+    if isinstance(t, TensorRef):
+        return t.dtype, t.numel, t.nbytes
+    if is_tensor(t):  # a legacy file, loaded by torch
+        return str(t.dtype).replace("torch.", ""), int(t.numel()), int(t.nbytes)
+    if isinstance(t, dict) and isinstance(t.get("dtype"), str) \
+            and isinstance(t.get("shape"), list) and isinstance(t.get("data_offsets"), list):
+        shape, offsets = t["shape"], t["data_offsets"]
+        if all(isinstance(d, int) and d >= 0 for d in shape) and len(offsets) == 2 \
+                and all(isinstance(o, int) for o in offsets):
+            n = 1
+            for d in shape:
+                n *= d
+            return SAFETENSORS_DTYPES.get(t["dtype"], t["dtype"][:16]), n, offsets[1] - offsets[0]
+    return None
 
 
 def summarize_model(model: object) -> ModelSummary | None:
     if not isinstance(model, dict) or not model:
         return None
-    tensors = {k: v for k, v in model.items() if is_tensor(v) or isinstance(v, dict)}
-    dtypes = collections.Counter(_tensor_dtype(t) for t in tensors.values())
-    prefixes = sorted({p for k in tensors for p in KEY_PREFIXES if str(k).startswith(p)})
-    return ModelSummary(
-        tensors=len(tensors), parameters=sum(_tensor_numel(t) for t in tensors.values()),
-        bytes=sum(_tensor_bytes(t) for t in tensors.values()), dtypes=dict(dtypes),
-        key_prefixes=prefixes,
-    )
-
-
-def _optimizer_type(group: dict) -> str:
-    """Optimizers do not store their class; the param-group keys tell them apart."""
-    if "betas" in group:
-        return "AdamW" if group.get("decoupled_weight_decay") or group.get("weight_decay", 0) \
-            >= 0.01 else "Adam"
-    if "momentum" in group and "nesterov" in group:
-        return "SGD"
-    if "alpha" in group:
-        return "RMSprop"
-    return "unknown"
-
-
-def summarize_optimizer(opt: object) -> OptimizerSummary | None:
-    if not isinstance(opt, dict) or "param_groups" not in opt:
+    entries = {k: e for k, v in model.items() if (e := _tensor_entry(v)) is not None}
+    if not entries:
         return None
-    groups = [{k: g.get(k) for k in GROUP_FIELDS if k in g} | {"params": len(g.get("params", []))}
-              for g in opt["param_groups"]]
-    state = opt.get("state") or {}
-    names = sorted({k for s in state.values() if isinstance(s, dict) for k in s})
-    buffers = sum(1 for s in state.values() if isinstance(s, dict)
-                  for v in s.values() if is_tensor(v))
-    kind = _optimizer_type(opt["param_groups"][0]) if opt["param_groups"] else "unknown"
-    return OptimizerSummary(kind, groups, buffers, names)
+    dtypes = collections.Counter(e[0] for e in entries.values())
+    prefixes = sorted({p for k in entries for p in KEY_PREFIXES if str(k).startswith(p)})
+    return ModelSummary(tensors=len(entries), parameters=sum(e[1] for e in entries.values()),
+                        bytes=sum(e[2] for e in entries.values()), dtypes=dict(dtypes),
+                        key_prefixes=prefixes)
 
 
-def _plain(value: object) -> object:
-    """JSON-friendly copy of scheduler fields (Counter -> dict, nested states kept)."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, argparse.Namespace):
-        return _plain(vars(value))
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return repr(value)
+def summarize_optimizer(view: CheckpointView) -> OptimizerSummary | None:
+    opt = view.optimizer
+    if opt is None:
+        return None
+    groups = [g.shown | {"params": g.params} for g in opt.groups]
+    return OptimizerSummary(opt.kind, groups, opt.buffers, opt.buffer_names)
 
 
 def _scheduler_fields(view: CheckpointView) -> dict:
     if view.scheduler is not None:
-        return _plain(view.scheduler)
-    if view.layout == "timm" and view.args is not None:
-        keys = ("sched", "lr", "epochs", "min_lr", "warmup_epochs", "warmup_lr", "cooldown_epochs",
-                "lr_cycle_limit", "lr_cycle_mul", "lr_cycle_decay", "sched_on_updates")
-        args = _plain(view.args)
-        return {k: args.get(k) for k in keys if k in args}
+        return plain(view.scheduler.raw)
     return {}
 
 
-def inspect_checkpoint(path: str | Path) -> CheckpointInfo:
-    """Everything `ckpt inspect` reports about the checkpoint at `path`."""
+def inspect_checkpoint(path: str | Path, hints: Hints | None = None,
+                       verify: bool = False) -> CheckpointInfo:
+    """Everything `ckpt inspect` reports about the checkpoint at `path`; `verify` replays the
+    stored scheduler in torch and compares its LRs with the preview."""
     loaded = load_checkpoint(path)
-    view = detect(loaded)
+    view = detect(loaded, hints)
+    sched = view.scheduler
     info = CheckpointInfo(
-        path=str(loaded.path), layout=view.layout, container=loaded.container,
-        epochs_done=view.epochs_done, global_step=view.global_step, metrics=_plain(view.metrics),
-        model=summarize_model(view.model), optimizer=summarize_optimizer(view.optimizer),
-        scheduler_type=view.scheduler_type, scheduler_fields=_scheduler_fields(view),
+        path=str(loaded.path), layout=view.layout.name, container=loaded.container,
+        epochs_done=view.epochs_done, global_step=view.global_step, metrics=plain(view.metrics),
+        model=summarize_model(view.model), optimizer=summarize_optimizer(view),
+        scheduler_type=sched.describe() if sched is not None else None,
+        scheduler_fields=_scheduler_fields(view),
         next_epoch=None if view.epochs_done is None else view.epochs_done + 1,
-        extra_keys=view.extra_keys,
-        step_in_epoch=view.step_in_epoch,
+        extra_keys=view.extra_keys, step_in_epoch=view.step_in_epoch, found=view.found,
+        stepping=view.stepping.how if view.stepping else "",
+        unit=view.stepping.unit if view.stepping else "",
+        schedule_source=view.layout.schedule_source,
     )
     try:
-        info.next_lrs = upcoming_lrs(view, TABLE_EPOCHS)
+        preview = view.layout.preview(view, TABLE_EPOCHS)
     except RunwatchError as exc:
         info.lr_note = str(exc)
         return info
-    if view.layout == "runwatch" and isinstance(view.schedule, dict) and view.epochs_done:
-        planned = int(view.schedule.get("epochs", 0))
-        if planned - view.epochs_done < 1:  # a finished run: no next epoch to show
-            info.next_lrs = []
-            info.lr_note = (f"all {planned} planned epochs are trained; to train longer, "
-                            f"preview it with `runwatch ckpt edit {loaded.path} --epochs N "
-                            f"--dry-run`")
-            return info
-        info.next_lrs = info.next_lrs[:planned - view.epochs_done]
-    if per_step_schedule(view) is not None:
-        info.lr_note = "per-step schedule: each epoch's LR is that of its first step"
-    first = info.next_epoch or 1
-    info.last_lr = last_trained_lr(view)
-    info.jumps = [{"epoch": j.epoch, "lr_before": j.lr_before, "lr_after": j.lr_after,
-                   "ratio": j.ratio}
-                  for j in find_jumps(info.next_lrs, first, prev_lr=info.last_lr)]
+    _fill_preview(info, preview)
+    if verify:
+        info.oracle = verify_stored(view, preview)
     return info
+
+
+def _fill_preview(info: CheckpointInfo, preview: Preview) -> None:
+    info.next_lrs = [lr for _, lr in preview.rows()]
+    info.next_steps = preview.steps[:TABLE_EPOCHS * 4]
+    info.first_step = preview.first_step
+    info.last_lr = preview.last_lr
+    info.preview_end = preview.end
+    if preview.first_epoch is None:
+        info.next_epoch = None if info.epochs_done is None or info.step_in_epoch \
+            else info.next_epoch
+        info.lr_note = f"per {info.unit or 'scheduler step'}: rows are the next steps"
+    elif preview.per_epoch and preview.per_epoch > 1:
+        info.lr_note = "per-step schedule: each epoch's LR is that of its first step"
+    info.jumps = [{"epoch": epoch_of(preview, j.epoch), "step": j.epoch + 1,
+                   "lr_before": j.lr_before, "lr_after": j.lr_after, "ratio": j.ratio}
+                  for j in preview.jumps]
+
+
+def verify_stored(view: CheckpointView, preview: Preview) -> str:
+    """`inspect --verify`: torch's own scheduler, loaded with the stored state, against the
+    torch-free preview."""
+    from runwatch.ckpt_tools import oracle
+
+    if view.scheduler is None or not view.scheduler.modelled or view.optimizer is None:
+        return "not run: no stored torch scheduler to replay"
+    if not oracle.available():
+        return oracle.skipped("torch")
+    import torch
+
+    groups = [g.schedule_fields() for g in view.optimizer.groups]
+    if not all(is_number(g.get("lr")) for g in groups):
+        return "not run: a param group's lr is not a number"
+    got = oracle.replay(view.scheduler.raw, groups, len(preview.steps), view.scheduler.path)
+    return oracle.compare(got, preview.steps, f"torch {torch.__version__}")

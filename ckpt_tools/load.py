@@ -1,4 +1,4 @@
-"""Open any checkpoint path safely: torch zip, legacy torch file, or a Hugging Face folder.
+"""Open any checkpoint path safely: torch zip, legacy torch file, or a checkpoint folder.
 
 Zip files are read torch-free (`pickled.load_restricted` over data.pkl, every record's CRC
 checked). Legacy (pre-1.6, non-zip) files go through torch's weights-only loader with the same
@@ -18,8 +18,14 @@ from runwatch.ckpt_tools import pickled, zipcheck, zipfmt
 from runwatch.errors import RunwatchError
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
-HF_FILES = ("trainer_state.json", "optimizer.pt", "scheduler.pt")
-HF_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
+# A checkpoint folder's parts by role: a Hugging Face Trainer checkpoint-N folder
+# (optimizer.pt, scheduler.pt, trainer_state.json, training_args.bin) or an Accelerate
+# save_state folder (optimizer.bin, scheduler.bin). training_args.bin is read by its layout
+# as inert data (ckpt_tools/inert.py), never here.
+FOLDER_PARTS = {"optimizer": ("optimizer.pt", "optimizer.bin"),
+                "scheduler": ("scheduler.pt", "scheduler.bin"),
+                "model": ("model.safetensors", "pytorch_model.bin")}
+FOLDER_FILES = ("trainer_state.json", "training_args.bin")
 
 
 @dataclass
@@ -27,10 +33,11 @@ class LoadedCheckpoint:
     """A checkpoint's object tree (tensors as placeholders) and where it came from."""
 
     path: Path
-    container: str  # "zip", "legacy" or "hf-folder"
+    container: str  # "zip", "legacy" or "folder"
     obj: object
     archive: zipfmt.Archive | None = None
-    files: dict[str, Path] = field(default_factory=dict)  # hf-folder: role -> file
+    files: dict[str, Path] = field(default_factory=dict)  # folder: file name -> path
+    parts: dict[str, LoadedCheckpoint] = field(default_factory=dict)  # folder: role -> file
     stamp: tuple[int, int, int] = ()  # (inode, size, mtime_ns) when loaded: see ensure_unchanged
 
 
@@ -69,7 +76,7 @@ def _load_any(p: Path, check_crc: bool) -> LoadedCheckpoint:
     if not p.exists():
         raise RunwatchError(f"{p}: no such file: check the path")
     if p.is_dir():
-        return _load_hf_folder(p)
+        return _load_folder(p)
     size = p.stat().st_size
     if size == 0:
         raise RunwatchError(f"{p} is empty (0 bytes): the save was interrupted; use another "
@@ -152,21 +159,29 @@ def read_safetensors_header(p: Path) -> dict:
     return header
 
 
-def _load_hf_folder(p: Path) -> LoadedCheckpoint:
-    files = {name: p / name for name in HF_FILES + HF_WEIGHTS if (p / name).is_file()}
-    if "trainer_state.json" not in files:
-        raise RunwatchError(f"{p} is a directory, not a checkpoint: pass a .pt/.ckpt file or a "
-                            "Hugging Face Trainer checkpoint-N folder")
-    try:
-        state = json.loads(files["trainer_state.json"].read_text())
-    except ValueError:
-        raise RunwatchError(f"{files['trainer_state.json']}: not valid JSON") from None
-    obj: dict = {"trainer_state": state}
-    for role, name in (("optimizer", "optimizer.pt"), ("lr_scheduler", "scheduler.pt")):
-        if name in files:
-            obj[role] = load_checkpoint(files[name]).obj
-    if "model.safetensors" in files:
-        obj["model"] = read_safetensors_header(files["model.safetensors"])
-    elif "pytorch_model.bin" in files:
-        obj["model"] = load_checkpoint(files["pytorch_model.bin"]).obj
-    return LoadedCheckpoint(p, "hf-folder", obj, files={k: v for k, v in files.items()})
+def _load_folder(p: Path) -> LoadedCheckpoint:
+    """A checkpoint folder: each torch file loaded as a part (`obj[role]` is its tree, the
+    part keeps its archive for a rewrite), trainer_state.json as JSON, weights as a summary."""
+    files = {name: p / name for name in FOLDER_FILES if (p / name).is_file()}
+    obj: dict = {}
+    parts: dict[str, LoadedCheckpoint] = {}
+    for role, names in FOLDER_PARTS.items():
+        name = next((n for n in names if (p / n).is_file()), None)
+        if name is None:
+            continue
+        files[name] = p / name
+        if name.endswith(".safetensors"):
+            obj[role] = read_safetensors_header(p / name)
+        else:
+            parts[role] = load_checkpoint(p / name)
+            obj[role] = parts[role].obj
+    if not ({"optimizer", "scheduler"} & set(parts) or "trainer_state.json" in files):
+        raise RunwatchError(f"{p} is a directory, not a checkpoint: pass a .pt/.ckpt file, a "
+                            "Hugging Face Trainer checkpoint-N folder or an Accelerate "
+                            "save_state folder")
+    if "trainer_state.json" in files:
+        try:
+            obj["trainer_state"] = json.loads(files["trainer_state.json"].read_text())
+        except (ValueError, UnicodeDecodeError):
+            raise RunwatchError(f"{files['trainer_state.json']}: not valid JSON") from None
+    return LoadedCheckpoint(p, "folder", obj, files=files, parts=parts)

@@ -1,10 +1,14 @@
-"""Plain-text reports of inspect, edit plans and diffs (what the CLI prints)."""
+"""Plain-text reports of inspect, edit plans and diffs (what the CLI prints).
+
+Everything that came from a file passes through `runwatch.terminal.printable`.
+"""
 
 from __future__ import annotations
 
 from runwatch.ckpt_tools.diff import CheckpointDiff
 from runwatch.ckpt_tools.inspect import CheckpointInfo
 from runwatch.ckpt_tools.plan import EditPlan
+from runwatch.terminal import printable
 
 
 def _mb(n: int) -> str:
@@ -12,57 +16,84 @@ def _mb(n: int) -> str:
 
 
 def format_info(info: CheckpointInfo) -> str:
-    lines = [f"{info.path}: {info.layout} checkpoint ({info.container})"]
+    lines = [f"{printable(info.path)}: {info.layout} checkpoint ({info.container})"]
     lines.append(f"  epochs done: {info.epochs_done}  global step: {info.global_step}")
+    lines += [f"  found: {printable(f)}" for f in info.found]
     if info.step_in_epoch and info.next_epoch:
         lines.append(f"  stopped inside epoch {info.next_epoch}, after its step "
                      f"{info.step_in_epoch}: a resume finishes that epoch")
     if info.metrics:
-        lines.append("  metrics: " + ", ".join(f"{k}={v}" for k, v in info.metrics.items()))
+        lines.append("  metrics: " + printable(", ".join(f"{k}={v}"
+                                                         for k, v in info.metrics.items())))
     if info.model:
         m = info.model
         lines.append(f"  model: {m.tensors} tensors, {m.parameters:,} values, {_mb(m.bytes)}, "
-                     f"dtypes {m.dtypes}" + (f", key prefixes {m.key_prefixes}"
-                                            if m.key_prefixes else ""))
+                     f"dtypes {printable(m.dtypes)}" + (f", key prefixes {m.key_prefixes}"
+                                                       if m.key_prefixes else ""))
     if info.optimizer:
         o = info.optimizer
         lines.append(f"  optimizer: {o.type}, {o.state_buffers} state buffers "
-                     f"({', '.join(o.buffer_names) or 'none'})")
+                     f"({printable(', '.join(o.buffer_names)) or 'none'})")
         for i, g in enumerate(o.param_groups):
-            lines.append(f"    group {i}: " + ", ".join(f"{k}={v}" for k, v in g.items()))
+            lines.append(f"    group {i}: " + printable(", ".join(f"{k}={v}"
+                                                                for k, v in g.items())))
     if info.scheduler_type:
-        lines.append(f"  scheduler: {info.scheduler_type}")
+        lines.append(f"  scheduler: {printable(info.scheduler_type)}")
         for key, value in info.scheduler_fields.items():
-            lines.append(f"    {key} = {value}")
-    if info.next_lrs:
-        jumps = {j["epoch"]: j["ratio"] for j in info.jumps}
-        lines.append("  next epochs' LR (as the scheduler will produce them):")
-        if info.last_lr is not None and info.next_epoch:
-            lines.append(f"    epoch {info.next_epoch - 1:>5}: {info.last_lr:.6g}  (last trained)")
-        for i, lr in enumerate(info.next_lrs):
-            epoch = (info.next_epoch or 1) + i
-            mark = f"  <- jump x{jumps[epoch]:.0f}" if epoch in jumps else ""
-            lines.append(f"    epoch {epoch:>5}: {lr:.6g}{mark}")
+            lines.append(printable(f"    {key} = {value}")[:300])
+    if info.stepping:
+        lines.append(f"  stepping: {printable(info.stepping)}")
+    if info.schedule_source:
+        lines.append(f"  on resume, the schedule comes from: {info.schedule_source}")
+    lines += _lr_table(info)
     if info.lr_note:
-        lines.append(f"  next LRs: {info.lr_note}")
+        lines.append(f"  next LRs: {printable(info.lr_note)}")
+    if info.oracle:
+        lines.append(f"  oracle: {info.oracle}")
     return "\n".join(lines)
 
 
+def _lr_table(info: CheckpointInfo) -> list[str]:
+    if not info.next_lrs:
+        return []
+    by_epoch = info.next_epoch is not None and info.first_step is not None and \
+        "rows are the next steps" not in info.lr_note
+    unit = "epoch" if by_epoch else "step"
+    first = info.next_epoch if by_epoch else (info.first_step or 0) + 1
+    key = "epoch" if by_epoch else "step"
+    jumps = {j[key]: j["ratio"] for j in info.jumps if j.get(key) is not None}
+    lines = [f"  next {unit}s' LR (as the scheduler will produce them):"]
+    if info.last_lr is not None:
+        lines.append(f"    {unit} {first - 1:>5}: {info.last_lr:.6g}  (last trained)")
+    for i, lr in enumerate(info.next_lrs):
+        mark = f"  <- jump x{jumps[first + i]:.0f}" if first + i in jumps else ""
+        lines.append(f"    {unit} {first + i:>5}: {lr:.6g}{mark}")
+    if info.preview_end:
+        lines.append(f"    (stops at {info.preview_end})")
+    return lines
+
+
 def format_plan(plan: EditPlan) -> str:
-    lines = [f"edit of {plan.source} ({plan.layout}), continuity {plan.mode}"]
+    lines = [f"edit of {printable(plan.source)} ({plan.layout}), continuity {plan.mode}, "
+             f"the scheduler steps per {plan.unit}"]
     for key, (old, new) in plan.changes.items():
-        lines.append(f"  {key}: {old} -> {new}")
+        lines.append(printable(f"  {key}: {old} -> {new}"))
+    by_epoch = plan.first_epoch is not None
+    unit = "epoch" if by_epoch else "step"
+    first = plan.first_epoch if by_epoch else plan.first_step + 1
     last = f"{plan.last_lr:.6g}" if plan.last_lr is not None else "n/a"
-    lines.append(f"  LR of the last epoch trained ({plan.first_epoch - 1}): {last}")
-    lines.append(f"  {'epoch':>7}  {'before':>12}  {'after':>12}")
+    lines.append(f"  LR of the last {unit} trained ({first - 1}): {last}")
+    lines.append(f"  {unit:>7}  {'before':>12}  {'after':>12}")
     for i, after in enumerate(plan.lr_after):
         before = f"{plan.lr_before[i]:.6g}" if i < len(plan.lr_before) else ""
-        lines.append(f"  {plan.first_epoch + i:>7}  {before:>12}  {after:.6g}".rstrip())
+        lines.append(f"  {first + i:>7}  {before:>12}  {after:.6g}".rstrip())
     ratio = f"{plan.jump_ratio:.3g}x" if plan.jump_ratio is not None else "n/a"
-    lines.append(f"  first resumed epoch {plan.first_epoch} runs at {plan.lr_after[0]:.6g} "
-                 f"({ratio} the last epoch's LR)")
+    lines.append(f"  first resumed {unit} {first} runs at {plan.lr_after[0]:.6g} "
+                 f"({ratio} the last {unit}'s LR)")
     for warning in plan.warnings:
-        lines.append(f"  WARNING: {warning}")
+        lines.append(f"  WARNING: {printable(warning)}")
+    if plan.oracle:
+        lines.append(f"  oracle: {printable(plan.oracle)}")
     return "\n".join(lines)
 
 
@@ -70,11 +101,11 @@ def format_diff(d: CheckpointDiff) -> str:
     if d.same:
         compared = f", {d.tensors_compared} tensors' values equal" if d.tensors_compared else ""
         return f"no differences ({d.layouts[0]} vs {d.layouts[1]}{compared})"
-    lines = [f"{d.a} ({d.layouts[0]}) vs {d.b} ({d.layouts[1]})"]
-    lines += [f"  only in A: {k}" for k in grouped(d.only_in_a)]
-    lines += [f"  only in B: {k}" for k in grouped(d.only_in_b)]
-    lines += [f"  {c['key']}: {c['a']} -> {c['b']}" for c in d.changed]
-    lines += [f"  values differ: {k}" for k in d.tensor_values_differ]
+    lines = [printable(f"{d.a} ({d.layouts[0]}) vs {d.b} ({d.layouts[1]})")]
+    lines += [printable(f"  only in A: {k}") for k in grouped(d.only_in_a)]
+    lines += [printable(f"  only in B: {k}") for k in grouped(d.only_in_b)]
+    lines += [printable(f"  {c['key']}: {c['a']} -> {c['b']}") for c in d.changed]
+    lines += [printable(f"  values differ: {k}") for k in d.tensor_values_differ]
     if d.tensors_compared:
         lines.append(f"  ({d.tensors_compared} tensors compared by value)")
     return "\n".join(lines)

@@ -109,9 +109,9 @@ def plan_rewind(run_dir: str | Path, to: str | int = "best",
                             f"{', '.join(kept) or 'none'}); choose one of those with --to")
     loaded = load_checkpoint(source)
     view = detect(loaded)
-    if view.layout != "runwatch":
-        raise RunwatchError(f"{source} is a {view.layout} checkpoint: rewind works on runwatch "
-                            "runs; use `runwatch ckpt edit` for other trainers")
+    if not view.layout.owns_run:
+        raise RunwatchError(f"{source} is a {view.layout.name} checkpoint: rewind works on "
+                            "runwatch runs; use `runwatch ckpt edit` for other trainers")
     edit = plan_loaded(loaded, request) if request is not None else None
     best = run / "checkpoints" / "best.pt"
     best_epoch = detect(load_checkpoint(best)).epochs_done if best.is_file() else None

@@ -1,8 +1,8 @@
-"""From scheduler fields to a ScheduleSpec and back.
+"""A runwatch checkpoint's ScheduleSpec written back into its torch scheduler's fields.
 
-`current_spec` reads the schedule a checkpoint follows (runwatch stores it; for other trainers it
-is derived from the torch scheduler's fields, with `offset` placing the run where the scheduler
-is). `encode_spec` writes a (continued) ScheduleSpec back into scheduler fields at the resume
+runwatch stores the schedule it follows (`schedule`, a ScheduleSpec) beside the scheduler state
+its trainer built from it. `encode_spec` writes a (continued) ScheduleSpec back into scheduler
+fields at the resume
 point: every field torch's `step()` reads (T_0, T_i, T_cur, T_mult, eta_min, T_max, milestones,
 base_lrs, last_epoch, _last_lr), for each param group.
 """
@@ -13,7 +13,6 @@ import collections
 import copy
 from dataclasses import replace
 
-from runwatch.ckpt_tools.layouts import CheckpointView
 from runwatch.ckpt_tools.schedulers import scheduler_type
 from runwatch.errors import RunwatchError
 from runwatch.schedule import (
@@ -21,7 +20,6 @@ from runwatch.schedule import (
     cosine_value,
     lr_at,
     main_schedule_state,
-    spec_from_dict,
 )
 
 KIND_OF_SCHEDULE = {
@@ -43,30 +41,6 @@ def split_warmup(state: dict) -> tuple[int, float, dict, int]:
         return (int(state["_milestones"][0]), float(first["start_factor"]), children[1],
                 int(state["last_epoch"]))
     return 0, 0.1, state, int(state["last_epoch"])
-
-
-def current_spec(view: CheckpointView, epochs: int | None) -> ScheduleSpec:
-    """The schedule the checkpoint's run follows; `epochs` = planned total when known."""
-    if view.layout == "runwatch" and isinstance(view.schedule, dict):
-        return spec_from_dict(view.schedule)
-    warmup, factor, main, steps = split_warmup(view.scheduler)
-    kind = scheduler_type(main)
-    done = view.epochs_done or 0
-    total = epochs or done + 30
-    common = dict(base_lr=float(main["base_lrs"][0]), warmup_epochs=warmup,
-                  warmup_start_factor=factor, offset=done - steps)
-    if kind == "CosineAnnealingWarmRestarts":
-        return ScheduleSpec("cosine_restarts", epochs=total, t0=int(main["T_0"]),
-                            t_mult=int(main["T_mult"]), eta_min=float(main["eta_min"]), **common)
-    if kind == "CosineAnnealingLR":
-        return ScheduleSpec("cosine", epochs=int(main["T_max"]) + warmup,
-                            eta_min=float(main["eta_min"]), **common)
-    if kind == "MultiStepLR":
-        milestones = tuple(sorted(int(m) + warmup for m in main["milestones"]))
-        return ScheduleSpec("step", epochs=total, milestones=milestones,
-                            gamma=float(main["gamma"]), **common)
-    raise RunwatchError(f"a {kind} scheduler cannot be edited (only its LRs can be shown); "
-                        "supported: CosineAnnealingWarmRestarts, CosineAnnealingLR, MultiStepLR")
 
 
 def last_lr_from_fields(state: dict) -> float | None:
@@ -116,21 +90,14 @@ def _main_state(spec: ScheduleSpec, template: dict, epochs_done: int, ratios: li
     return state
 
 
-def encode_spec(view: CheckpointView, spec: ScheduleSpec, epochs_done: int,
+def encode_spec(old: dict, spec: ScheduleSpec, epochs_done: int,
                 ratios: list[float]) -> tuple[dict, list[float]]:
     """(new scheduler state, new `lr` of each param group) that follow `spec` after
-    `epochs_done` epochs. The scheduler's structure must stay the one the trainer builds."""
-    old = view.scheduler
+    `epochs_done` epochs; `old` is the stored state (its other keys are kept). The runwatch
+    trainer builds its scheduler from the spec, so the class may change."""
     old_warmup, _, old_main, _ = split_warmup(old)
     next_lr = lr_at(spec, epochs_done + 1)
     nxt = [next_lr * r for r in ratios]
-    same_shape = (scheduler_type(old_main) == KIND_OF_SCHEDULE[spec.name]
-                  and (old_warmup > 0) == (spec.warmup_epochs > 0))
-    if not same_shape and view.layout != "runwatch":
-        raise RunwatchError(
-            f"{view.layout} builds its scheduler in its own code: the edit must keep "
-            f"{scheduler_type(old)} (change the schedule type or warmup there)"
-        )
     main = _main_state(spec, old_main, epochs_done, ratios, next_lr)
     if spec.warmup_epochs == 0:
         return main, nxt

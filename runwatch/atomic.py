@@ -104,6 +104,11 @@ def _publish_new(src: Path, dst: Path) -> bool:
     return _rename_noreplace(src, dst)
 
 
+def rename_noreplace(src: str | os.PathLike, dst: str | os.PathLike) -> bool:
+    """Rename `src` (a file or a folder) to `dst` unless `dst` exists (then False)."""
+    return _rename_noreplace(Path(src), Path(dst))
+
+
 def _rename_noreplace(src: Path, dst: Path) -> bool:
     renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
     if renameat2 is not None and renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD,

@@ -134,7 +134,7 @@ def test_inspect_json_reports_the_restart_jump(good, capsys):
     assert info["optimizer"]["param_groups"][0]["momentum"] == 0.9
 
 
-def test_hugging_face_trainer_folder_is_inspected_and_not_edited(tmp_path, capsys):
+def test_a_trainer_folder_without_its_arguments_is_inspected_and_not_edited(tmp_path, capsys):
     from safetensors.torch import save_file
 
     model = tiny_model()
@@ -152,7 +152,7 @@ def test_hugging_face_trainer_folder_is_inspected_and_not_edited(tmp_path, capsy
     info = json.loads(capsys.readouterr().out)
     assert info["layout"] == "hf-trainer" and info["scheduler_type"] == "LambdaLR"
     assert info["model"]["tensors"] == 4 and info["global_step"] == 500
-    assert "formula is not stored" in info["lr_note"]
+    assert "no training_args.bin" in info["lr_note"]
     assert main(["ckpt", "edit", str(folder), "-o", str(tmp_path / "x"), "--lr", "0.1",
                  "--yes"]) == 2
     _one_line_error(capsys)

@@ -8,24 +8,25 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from ckpt_builders import torchvision_checkpoint
+from ckpt_builders import seed_scheduler, torchvision_checkpoint, torchvision_resume
 
-from runwatch.ckpt_tools import EditRequest, plan_edit
-from runwatch.schedule import CONTINUITY_MODES, find_jumps, lr_plan, spec_from_dict
+from runwatch.ckpt_tools import EditRequest, plan_edit, write_edit
+from runwatch.schedule import CONTINUITY_MODES, find_jumps
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "ckpt-tools.md"
 SHOWN_EPOCHS = (31, 32, 40, 50, 70, 100)
 
 
 def seed_modes_table(checkpoint: Path) -> str:
-    """Each continuity mode for `--t0 100 --epochs 100` at the seed run's epoch-30 checkpoint."""
+    """Each continuity mode for `--t0 100 --epochs 100` at the seed run's epoch-30 checkpoint:
+    the LRs torch really trains epochs 31-100 with, resumed from the written file."""
     head = ("| mode | epoch 30 (last) | " + " | ".join(f"epoch {e}" for e in SHOWN_EPOCHS)
             + " | jump at 31 | later restarts |")
     lines = [head, "|" + "---|" * (len(SHOWN_EPOCHS) + 4)]
     for mode in CONTINUITY_MODES:
         plan = plan_edit(checkpoint, EditRequest(t0=100, epochs=100, continuity=mode))
-        spec = spec_from_dict(plan.to_schedule)
-        lrs = lr_plan(spec, 31, 100)
+        out = write_edit(plan, checkpoint.with_name(f"{mode}.pth"))
+        lrs, _ = torchvision_resume(out, seed_scheduler, 70)
         restarts = [j.epoch for j in find_jumps(lrs[1:], 32, min_ratio=3.0)]
         cells = [f"{lrs[e - 31]:.6f}" for e in SHOWN_EPOCHS]
         lines.append(f"| {mode} | {plan.last_lr:.6f} | " + " | ".join(cells)
