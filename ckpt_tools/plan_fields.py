@@ -39,9 +39,9 @@ def plan_fields(view: CheckpointView, request):
     """The EditPlan of `request` on a stored scheduler (see the module's docstring)."""
     from runwatch.ckpt_tools.plan import EditPlan
 
-    if view.scheduler is not None and view.scheduler.kind == "ReduceLROnPlateau" \
-            and view.optimizer is not None:
-        return _plan_plateau(view, request)
+    if view.optimizer is not None and (view.scheduler is None or
+                                       view.scheduler.kind == "ReduceLROnPlateau"):
+        return _plan_lr_only(view, request)
     require_schedule(view)
     sched, stepping = view.scheduler, view.stepping
     view.optimizer.lrs()
@@ -79,7 +79,7 @@ def plan_fields(view: CheckpointView, request):
         changes=tuned.changes, unit=stepping.unit, first_step=stepping.taken,
         steps_after=after.steps, new_epochs=request.epochs,
         new_scheduler=new_state, new_groups=new_groups,
-        new_record={"at": position, "offset": position - stepping.taken, "last_lr": last},
+        new_record=_record(position, stepping, last),
     )
     return plan
 
@@ -93,25 +93,37 @@ def _scaled_state(tuned: Tuned) -> dict:
     return state
 
 
-def _plan_plateau(view: CheckpointView, request):
-    """ReduceLROnPlateau: only the LR it starts from changes (`--lr`); what follows depends
-    on the metric."""
+def _plan_lr_only(view: CheckpointView, request):
+    """No scheduler (the LR stays at each group's `lr` unless the training code changes it)
+    or a ReduceLROnPlateau (what follows depends on the metric): only that LR changes,
+    with `initial_lr`, which a scheduler built later would start from (timm's keeps the
+    checkpoint's)."""
     from runwatch.ckpt_tools.layouts.base import plateau_note
     from runwatch.ckpt_tools.plan import EditPlan
 
+    what = "ReduceLROnPlateau: when it drops depends on the metric" if view.scheduler \
+        else "no scheduler state: the LR stays where the optimizer has it"
     others = [k for k, v in vars(request).items()
               if v is not None and k not in ("lr", "oracle", "continuity")]
     if request.lr is None or others or (request.continuity or "keep-phase") != "keep-phase":
-        raise RunwatchError("ReduceLROnPlateau: only the LR it continues from can be edited "
-                            "(--lr); when it drops depends on the metric")
+        raise RunwatchError(f"{what}; only that LR can be edited (--lr)")
     old = view.optimizer.lrs()
     new = [request.lr * lr / old[0] for lr in old]
     return EditPlan(
         source=view.loaded.path, layout=view.layout.name, mode="keep-phase",
         first_epoch=None if view.epochs_done is None else view.epochs_done + 1,
         last_lr=old[0], lr_before=[old[0]], lr_after=[new[0]], jump_ratio=new[0] / old[0],
-        warnings=[plateau_note(view.scheduler)], changes={"lr": [old[0], new[0]]},
-        unit="epoch", new_groups=[{"lr": lr} for lr in new])
+        warnings=[plateau_note(view.scheduler) if view.scheduler else
+                  f"{what} (unless the training code changes it)"],
+        changes={"lr": [old[0], new[0]]}, unit="epoch", steps_after=[new[0]],
+        new_groups=[{"lr": lr, "initial_lr": lr} for lr in new])
+
+
+def _record(position: int, stepping: Stepping, last: float | None) -> dict:
+    record = {"at": position, "offset": position - stepping.taken, "last_lr": last}
+    if stepping.per_epoch is not None:  # what settled the unit, for the edited file's readers
+        record["steps_per_epoch"] = stepping.per_epoch
+    return record
 
 
 def _left(stepping: Stepping, total: int | None) -> str:

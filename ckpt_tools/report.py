@@ -74,22 +74,26 @@ def _lr_table(info: CheckpointInfo) -> list[str]:
 
 
 def format_plan(plan: EditPlan) -> str:
-    lines = [f"edit of {printable(plan.source)} ({plan.layout}), continuity {plan.mode}, "
-             f"the scheduler steps per {plan.unit}"]
+    per = "in its own steps (how many per epoch is not known)" \
+        if plan.unit == "scheduler step" else f"once per {plan.unit}"
+    lines = [f"edit of {printable(plan.source)} ({plan.layout}), continuity {plan.mode}; the "
+             f"scheduler steps {per}"]
     for key, (old, new) in plan.changes.items():
         lines.append(printable(f"  {key}: {old} -> {new}"))
     by_epoch = plan.first_epoch is not None
     unit = "epoch" if by_epoch else "step"
     first = plan.first_epoch if by_epoch else plan.first_step + 1
     last = f"{plan.last_lr:.6g}" if plan.last_lr is not None else "n/a"
-    lines.append(f"  LR of the last {unit} trained ({first - 1}): {last}")
+    last_step = plan.unit == "epoch" or not by_epoch
+    lines.append(f"  LR of the last {'epoch' if plan.unit == 'epoch' else 'step'} trained "
+                 f"({first - 1 if last_step else f'step {plan.first_step}'}): {last}")
     lines.append(f"  {unit:>7}  {'before':>12}  {'after':>12}")
     for i, after in enumerate(plan.lr_after):
         before = f"{plan.lr_before[i]:.6g}" if i < len(plan.lr_before) else ""
         lines.append(f"  {first + i:>7}  {before:>12}  {after:.6g}".rstrip())
     ratio = f"{plan.jump_ratio:.3g}x" if plan.jump_ratio is not None else "n/a"
     lines.append(f"  first resumed {unit} {first} runs at {plan.lr_after[0]:.6g} "
-                 f"({ratio} the last {unit}'s LR)")
+                 f"({ratio} the last {'epoch' if plan.unit == 'epoch' else 'step'}'s LR)")
     for warning in plan.warnings:
         lines.append(f"  WARNING: {printable(warning)}")
     if plan.oracle:

@@ -48,6 +48,13 @@ def edit_record(scheduler_raw: object) -> dict:
     return record if ints and (last is None or is_number(last)) else {}
 
 
+def recorded_steps_per_epoch(scheduler_raw: object) -> int | None:
+    """The steps per epoch an earlier edit settled (a user's --steps-per-epoch included)."""
+    value = edit_record(scheduler_raw).get("steps_per_epoch")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 \
+        else None
+
+
 def taken_steps(position: int, scheduler_raw: object) -> int:
     """Steps the scheduler really took: its last_epoch less an edit's recorded shift."""
     return position - edit_record(scheduler_raw).get("offset", 0)

@@ -99,8 +99,10 @@ def require_schedule(view: CheckpointView) -> None:
         raise RunwatchError(f"{view.layout.name} checkpoint has no optimizer state: nothing to "
                             "edit (it holds weights only); pick a full training checkpoint")
     if view.scheduler is None:
-        raise RunwatchError(f"{view.layout.name} checkpoint has no scheduler state: its LR comes "
-                            "from the trainer's code; edit the optimizer there")
+        lrs = ", ".join(f"{g.lr:.6g}" for g in view.optimizer.groups if g.lr is not None)
+        raise RunwatchError(f"{view.layout.name} checkpoint has no scheduler state: the LR stays "
+                            f"at the optimizer's lr ({lrs or 'a tensor'}) unless the training "
+                            "code changes it; `edit --lr` sets it")
     if not view.scheduler.modelled:
         raise unsupported(view.scheduler)
     if view.scheduler.kind == "ReduceLROnPlateau":

@@ -15,7 +15,12 @@ from __future__ import annotations
 
 from runwatch.ckpt_tools.layouts.base import CheckpointView, Layout, whole
 from runwatch.ckpt_tools.schedulers import is_scheduler_state, parse_scheduler
-from runwatch.ckpt_tools.stepping import settle, settle_epoch_key, taken_steps
+from runwatch.ckpt_tools.stepping import (
+    recorded_steps_per_epoch,
+    settle,
+    settle_epoch_key,
+    taken_steps,
+)
 from runwatch.ckpt_tools.tree import (
     KeyPath,
     at,
@@ -136,16 +141,21 @@ class HandWritten(Layout):
         if len(steps) == 1:
             view.global_step = whole(at(obj, steps[0]))
             view.found.append(f"global step = {view.global_step} ({show(steps[0])})")
-        taken = None
+        taken, given = None, hints.steps_per_epoch
         if view.scheduler is not None and view.scheduler.modelled:
             taken = taken_steps(view.scheduler.position, view.scheduler.raw)
+            recorded = recorded_steps_per_epoch(view.scheduler.raw)
+            if given is None and recorded is not None:
+                given = recorded
+                view.found.append(f"{recorded} scheduler steps per epoch, as settled when this "
+                                  "file was edited")
         if len(epochs) > 1:
             view.found.append(f"epoch counters {', '.join(map(show, epochs))}: say which one "
                               "counts the epochs with --epoch-key KEY")
             epochs = []
         if not epochs:
             if taken is not None:
-                view.stepping = settle(taken, None, given=hints.steps_per_epoch)
+                view.stepping = settle(taken, None, given=given)
                 if view.stepping.per_epoch:
                     view.epochs_done, extra = divmod(taken, view.stepping.per_epoch)
                     view.step_in_epoch = extra
@@ -156,7 +166,7 @@ class HandWritten(Layout):
                               "finished or the count of epochs finished (no scheduler tells)")
             return
         view.epochs_done, view.stepping, how = settle_epoch_key(
-            taken, value, show(epochs[0]), view.global_step, hints.steps_per_epoch)
+            taken, value, show(epochs[0]), view.global_step, given)
         view.found.append(how)
 
     def resume_hint(self, view, plan) -> str:

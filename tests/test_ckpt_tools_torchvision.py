@@ -1,0 +1,64 @@
+"""torchvision's reference train.py (its mirror, tests/torchvision_reference.py): each of its
+schedulers (steplr, cosineannealinglr, exponentiallr) without warmup and with its linear and
+constant warmups. inspect must preview the LRs the script really uses after --resume; an
+edit of the knobs it has must resume, through the script's own resume lines, with the
+previewed LRs."""
+
+from __future__ import annotations
+
+import pytest
+from torchvision_reference import reference_args, train
+
+from runwatch.ckpt_tools import EditRequest, inspect_checkpoint, plan_edit, write_edit
+
+# (scheduler, warmup method, warmup epochs, epochs done at the checkpoint, the edit).
+CASES = [
+    ("steplr", None, 0, 6, EditRequest(step_size=3, gamma=0.2)),
+    ("steplr", "linear", 3, 6, EditRequest(lr=0.05, warmup=2)),
+    ("steplr", "constant", 3, 2, EditRequest(gamma=0.5, continuity="restart")),
+    ("cosineannealinglr", None, 0, 6, EditRequest(epochs=20)),
+    ("cosineannealinglr", "linear", 3, 6, EditRequest(epochs=20,
+                                                       continuity="anneal-from-current")),
+    ("cosineannealinglr", "constant", 3, 2, EditRequest(lr=0.2, eta_min=1e-3)),
+    ("exponentiallr", None, 0, 6, EditRequest(gamma=0.8, continuity="match-lr")),
+    ("exponentiallr", "linear", 3, 2, EditRequest(warmup=5)),
+    ("exponentiallr", "constant", 3, 6, EditRequest(lr=0.05)),
+]
+
+
+def _args(scheduler: str, method: str | None, warmup: int, **changes):
+    return reference_args(lr_scheduler=scheduler, lr_warmup_epochs=warmup, lr_step_size=4,
+                          lr_gamma=0.7, lr_warmup_method=method or "constant",
+                          lr_warmup_decay=0.01 if method == "constant" else 0.1, **changes)
+
+
+@pytest.mark.parametrize("scheduler,method,warmup,done,request_", CASES,
+                         ids=[f"{c[0]}-{c[1] or 'no'}-warmup" for c in CASES])
+def test_reference_script_resumes_with_the_preview(tmp_path, scheduler, method, warmup, done,
+                                                   request_):
+    full = train(_args(scheduler, method, warmup), tmp_path)  # all 12 epochs, every file kept
+    src = tmp_path / f"model_{done - 1}.pth"
+    info = inspect_checkpoint(src)
+    assert info.layout == "torchvision" and info.epochs_done == done
+    assert info.next_lrs == pytest.approx(full[done:done + 10], rel=1e-12)
+    assert info.last_lr == pytest.approx(full[done - 1], rel=1e-12)
+    assert all(j["epoch"] > warmup + 1 for j in info.jumps)  # a warmup's end is not a jump
+
+    plan = plan_edit(src, request_)
+    assert plan.oracle.startswith("torch")
+    out = write_edit(plan, tmp_path / "edited.pth")
+    epochs = request_.epochs or 12
+    (tmp_path / "resumed").mkdir()
+    resumed = train(_args(scheduler, method, warmup, epochs=epochs), tmp_path / "resumed",
+                    resume=out)
+    assert resumed[:len(plan.lr_after)] == pytest.approx(plan.lr_after, rel=1e-12)
+    assert len(plan.lr_after) == min(10, epochs - done)  # no preview past the planned total
+    if plan.mode == "restart" and warmup:
+        assert plan.lr_after[0] == pytest.approx(0.1 * 0.01)  # the warmup runs again
+
+
+def test_the_resume_hint_names_the_flags_the_script_builds_its_scheduler_from(tmp_path):
+    train(_args("cosineannealinglr", "linear", 3), tmp_path, stop_epoch=4)
+    plan = plan_edit(tmp_path / "model_3.pth", EditRequest(epochs=30))
+    assert "--lr-scheduler cosineannealinglr --lr-warmup-epochs 3 --lr-warmup-method linear " \
+           "--epochs 30" in plan.resume_hint
