@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import pytest
 from lightning_runs import STEPS_PER_EPOCH, epoch_starts, fit
-from torch.optim.lr_scheduler import CosineAnnealingLR, CosineAnnealingWarmRestarts
+from torch.optim.lr_scheduler import (
+    CosineAnnealingLR,
+    CosineAnnealingWarmRestarts,
+    LinearLR,
+    OneCycleLR,
+    SequentialLR,
+)
 
 from runwatch.ckpt_tools import EditRequest, inspect_checkpoint, plan_edit, write_edit
 from runwatch.ckpt_tools.plan import TABLE_EPOCHS
-from runwatch.errors import RunwatchError
 
 
 def warm_restarts(opt):
@@ -80,26 +85,50 @@ def test_inspect_of_an_edited_file_keeps_the_lr_the_last_epoch_ran_at(per_epoch_
     assert again.last_lr == pytest.approx(first[2], rel=1e-12)
 
 
-def test_a_scheduler_stepped_every_batch_is_not_previewed_per_epoch(per_step_run, tmp_path):
+def test_a_scheduler_stepped_every_batch_is_previewed_and_edited_in_steps(per_step_run,
+                                                                         tmp_path):
     # last_epoch (12) is the global step, not the 3 epochs done: previewing it as a per-epoch
-    # scheduler gave 0.05, 0.0435, 0.0371 where Lightning runs 0.05, 0.025, 0.0067.
-    folder, lrs = per_step_run
+    # scheduler gave 0.05, 0.0435, 0.0371 where Lightning runs 0.05, 0.025, 0.0067, and
+    # --epochs 8 wrote T_max = 8 (in steps).
+    folder, _ = per_step_run
     src = folder / "ck" / "epoch=2.ckpt"
     info = inspect_checkpoint(src)
+    assert info.unit == "optimizer step" and info.epochs_done == 3
+    assert info.next_lrs[:3] == pytest.approx([0.05, 0.025, 0.0066987298], rel=1e-8)
     resumed = fit(tmp_path / "resume", cosine_24, 6, interval="step", ckpt_path=src)
-    assert len(resumed) == 3 * STEPS_PER_EPOCH
-    if info.next_lrs:
-        assert info.next_lrs[:3] == pytest.approx(epoch_starts(resumed), rel=1e-12)
-    else:
-        assert "every optimizer step" in info.lr_note
-    try:
-        plan = plan_edit(src, EditRequest(epochs=8))
-    except RunwatchError as exc:
-        assert "every optimizer step" in str(exc)
-    else:
-        out = write_edit(plan, tmp_path / "edited.ckpt")
-        again = fit(tmp_path / "again", cosine_24, 3 + TABLE_EPOCHS, interval="step",
-                    ckpt_path=out)
-        # The preview stops where the new cosine ends (T_max): nothing is shown past it.
-        assert epoch_starts(again)[:len(plan.lr_after)] == pytest.approx(plan.lr_after,
-                                                                          rel=1e-12)
+    assert info.next_lrs == pytest.approx(epoch_starts(resumed), rel=1e-12)
+    plan = plan_edit(src, EditRequest(epochs=8))
+    assert plan.changes["T_max"] == [24, 8 * STEPS_PER_EPOCH]
+    out = write_edit(plan, tmp_path / "edited.ckpt")
+    again = fit(tmp_path / "again", cosine_24, 8, interval="step", ckpt_path=out)
+    assert again == pytest.approx(plan.steps_after, rel=1e-12)  # to the new end, no further
+    assert epoch_starts(again) == pytest.approx(plan.lr_after, rel=1e-12)
+
+
+def one_cycle(opt):
+    return OneCycleLR(opt, max_lr=0.5, total_steps=6 * STEPS_PER_EPOCH)
+
+
+def warmup_cosine(opt):
+    return SequentialLR(opt, [LinearLR(opt, start_factor=0.1, total_iters=4),
+                              CosineAnnealingLR(opt, T_max=20)], milestones=[4])
+
+
+@pytest.mark.parametrize("make,epochs,request_", [
+    (one_cycle, 6, EditRequest(lr=0.3, epochs=8)),
+    (warmup_cosine, 6, EditRequest(epochs=8, warmup=2)),
+], ids=["OneCycleLR", "SequentialLR"])
+def test_per_step_schedulers_resume_with_the_preview(tmp_path, make, epochs, request_):
+    full = fit(tmp_path / "run", make, epochs, interval="step")
+    src = tmp_path / "run" / "ck" / "epoch=2.ckpt"
+    info = inspect_checkpoint(src)
+    assert info.unit == "optimizer step" and "global step" in info.stepping
+    assert info.next_steps == pytest.approx(full[12:12 + len(info.next_steps)], rel=1e-12)
+    assert info.next_lrs == pytest.approx(epoch_starts(full)[3:], rel=1e-12)
+
+    plan = plan_edit(src, request_)
+    assert plan.unit == "optimizer step" and plan.oracle.startswith("torch")
+    out = write_edit(plan, tmp_path / "edited.ckpt")
+    resumed = fit(tmp_path / "resume", make, request_.epochs, interval="step", ckpt_path=out)
+    assert resumed == pytest.approx(plan.steps_after[:len(resumed)], rel=1e-12)
+    assert epoch_starts(resumed) == pytest.approx(plan.lr_after, rel=1e-12)
