@@ -98,7 +98,7 @@ def last_stored_lr(view) -> float | None:
     record = edit_record(sched.raw)
     if record and record["at"] == sched.position:
         return record["last_lr"]
-    if sched.kind not in sched_forms.POSITIONED or sched.position < 1:
+    if sched.position < 1:
         return None
     if sched_forms.main_child(sched).kind == "CosineAnnealingWarmRestarts":
         # The period in use is T_i, whatever T_0 says (an edit of T_0 alone changes nothing).
@@ -109,7 +109,10 @@ def last_stored_lr(view) -> float | None:
         if from_fields is not None:
             return from_fields
     groups = [g.schedule_fields() for g in view.optimizer.groups]
-    return sched_forms.lr_at(sched, groups, sched.position - 1)[0]
+    try:
+        return sched_forms.lr_at(sched, groups, sched.position - 1)[0]
+    except RunwatchError:  # a ChainedScheduler of forms that do not multiply
+        return None
 
 
 def jumps_after(preview: Preview, ramp: int) -> list[Jump]:

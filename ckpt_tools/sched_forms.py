@@ -58,12 +58,24 @@ def lr_at(s: Scheduler, groups: list[dict], p: int) -> list[float]:
     if s.kind == "CosineAnnealingWarmRestarts":
         t_cur, t_i = restart_position(p, f["T_0"], f["T_mult"])
         return [cosine_value(b, f["eta_min"], t_cur, t_i) for b in f["base_lrs"]]
+    if s.kind == "ChainedScheduler" and all(_multiplies(c) for c in s.children):
+        # Each child scales the LR by its own factor, in turn: the product of the factors.
+        lrs = list(s.children[0].fields["base_lrs"])
+        for child in s.children:
+            lrs = [lr * closed_form(child.kind, child.fields, b, p) / b
+                   for lr, b in zip(lrs, child.fields["base_lrs"], strict=True)]
+        return lrs
     work = [dict(g) for g in groups]
     if s.kind == "OneCycleLR":
         return _one_cycle(dict(f, last_epoch=p), work)
     if s.kind == "CyclicLR":
         return _cyclic(dict(f, last_epoch=p), work)
     raise RunwatchError(f"a {s.kind} cannot be placed at another step (only its LR scaled)")
+
+
+def _multiplies(s: Scheduler) -> bool:
+    """A chainable scheduler whose step multiplies the LR by a factor of its own."""
+    return s.kind in CLOSED_FORM and (s.kind != "CosineAnnealingLR" or s.fields["eta_min"] == 0)
 
 
 def momentum_at(s: Scheduler, groups: list[dict], p: int) -> list[dict]:
