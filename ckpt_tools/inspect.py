@@ -133,6 +133,9 @@ def inspect_checkpoint(path: str | Path, hints: Hints | None = None,
         unit=view.stepping.unit if view.stepping else "",
         schedule_source=view.layout.schedule_source,
     )
+    if view.problems:
+        info.lr_note = view.problems[0]
+        return info
     try:
         preview = view.layout.preview(view, TABLE_EPOCHS)
     except RunwatchError as exc:

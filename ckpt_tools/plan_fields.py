@@ -39,8 +39,8 @@ def plan_fields(view: CheckpointView, request):
     """The EditPlan of `request` on a stored scheduler (see the module's docstring)."""
     from runwatch.ckpt_tools.plan import EditPlan
 
-    if view.optimizer is not None and (view.scheduler is None or
-                                       view.scheduler.kind == "ReduceLROnPlateau"):
+    if view.optimizer is not None and not view.problems and (
+            view.scheduler is None or view.scheduler.kind == "ReduceLROnPlateau"):
         return _plan_lr_only(view, request)
     require_schedule(view)
     sched, stepping = view.scheduler, view.stepping

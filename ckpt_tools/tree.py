@@ -109,6 +109,8 @@ def plain(value: object, depth: int = 0) -> object:
         return str(value)  # JSON has no inf or nan
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
+    if isinstance(value, TensorRef):
+        return f"tensor {value.dtype} {list(value.shape)}"
     return repr(value)
 
 

@@ -54,3 +54,47 @@ def test_a_runwatch_run_finished_or_stopped_mid_epoch_reads_as_such(tmp_path):
     assert (stopped.epochs_done, stopped.step_in_epoch) == (3, 5)
     assert "stopped inside epoch 4, after its step 5" in format_info(stopped)
     assert "stopped inside" not in format_info(earlier)
+
+
+def test_adam_is_adamw_only_where_the_file_says_so():
+    # Adam with weight decay is not AdamW: torch >= 2.6 records decoupled_weight_decay; an
+    # older file does not say which of the two wrote it.
+    from runwatch.ckpt_tools.tree import optimizer_kind
+
+    params = [torch.nn.Parameter(torch.zeros(1))]
+    adam = torch.optim.Adam(params, weight_decay=0.05).state_dict()["param_groups"][0]
+    adamw = torch.optim.AdamW(params).state_dict()["param_groups"][0]
+    assert optimizer_kind(adam) == "Adam" and optimizer_kind(adamw) == "AdamW"
+    old = {k: v for k, v in adamw.items() if k != "decoupled_weight_decay"}
+    assert optimizer_kind(old).startswith("Adam-family")
+    nadam = torch.optim.NAdam(params).state_dict()["param_groups"][0]
+    assert optimizer_kind(nadam) == "NAdam"
+
+
+def test_a_tensor_lr_is_shown_and_refused_for_edits_without_a_traceback(tmp_path, capsys):
+    import json
+
+    from runwatch.cli import main
+
+    model = tiny_model()
+    opt = torch.optim.Adam(model.parameters(), lr=torch.tensor(0.01))
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=2)
+    opt.step()
+    sched.step()
+    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(), "epoch": 1}, tmp_path / "tensor_lr.pt")
+    assert main(["ckpt", "inspect", str(tmp_path / "tensor_lr.pt"), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert "tensor" in info["lr_note"] and "tensor" in info["optimizer"]["param_groups"][0]["lr"]
+    assert main(["ckpt", "edit", str(tmp_path / "tensor_lr.pt"), "-o", str(tmp_path / "o.pt"),
+                 "--lr", "0.1", "--yes"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "tensor" in err[0]
+    assert not (tmp_path / "o.pt").exists()
+
+
+def test_verify_replays_the_stored_scheduler_in_torch(tmp_path):
+    src = torchvision_checkpoint(tmp_path / "a.pth", 30)
+    info = inspect_checkpoint(src, verify=True)
+    assert info.oracle.startswith("torch") and "the same LRs" in info.oracle
+    assert inspect_checkpoint(src).oracle == ""  # torch-free by default

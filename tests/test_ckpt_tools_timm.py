@@ -74,6 +74,7 @@ def test_edited_lr_and_epochs_resume_with_the_previewed_lrs(timm_run, tmp_path):
     folder, _ = timm_run
     plan = plan_edit(folder / "checkpoint-3.pth.tar", EditRequest(lr=0.02, epochs=20))
     assert "--lr 0.02" in plan.resume_hint and "--epochs 20" in plan.resume_hint
+    assert plan.oracle.startswith("timm")  # timm's own scheduler replayed the edit
     out = write_edit(plan, tmp_path / "edited.pth.tar")
     resumed = _train(_args(lr=0.02, epochs=20), 0, 4 + TABLE_EPOCHS, str(out))
     assert resumed == pytest.approx(plan.lr_after, rel=1e-12)

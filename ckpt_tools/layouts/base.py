@@ -38,6 +38,7 @@ class CheckpointView:
     step_in_epoch: int = 0  # steps of the next epoch done before a stop (mid-epoch files)
     planned_steps: int | None = None  # the run's planned total, in scheduler steps
     schedule: dict | None = None  # runwatch: its ScheduleSpec
+    problems: list[str] = field(default_factory=list)  # parts found but unreadable, and why
 
     @property
     def obj(self) -> object:
@@ -95,6 +96,8 @@ class Layout:
 
 def require_schedule(view: CheckpointView) -> None:
     """Refuse (one line) a view with nothing to preview or edit."""
+    if view.problems:
+        raise RunwatchError(view.problems[0])
     if view.optimizer is None:
         raise RunwatchError(f"{view.layout.name} checkpoint has no optimizer state: nothing to "
                             "edit (it holds weights only); pick a full training checkpoint")
@@ -125,23 +128,34 @@ def plateau_note(s: Scheduler) -> str:
             f"{state}; otherwise the LR stays")
 
 
-def optimizer_at(obj: object, path: KeyPath, view: CheckpointView) -> None:
-    """Parse the optimizer state at `path` into the view (absent: left None)."""
+def optimizer_at(obj: object, path: KeyPath, view: CheckpointView, how: str = "") -> None:
+    """Parse the optimizer state at `path` into the view (absent: left None; unreadable: a
+    problem the view reports, and nothing to edit)."""
     from runwatch.ckpt_tools.tree import at
 
     value = at(obj, path)
-    if value is not None:
+    if value is None:
+        return
+    try:
         view.optimizer = parse_optimizer(value, path)
-        view.found.append(f"optimizer state at {show(path)} ({view.optimizer.kind})")
+    except RunwatchError as exc:
+        view.problems.append(str(exc))
+        return
+    view.found.append(f"optimizer state at {show(path)} ({how}{view.optimizer.kind})")
 
 
-def scheduler_at(obj: object, path: KeyPath, view: CheckpointView) -> None:
+def scheduler_at(obj: object, path: KeyPath, view: CheckpointView, how: str = "") -> None:
     from runwatch.ckpt_tools.tree import at
 
     value = at(obj, path)
-    if value is not None:
+    if value is None:
+        return
+    try:
         view.scheduler = parse_scheduler(value, path)
-        view.found.append(f"scheduler state at {show(path)} ({view.scheduler.describe()})")
+    except RunwatchError as exc:
+        view.problems.append(str(exc))
+        return
+    view.found.append(f"scheduler state at {show(path)} ({how}{view.scheduler.describe()})")
 
 
 def args_get(args: object, name: str) -> object:

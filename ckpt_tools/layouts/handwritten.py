@@ -13,22 +13,21 @@ optimizer_state_dict, scheduler_state_dict, loss}` is one such file.
 
 from __future__ import annotations
 
-from runwatch.ckpt_tools.layouts.base import CheckpointView, Layout, whole
-from runwatch.ckpt_tools.schedulers import is_scheduler_state, parse_scheduler
+from runwatch.ckpt_tools.layouts.base import (
+    CheckpointView,
+    Layout,
+    optimizer_at,
+    scheduler_at,
+    whole,
+)
+from runwatch.ckpt_tools.schedulers import is_scheduler_state
 from runwatch.ckpt_tools.stepping import (
     recorded_steps_per_epoch,
     settle,
     settle_epoch_key,
     taken_steps,
 )
-from runwatch.ckpt_tools.tree import (
-    KeyPath,
-    at,
-    is_optimizer_state,
-    is_tensor,
-    parse_optimizer,
-    show,
-)
+from runwatch.ckpt_tools.tree import KeyPath, at, is_optimizer_state, is_tensor, show
 from runwatch.errors import RunwatchError
 
 EPOCH_WORDS = ("epoch",)
@@ -103,14 +102,10 @@ class HandWritten(Layout):
                                 f"({', '.join(map(show, schedulers))}): say which one the run "
                                 "uses with --scheduler-key KEY")
         if schedulers:
-            view.scheduler = parse_scheduler(at(obj, schedulers[0]), schedulers[0])
-            view.found.append(f"scheduler state at {show(schedulers[0])} (found by its fields: "
-                              f"{view.scheduler.describe()})")
+            scheduler_at(obj, schedulers[0], view, "found by its fields: ")
         optimizer = self._optimizer(obj, optimizers, view)
         if optimizer is not None:
-            view.optimizer = parse_optimizer(at(obj, optimizer), optimizer)
-            view.found.append(f"optimizer state at {show(optimizer)} (found by its state and "
-                              f"param_groups: {view.optimizer.kind})")
+            optimizer_at(obj, optimizer, view, "found by its state and param_groups: ")
         view.model = _model(obj)
         self._epochs(obj, view, hints, optimizer or (schedulers[0] if schedulers else ()))
         return view
@@ -120,7 +115,7 @@ class HandWritten(Layout):
             return optimizers[0] if optimizers else None
         # Several: the one whose groups the scheduler was built on (initial_lr = base_lrs).
         if view.scheduler is not None and view.scheduler.modelled:
-            bases = view.scheduler.fields.get("base_lrs") or []
+            bases = view.scheduler.fields.get("base_lrs") or []  # checked numbers
             fits = [p for p in optimizers
                     if [g.get("initial_lr") for g in at(obj, (*p, "param_groups"))] == bases]
             if len(fits) == 1:
