@@ -83,6 +83,9 @@ def peak(sched: Scheduler, groups: list[dict]) -> float:
 
 def _scale_lr(t: Tuned, new: float) -> None:
     old = peak(t.sched, t.groups)
+    if not old > 0:
+        raise RunwatchError(f"the stored peak LR is {old}: --lr scales the stored LRs, and this "
+                            "one cannot be scaled")
     k = new / old
     leaves = t.sched.children or [t.sched]
     for leaf in leaves:
@@ -100,8 +103,11 @@ def _scale_lr(t: Tuned, new: float) -> None:
 
 
 def _ratios(groups: list[dict]) -> list[float]:
-    first = groups[0].get("initial_lr") or groups[0]["lr"]
-    return [(g.get("initial_lr") or g["lr"]) / first for g in groups]
+    first = groups[0].get("initial_lr") or groups[0].get("lr")
+    if not first or not first > 0:
+        raise RunwatchError("the first param group's LR is not positive: its groups' ratios "
+                            "cannot be kept")
+    return [(g.get("initial_lr") or g.get("lr") or 0.0) / first for g in groups]
 
 
 def _eta_min(t: Tuned, value: float) -> None:

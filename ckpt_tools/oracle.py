@@ -48,6 +48,16 @@ def compare(got: list[float], want: list[float], who: str) -> str:
     return f"{who} replayed the edited state over {len(got)} steps: the same LRs"
 
 
+def _refused(exc: Exception, who: str) -> RunwatchError:
+    """The real library cannot step what the preview stepped: the two do not agree."""
+    return RunwatchError(f"the oracle ({who}) cannot replay this scheduler state "
+                         f"({type(exc).__name__}: {str(exc)[:80]}): nothing written")
+
+
+TORCH_ERRORS = (ArithmeticError, LookupError, TypeError, ValueError, RuntimeError,
+                AttributeError)
+
+
 def _optimizer(groups: list[dict], adam: bool):
     import torch
 
@@ -104,16 +114,19 @@ def replay(state: dict, groups: list[dict], count: int, path: tuple = ("lr_sched
     """The first group's LR of `count` steps of torch's own scheduler loaded with `state`."""
     sched_state = parse_scheduler(state, path)
     opt = _optimizer(groups, _uses_betas(sched_state))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sched = _build(sched_state, opt)
-        _set_groups(opt, groups)
-        sched.load_state_dict(copy.deepcopy(state))
-        out = []
-        for _ in range(count):
-            out.append(float(opt.param_groups[0]["lr"]))
-            opt.step()
-            sched.step()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sched = _build(sched_state, opt)
+            _set_groups(opt, groups)
+            sched.load_state_dict(copy.deepcopy(state))
+            out = []
+            for _ in range(count):
+                out.append(float(opt.param_groups[0]["lr"]))
+                opt.step()
+                sched.step()
+    except TORCH_ERRORS as exc:
+        raise _refused(exc, "torch") from None
     return out
 
 
@@ -139,24 +152,29 @@ def check_timm(view, plan) -> str:
     import timm
     from timm.scheduler import create_scheduler_v2, scheduler_kwargs
 
-    args = argparse.Namespace(**{**(vars(view.args) if isinstance(view.args, argparse.Namespace)
-                                    else dict(view.args or {})), **plan.new_args})
+    stored = vars(view.args) if isinstance(view.args, argparse.Namespace) else (
+        view.args if isinstance(view.args, dict) else {})
+    args = argparse.Namespace(**{str(k): v for k, v in {**stored, **plan.new_args}.items()})
     opt = _optimizer(plan.new_groups, adam=False)
     _set_groups(opt, plan.new_groups)
     done = view.epochs_done
     try:
         sched, _ = create_scheduler_v2(opt, **scheduler_kwargs(args), updates_per_epoch=1)
-    except (AttributeError, TypeError, ValueError) as exc:
-        return f"not run: timm could not rebuild the scheduler from the stored args ({exc})"
+    except TORCH_ERRORS as exc:
+        return (f"not run: timm could not rebuild the scheduler from the stored args "
+                f"({type(exc).__name__}: {str(exc)[:80]})")
     _set_groups(opt, plan.new_groups)
     got = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if done > 0:
-            sched.step(done)
-        for epoch in range(done, done + len(plan.steps_after)):
-            got.append(float(opt.param_groups[0]["lr"]))
-            sched.step(epoch + 1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if done > 0:
+                sched.step(done)
+            for epoch in range(done, done + len(plan.steps_after)):
+                got.append(float(opt.param_groups[0]["lr"]))
+                sched.step(epoch + 1)
+    except TORCH_ERRORS as exc:
+        raise _refused(exc, "timm") from None
     return compare(got, plan.steps_after, f"timm {timm.__version__}")
 
 
@@ -170,17 +188,21 @@ def check_hf(view, plan) -> str:
 
     a = plan.new_args
     opt = _optimizer(plan.new_groups, adam=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sched = get_scheduler(a["lr_scheduler_type"], opt, num_warmup_steps=a["warmup_steps"],
-                              num_training_steps=a["max_steps"],
-                              scheduler_specific_kwargs=dict(view.args.lr_scheduler_kwargs))
-        _set_groups(opt, plan.new_groups)
-        state = {**plan.new_scheduler, EDIT_RECORD: dict(plan.new_record)}
-        sched.load_state_dict(copy.deepcopy(state))
-        got = []
-        for _ in range(len(plan.steps_after)):
-            got.append(float(opt.param_groups[0]["lr"]))
-            opt.step()
-            sched.step()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sched = get_scheduler(a["lr_scheduler_type"], opt,
+                                  num_warmup_steps=a["warmup_steps"],
+                                  num_training_steps=a["max_steps"],
+                                  scheduler_specific_kwargs=dict(view.args.lr_scheduler_kwargs))
+            _set_groups(opt, plan.new_groups)
+            state = {**plan.new_scheduler, EDIT_RECORD: dict(plan.new_record)}
+            sched.load_state_dict(copy.deepcopy(state))
+            got = []
+            for _ in range(len(plan.steps_after)):
+                got.append(float(opt.param_groups[0]["lr"]))
+                opt.step()
+                sched.step()
+    except TORCH_ERRORS as exc:
+        raise _refused(exc, "transformers") from None
     return compare(got, plan.steps_after, f"transformers {transformers.__version__}")

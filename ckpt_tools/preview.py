@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from runwatch.ckpt_tools import sched_forms, specs
-from runwatch.ckpt_tools.schedulers import Scheduler, simulate
+from runwatch.ckpt_tools.schedulers import Scheduler, check_groups, simulate
 from runwatch.ckpt_tools.stepping import Stepping, edit_record
 from runwatch.errors import RunwatchError
 from runwatch.schedule import Jump, find_jumps
@@ -72,6 +72,7 @@ def make_preview(sched: Scheduler, groups: list[dict], stepping: Stepping,
                  epochs_done: int | None, planned: int | None, last_lr: float | None,
                  epochs: int = TABLE_EPOCHS) -> Preview:
     """Step `sched` from its position: the next epochs' (or steps') LRs and the jumps."""
+    check_groups(sched, len(groups))
     per_epoch = stepping.per_epoch
     position = sched.position
     positioned = sched.kind in sched_forms.POSITIONED
@@ -95,6 +96,7 @@ def last_stored_lr(view) -> float | None:
     """The LR the last step before the resume point ran at: an edit's record while its
     position holds, else the schedule at the step before (its fields describe the run)."""
     sched = view.scheduler
+    check_groups(sched, len(view.optimizer.groups))
     record = edit_record(sched.raw)
     if record and record["at"] == sched.position:
         return record["last_lr"]

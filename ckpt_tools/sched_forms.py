@@ -62,8 +62,8 @@ def lr_at(s: Scheduler, groups: list[dict], p: int) -> list[float]:
         # Each child scales the LR by its own factor, in turn: the product of the factors.
         lrs = list(s.children[0].fields["base_lrs"])
         for child in s.children:
-            lrs = [lr * closed_form(child.kind, child.fields, b, p) / b
-                   for lr, b in zip(lrs, child.fields["base_lrs"], strict=True)]
+            factor = closed_form(child.kind, child.fields, 1.0, p)
+            lrs = [lr * factor for lr in lrs]
         return lrs
     work = [dict(g) for g in groups]
     if s.kind == "OneCycleLR":

@@ -187,7 +187,14 @@ def _phases(v: object, p: KeyPath) -> list[dict]:
     return out
 
 
-BASE = {"last_epoch": _position, "base_lrs": numbers}
+def _some_numbers(v: object, p: KeyPath) -> list[float]:
+    out = numbers(v, p)
+    if not out:
+        raise RunwatchError(f"{show(p)} is empty: a scheduler has one entry per param group")
+    return out
+
+
+BASE = {"last_epoch": _position, "base_lrs": _some_numbers}
 # What each modelled class's step() reads, and how each field is checked.
 FIELDS: dict[str, dict[str, Callable]] = {
     "StepLR": {**BASE, "step_size": _pos_int, "gamma": number},
@@ -298,6 +305,15 @@ CLOSED_FORM = ("StepLR", "MultiStepLR", "ConstantLR", "LinearLR", "ExponentialLR
                "PolynomialLR", "CosineAnnealingLR")
 
 
+def power(x: float, n: float) -> float:
+    """x ** n, infinite where it overflows (a damaged gamma must not raise)."""
+    try:
+        out = x ** n
+    except (OverflowError, ZeroDivisionError):
+        return math.inf
+    return out if isinstance(out, float | int) else math.nan  # a complex root: not an LR
+
+
 def closed_form(kind: str, f: dict, base: float, e: int) -> float:
     """`_get_closed_form_lr` of one group at step `e` (what `_update_lr(e)` uses)."""
     if kind == "CosineAnnealingLR":
@@ -308,13 +324,13 @@ def closed_form(kind: str, f: dict, base: float, e: int) -> float:
     if kind == "ConstantLR":
         return base * (f["factor"] + (e >= f["total_iters"]) * (1 - f["factor"]))
     if kind == "StepLR":
-        return base * f["gamma"] ** (e // f["step_size"])
+        return base * power(f["gamma"], e // f["step_size"])
     if kind == "MultiStepLR":
-        return base * f["gamma"] ** bisect_right(f["milestones"], e)
+        return base * power(f["gamma"], bisect_right(f["milestones"], e))
     if kind == "ExponentialLR":
-        return base * f["gamma"] ** e
+        return base * power(f["gamma"], e)
     if kind == "PolynomialLR":
-        return base * (1.0 - min(f["total_iters"], e) / f["total_iters"]) ** f["power"]
+        return base * power(1.0 - min(f["total_iters"], e) / f["total_iters"], f["power"])
     raise AssertionError(kind)
 
 
@@ -325,7 +341,7 @@ def _chainable(kind: str, f: dict, lrs: list[float]) -> list[float]:
         return lrs if e == 0 or e % f["step_size"] else [lr * f["gamma"] for lr in lrs]
     if kind == "MultiStepLR":
         count = f["milestones"].count(e)
-        return [lr * f["gamma"] ** count for lr in lrs] if count else lrs
+        return [lr * power(f["gamma"], count) for lr in lrs] if count else lrs
     if kind == "ConstantLR":
         if e == 0:
             return [lr * f["factor"] for lr in lrs]
@@ -343,7 +359,7 @@ def _chainable(kind: str, f: dict, lrs: list[float]) -> list[float]:
         n = f["total_iters"]
         if e > n:
             return lrs
-        factor = ((1.0 - e / n) / (1.0 - (e - 1) / n)) ** f["power"]
+        factor = power((1.0 - e / n) / (1.0 - (e - 1) / n), f["power"])
         return [lr * factor for lr in lrs]
     t, eta = f["T_max"], f["eta_min"]  # CosineAnnealingLR
     if f.get("_step_count") == 1 and e > 0:
@@ -402,8 +418,8 @@ def _cyclic(f: dict, groups: list[dict]) -> list[float]:
     scale = x / ratio if x <= ratio else (x - 1) / (ratio - 1)
     arg = cycle if f["scale_mode"] == "cycle" else e
     mode = f["mode"]
-    fn = 1.0 if mode == "triangular" else (1 / (2.0 ** (arg - 1)) if mode == "triangular2"
-                                           else f["gamma"] ** arg)
+    fn = 1.0 if mode == "triangular" else (1 / power(2.0, arg - 1) if mode == "triangular2"
+                                           else power(f["gamma"], arg))
     lrs = [b + (m - b) * scale * fn
            for b, m in zip(f["base_lrs"], f["max_lrs"], strict=True)]
     if f["cycle_momentum"]:

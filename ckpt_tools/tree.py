@@ -59,7 +59,7 @@ def number(value: object, path: KeyPath) -> float:
 
 def integer(value: object, path: KeyPath) -> int:
     if isinstance(value, float) and value.is_integer():
-        return int(value)  # CyclicLR stores its sizes as floats
+        value = int(value)  # CyclicLR stores its sizes as floats
     if not isinstance(value, int) or isinstance(value, bool):
         raise RunwatchError(f"{show(path)} is {kind_of(value)}, not a whole number: this "
                             "checkpoint cannot be read as the scheduler's state")

@@ -98,7 +98,9 @@ class HfTrainer(Layout):
 
     def schedule(self, view: CheckpointView, args=None, total: int | None = None):
         """The HfSchedule the stored (or given) arguments build; an edit's record first."""
-        if view.optimizer is None or view.stepping is None:
+        if view.problems:
+            raise RunwatchError(view.problems[0])
+        if view.optimizer is None or view.scheduler is None or view.stepping is None:
             raise RunwatchError("this Trainer folder has no optimizer.pt or scheduler.pt: "
                                 "nothing to preview or edit")
         if args is None:
@@ -113,12 +115,15 @@ class HfTrainer(Layout):
         if view.args is None:
             raise RunwatchError("no training_args.bin: the LambdaLR's shape is not stored, so "
                                 "its LRs cannot be previewed")
-        if isinstance(record.get("args"), dict):  # the shape an edit was planned for
-            kept = record["args"]
-            return hf_sched.HfArgs(view.args.cls, kept.get("learning_rate"),
-                                   kept.get("lr_scheduler_type"),
-                                   float(kept.get("warmup_steps", 0)), 0.0,
-                                   int(kept.get("max_steps", -1)), None,
+        kept = record.get("args")
+        if isinstance(kept, dict):  # the shape an edit was planned for
+            warmup, total = kept.get("warmup_steps"), kept.get("max_steps")
+            if not (isinstance(kept.get("lr_scheduler_type"), str) and whole(warmup) is not None
+                    and whole(total) is not None):
+                raise RunwatchError("scheduler.pt's runwatch_edit record is damaged: inspect "
+                                    "the folder the edit was made from")
+            return hf_sched.HfArgs(view.args.cls, None, kept["lr_scheduler_type"],
+                                   float(warmup), 0.0, total, None,
                                    view.args.lr_scheduler_kwargs)
         return view.args
 
@@ -162,6 +167,7 @@ class HfTrainer(Layout):
                                 "keeping the step (--continuity keep-phase)")
         if request.is_empty():
             raise RunwatchError("nothing to change: pass --lr, --total-steps or --warmup-steps")
+        self.schedule(view)  # refuses a folder it cannot read
         old_args = self._args(view)
         before = self.preview(view, TABLE_EPOCHS)
         st = view.stepping
@@ -186,6 +192,9 @@ class HfTrainer(Layout):
                                float(warm if warm is not None else old.warmup), 0.0, new_total,
                                None, old_args.lr_scheduler_kwargs)
         new = hf_sched.schedule_of(args, new_total)
+        if request.lr and not view.scheduler.fields["base_lrs"][0] > 0:
+            raise RunwatchError("scheduler.pt's base_lrs[0] is not a positive LR: cannot scale "
+                                "it to --lr")
         scale = request.lr / view.scheduler.fields["base_lrs"][0] if request.lr else 1.0
         bases = [b * scale for b in view.scheduler.fields["base_lrs"]]
         position = view.scheduler.position

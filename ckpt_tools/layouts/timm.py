@@ -10,6 +10,7 @@ finished (version 2 files; version 1 stored the next epoch).
 
 from __future__ import annotations
 
+import argparse
 import shlex
 
 from runwatch.ckpt_tools import timm_sched
@@ -107,9 +108,12 @@ class Timm(Layout):
                                       ("warmup_epochs", request.warmup)) if v is not None}
         if not new_args:
             raise RunwatchError("nothing to change: pass --lr, --epochs, --eta-min or --warmup")
-        args = dict(vars(view.args)) if hasattr(view.args, "__dict__") \
+        args = dict(vars(view.args)) if isinstance(view.args, argparse.Namespace) \
             else dict(view.args if isinstance(view.args, dict) else {})
         args.update(new_args)
+        if request.lr is not None and not initial[0] > 0:
+            raise RunwatchError("the first group's initial_lr is not a positive LR: --lr "
+                                "cannot scale it")
         scale = (request.lr / initial[0]) if request.lr is not None else 1.0
         new_initial = [v * scale for v in initial]
         total = whole(args.get("epochs"))
@@ -138,7 +142,7 @@ class Timm(Layout):
             group.raw.update(fields)
         if isinstance(view.args, dict):
             view.args.update(plan.new_args)
-        elif view.args is not None and hasattr(view.args, "__dict__"):
+        elif isinstance(view.args, argparse.Namespace):
             for key, value in plan.new_args.items():
                 setattr(view.args, key, value)
         view.obj[EDIT_RECORD] = dict(plan.new_record)
