@@ -4,8 +4,10 @@ Builds the checkpoint in a temp dir (torchvision ResNet50, one SGD step so every
 a momentum buffer, CosineAnnealingWarmRestarts after 30 epochs), then measures in this run, each
 command a fresh subprocess (median of --repeat runs, page cache warm for all of them):
 - `python -c "import torch; torch.load(...)"` against `runwatch ckpt inspect`  (goal < 0.1x)
-- `cp` against `runwatch ckpt edit --yes`                                     (goal < 3x)
+- `cp` against `runwatch ckpt edit --yes --no-oracle`                         (goal < 3x)
 - peak RSS of inspect and edit, each measured alone in a fresh parent         (goal < 100 MB)
+- the oracle's own cost, apart: `edit` with the torch replay (it imports torch) against
+  without it, and `inspect --verify` against `inspect`.
 Our packages are byte-compiled first, as a pip install (or any first run) leaves them and as
 torch's are: a PYTHONDONTWRITEBYTECODE environment would otherwise recompile every module on
 every run of ours and of no torch module, a cost a user never pays.
@@ -76,7 +78,8 @@ def main() -> int:
     size_mb = src.stat().st_size / 1e6
     repo = Path(__file__).resolve().parent.parent
     subprocess.run([sys.executable, "-m", "compileall", "-q",
-                    *(str(repo / pkg) for pkg in ("trainer", "ckpt_tools", "forecast", "tui"))],
+                    *(str(repo / pkg) for pkg in ("runwatch", "stream", "trainer", "ckpt_tools",
+                                                  "forecast", "tui"))],
                    check=True)
     load = [sys.executable, "-c",
             f"import torch; torch.load({str(src)!r}, map_location='cpu', weights_only=True)"]
@@ -97,20 +100,25 @@ def main() -> int:
 
 def measure(label: str, cli: list[str], src: Path, out: Path, t_load: float, t_cp: float,
             repeat: int) -> dict:
-    def edit_cmd() -> list[str]:
+    def edit_cmd(*extra: str) -> list[str]:
         out.unlink(missing_ok=True)
-        return [*cli, "edit", str(src), "-o", str(out), "--t0", "100", "--yes"]
+        return [*cli, "edit", str(src), "-o", str(out), "--t0", "100", "--yes", *extra]
+
+    def timed_edit(*extra: str) -> float:
+        edits = []
+        for _ in range(repeat):
+            cmd = edit_cmd(*extra)
+            start = time.perf_counter()
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+            edits.append(time.perf_counter() - start)
+        return statistics.median(edits)
 
     t_inspect = timed([*cli, "inspect", str(src)], repeat)
-    edits = []
-    for _ in range(repeat):
-        cmd = edit_cmd()
-        start = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-        edits.append(time.perf_counter() - start)
-    t_edit = statistics.median(edits)
+    t_edit = timed_edit("--no-oracle")
+    t_edit_oracle = timed_edit()
+    t_verify = timed([*cli, "inspect", str(src), "--verify"], repeat)
     peak_inspect = peak_mb([*cli, "inspect", str(src)])
-    peak_edit = peak_mb(edit_cmd())
+    peak_edit = peak_mb(edit_cmd("--no-oracle"))
     worst = max(peak_inspect, peak_edit)
     print(f"[{label}]")
     print(f"  inspect {t_inspect:.3f} s: {t_inspect / t_load:.3f}x torch.load "
@@ -119,9 +127,14 @@ def measure(label: str, cli: list[str], src: Path, out: Path, t_load: float, t_c
           f"{'MET' if t_edit / t_cp < GOAL_EDIT else 'MISSED'}")
     print(f"  peak RSS: inspect {peak_inspect:.1f} MB, edit {peak_edit:.1f} MB "
           f"(goal < {GOAL_PEAK_MB:.0f} MB) {'MET' if worst < GOAL_PEAK_MB else 'MISSED'}")
+    print(f"  the oracle (imports torch, replays the edit): edit {t_edit_oracle:.3f} s "
+          f"(+{t_edit_oracle - t_edit:.3f} s), inspect --verify {t_verify:.3f} s "
+          f"(+{t_verify - t_inspect:.3f} s)")
     return {"inspect_s": round(t_inspect, 3), "inspect_ratio": round(t_inspect / t_load, 3),
             "edit_s": round(t_edit, 3), "edit_ratio": round(t_edit / t_cp, 2),
-            "peak_inspect_mb": round(peak_inspect, 1), "peak_edit_mb": round(peak_edit, 1)}
+            "peak_inspect_mb": round(peak_inspect, 1), "peak_edit_mb": round(peak_edit, 1),
+            "edit_with_oracle_s": round(t_edit_oracle, 3),
+            "inspect_verify_s": round(t_verify, 3)}
 
 
 if __name__ == "__main__":

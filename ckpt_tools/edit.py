@@ -29,8 +29,8 @@ def write_edit(plan: EditPlan, out_path: str | Path, in_place: bool = False,
     Refused into the checkpoints of a run whose trainer is running (it replaces and prunes
     them)."""
     ensure_not_live(checkpoint_run_dir(out_path))
-    loaded = load_checkpoint(plan.source, check_crc=False)  # the copy checks every CRC
-    ensure_unchanged(loaded, plan.source_stamp)
+    loaded = plan.take_loaded() or load_checkpoint(plan.source, check_crc=False)  # the copy
+    ensure_unchanged(loaded, plan.source_stamp)  # checks every CRC
     view = detect(loaded, plan.hints)
     view.layout.apply(view, plan)
     if loaded.container == "folder":

@@ -10,13 +10,14 @@ installed the oracle replays them in torch (`ckpt_tools.oracle`): a disagreement
 
 from __future__ import annotations
 
+import copy
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from runwatch.ckpt_tools.knobs import Knobs
 from runwatch.ckpt_tools.layouts import detect
-from runwatch.ckpt_tools.load import LoadedCheckpoint, load_checkpoint
+from runwatch.ckpt_tools.load import LoadedCheckpoint, file_stamp, load_checkpoint
 from runwatch.ckpt_tools.preview import JUMP_WARN_RATIO, TABLE_EPOCHS  # noqa: F401 - API
 from runwatch.ckpt_tools.tree import Hints
 from runwatch.errors import RunwatchError
@@ -108,6 +109,9 @@ class EditPlan:
     resume_in_run: bool = False  # runwatch: resumed by an exact command in its run directory
     source_stamp: tuple = field(default=(), repr=False)
     hints: Hints = field(default_factory=Hints, repr=False)  # what settled the layout's reading
+    # The checkpoint as planned, reused by the first write while the file is unchanged (a
+    # second read of a 200 MB checkpoint's data.pkl costs as much as the copy of its tensors).
+    loaded: LoadedCheckpoint | None = field(default=None, repr=False, compare=False)
     # What write_edit sets: the scheduler state, each group's fields, run arguments, and the
     # record the edited file keeps (ckpt_tools.stepping.edit_record).
     new_scheduler: dict | None = field(default=None, repr=False)
@@ -116,11 +120,19 @@ class EditPlan:
     new_record: dict | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
-        out = {k: v for k, v in asdict(self).items()
-               if not k.startswith("new_") and k not in ("source_stamp", "hints")}
+        out = {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self)
+               if not f.name.startswith("new_")
+               and f.name not in ("source_stamp", "hints", "loaded")}
         out["source"] = str(self.source)
         out["new_epochs"] = self.new_epochs
         return out
+
+    def take_loaded(self) -> LoadedCheckpoint | None:
+        """The checkpoint as planned, once (a write changes it), if its file is unchanged."""
+        loaded, self.loaded = self.loaded, None
+        if loaded is None or not loaded.stamp or file_stamp(loaded.path) != loaded.stamp:
+            return None
+        return loaded
 
 
 def plan_edit(path: str | Path, request: EditRequest, hints: Hints | None = None) -> EditPlan:
@@ -141,6 +153,7 @@ def plan_loaded(loaded: LoadedCheckpoint, request: EditRequest,
     plan.source, plan.source_stamp, plan.layout = loaded.path, loaded.stamp, view.layout.name
     plan.hints = hints
     plan.resume_in_run = view.layout.owns_run
+    plan.loaded = loaded
     plan.resume_hint = view.layout.resume_hint(view, plan)
     plan.oracle = view.layout.verify(view, plan) if request.oracle else \
         "not run (--no-oracle)"

@@ -13,7 +13,7 @@ rewind holds the run's lock (runwatch/runlock.py) while it writes.
 from __future__ import annotations
 
 import shlex
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import tomli_w
@@ -46,8 +46,8 @@ class RewindPlan:
     abandoned_best_copy: Path | None = None
 
     def to_dict(self) -> dict:
-        out = asdict(self)
-        out.pop("source_stamp")
+        out = {f.name: getattr(self, f.name) for f in fields(self)
+               if f.name not in ("source_stamp", "edit")}
         for key in ("run_dir", "source", "target", "config_file", "abandoned_best",
                     "abandoned_best_copy"):
             out[key] = None if out[key] is None else str(out[key])

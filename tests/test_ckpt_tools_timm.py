@@ -93,3 +93,13 @@ def test_timm_refuses_what_its_command_line_would_override(timm_run):
     folder, _ = timm_run
     with pytest.raises(RunwatchError, match="command line"):
         plan_edit(folder / "checkpoint-3.pth.tar", EditRequest(t0=5))
+
+
+def test_a_timm_scheduler_that_is_not_modelled_is_named_and_refused(tmp_path):
+    folder = tmp_path / "step"
+    folder.mkdir()
+    _train(_args(sched="step", decay_epochs=2, decay_rate=0.5), 0, 2, None, saver_dir=folder)
+    info = inspect_checkpoint(folder / "checkpoint-1.pth.tar")
+    assert "timm scheduler 'step' is not supported" in info.lr_note
+    with pytest.raises(RunwatchError, match="'step' is not supported"):
+        plan_edit(folder / "checkpoint-1.pth.tar", EditRequest(lr=0.02))

@@ -62,3 +62,38 @@ def test_the_resume_hint_names_the_flags_the_script_builds_its_scheduler_from(tm
     plan = plan_edit(tmp_path / "model_3.pth", EditRequest(epochs=30))
     assert "--lr-scheduler cosineannealinglr --lr-warmup-epochs 3 --lr-warmup-method linear " \
            "--epochs 30" in plan.resume_hint
+
+
+def test_a_torchvision_style_file_stepped_every_batch_is_read_per_step(tmp_path):
+    # The reference steps once per epoch; a copy of its loop that steps every batch saves the
+    # same dict, and its last_epoch (4 x the epochs done) says so.
+    import torch
+    from ckpt_builders import sgd, tiny_model, train_epoch
+
+    def run(epochs, resume=None):
+        model = tiny_model()
+        opt = sgd(model, lr=0.1)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=40)
+        start = 0
+        if resume is not None:
+            ckpt = torch.load(resume, weights_only=False)  # our own file
+            opt.load_state_dict(ckpt["optimizer"])
+            sched.load_state_dict(ckpt["lr_scheduler"])
+            start = ckpt["epoch"] + 1
+        lrs = []
+        for epoch in range(start, epochs):
+            for _ in range(4):
+                lrs.append(train_epoch(model, opt))
+                sched.step()
+            torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                        "lr_scheduler": sched.state_dict(), "epoch": epoch,
+                        "args": reference_args(lr_scheduler="cosineannealinglr", epochs=10)},
+                       tmp_path / f"model_{epoch}.pth")
+        return lrs
+
+    full = run(10)
+    info = inspect_checkpoint(tmp_path / "model_2.pth")
+    assert info.unit == "optimizer step" and "stepped 4 times per epoch" in info.stepping
+    assert info.next_lrs == pytest.approx(full[12::4], rel=1e-12)  # to --epochs 10
+    plan = plan_edit(tmp_path / "model_2.pth", EditRequest(epochs=20))
+    assert plan.changes["T_max"] == [40, 80]
