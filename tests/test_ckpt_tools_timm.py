@@ -103,3 +103,20 @@ def test_a_timm_scheduler_that_is_not_modelled_is_named_and_refused(tmp_path):
     assert "timm scheduler 'step' is not supported" in info.lr_note
     with pytest.raises(RunwatchError, match="'step' is not supported"):
         plan_edit(folder / "checkpoint-1.pth.tar", EditRequest(lr=0.02))
+
+
+def test_an_optimizer_without_initial_lr_takes_lr_and_initial_lr(timm_run, tmp_path):
+    # A group no scheduler ever wrapped has no initial_lr; timm's scheduler then takes the
+    # group's lr as its base (setdefault), so an edit that set only lr would resume with the
+    # LR of the resume point as the peak. Both are set.
+    folder, _ = timm_run
+    ckpt = torch.load(folder / "checkpoint-3.pth.tar", weights_only=False)  # our own file
+    for group in ckpt["optimizer"]["param_groups"]:
+        group["lr"] = group.pop("initial_lr")  # as if saved before any scheduler ran
+    torch.save(ckpt, tmp_path / "plain.pth.tar")
+    plan = plan_edit(tmp_path / "plain.pth.tar", EditRequest(lr=0.02))
+    out = write_edit(plan, tmp_path / "edited.pth.tar")
+    groups = torch.load(out, weights_only=False)["optimizer"]["param_groups"]
+    assert all(g["initial_lr"] == pytest.approx(0.02) for g in groups)
+    resumed = _train(_args(lr=0.02), 0, 12, str(out))  # to the planned --epochs 12
+    assert resumed == pytest.approx(plan.lr_after, rel=1e-12)
