@@ -17,10 +17,10 @@ from __future__ import annotations
 import copy
 import math
 from bisect import bisect_right
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from runwatch.ckpt_tools.tree import KeyPath, integer, is_number, kind_of, number, numbers, show
+from runwatch.ckpt_tools import sched_fields
+from runwatch.ckpt_tools.tree import KeyPath, is_number, kind_of, numbers, show
 from runwatch.errors import RunwatchError
 from runwatch.schedule import cosine_value
 
@@ -99,153 +99,28 @@ class Scheduler:
 
 # -- parsing -------------------------------------------------------------------------------
 
-def _pos_int(v: object, p: KeyPath) -> int:
-    n = integer(v, p)
-    if n < 1:
-        raise RunwatchError(f"{show(p)} = {n}: it must be at least 1 (the scheduler divides "
-                            "by it)")
-    return n
-
-
-def _count(v: object, p: KeyPath) -> int:
-    n = integer(v, p)
-    if n < 0:
-        raise RunwatchError(f"{show(p)} = {n}: a step count cannot be negative")
-    return n
-
-
-def _position(v: object, p: KeyPath) -> int:
-    """`last_epoch`: -1 for a scheduler in a SequentialLR whose turn has not come yet."""
-    n = integer(v, p)
-    if n < -1:
-        raise RunwatchError(f"{show(p)} = {n}: a scheduler's last_epoch is at least -1")
-    return n
-
-
-def _fraction(low: float, high: float, open_low: bool) -> Callable:
-    def check(v: object, p: KeyPath) -> float:
-        x = number(v, p)
-        if not ((low < x if open_low else low <= x) and x <= high):
-            raise RunwatchError(f"{show(p)} = {x}: it must be in "
-                                f"{'(' if open_low else '['}{low}, {high}]")
-        return x
-    return check
-
-
-def _flag(v: object, p: KeyPath) -> bool:
-    if not isinstance(v, bool):
-        raise RunwatchError(f"{show(p)} is {kind_of(v)}, not true or false")
-    return v
-
-
-def _choice(*options: str) -> Callable:
-    def check(v: object, p: KeyPath) -> str:
-        if v not in options:
-            raise RunwatchError(f"{show(p)} is {v!r:.40}: expected one of {', '.join(options)}")
-        return v
-    return check
-
-
-def _milestones(v: object, p: KeyPath) -> list[int]:
-    """MultiStepLR's Counter (or a plain list) as a sorted list, repeats kept."""
-    if isinstance(v, dict):
-        out = []
-        for m, n in v.items():
-            out += [integer(m, p)] * _count(n, (*p, m))
-        if len(out) > 100_000:
-            raise RunwatchError(f"{show(p)}: more milestones than any schedule has")
-        return sorted(out)
-    if isinstance(v, (list, tuple)):
-        return sorted(integer(m, (*p, i)) for i, m in enumerate(v))
-    raise RunwatchError(f"{show(p)} is {kind_of(v)}, not a list of milestones")
-
-
-def _any_number(v: object, p: KeyPath) -> float:
-    """A number that may be infinite (ReduceLROnPlateau's `best` starts at inf)."""
-    if isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v):
-        return float(v)
-    raise RunwatchError(f"{show(p)} is {kind_of(v)}, not a number")
-
-
-def _phases(v: object, p: KeyPath) -> list[dict]:
-    if not isinstance(v, list) or not v:
-        raise RunwatchError(f"{show(p)} is {kind_of(v)}, not OneCycleLR's list of phases")
-    out, start = [], 0.0
-    keys = ("start_lr", "end_lr", "start_momentum", "end_momentum")
-    for i, phase in enumerate(v):
-        if not isinstance(phase, dict):
-            raise RunwatchError(f"{show((*p, i))} is {kind_of(phase)}, not a phase")
-        end = number(phase.get("end_step"), (*p, i, "end_step"))
-        if end <= start:
-            raise RunwatchError(f"{show((*p, i, 'end_step'))} = {end}: each phase must end after "
-                                "the one before (too few total_steps for pct_start)")
-        names = {k: phase.get(k) for k in keys}
-        if not all(isinstance(n, str) for n in names.values()):
-            raise RunwatchError(f"{show((*p, i))}: its start/end names are not strings")
-        out.append({"end_step": end, **names})
-        start = end
-    return out
-
-
-def _some_numbers(v: object, p: KeyPath) -> list[float]:
-    out = numbers(v, p)
-    if not out:
-        raise RunwatchError(f"{show(p)} is empty: a scheduler has one entry per param group")
-    return out
-
-
-BASE = {"last_epoch": _position, "base_lrs": _some_numbers}
-# What each modelled class's step() reads, and how each field is checked.
-FIELDS: dict[str, dict[str, Callable]] = {
-    "StepLR": {**BASE, "step_size": _pos_int, "gamma": number},
-    "MultiStepLR": {**BASE, "milestones": _milestones, "gamma": number},
-    "ExponentialLR": {**BASE, "gamma": number},
-    "PolynomialLR": {**BASE, "total_iters": _pos_int, "power": number},
-    "ConstantLR": {**BASE, "factor": _fraction(0.0, 1.0, True), "total_iters": _count},
-    "LinearLR": {**BASE, "start_factor": _fraction(0.0, 1.0, True),
-                 "end_factor": _fraction(0.0, 1.0, False), "total_iters": _pos_int},
-    "CosineAnnealingLR": {**BASE, "T_max": _pos_int, "eta_min": number},
-    "CosineAnnealingWarmRestarts": {**BASE, "T_0": _pos_int, "T_i": _pos_int, "T_mult": _pos_int,
-                                    "T_cur": _count, "eta_min": number},
-    "OneCycleLR": {**BASE, "total_steps": _pos_int, "_schedule_phases": _phases,
-                   "_anneal_func_type": _choice("cos", "linear"), "cycle_momentum": _flag},
-    "CyclicLR": {**BASE, "max_lrs": numbers, "total_size": number,
-                 "step_ratio": _fraction(0.0, 1.0, True),
-                 "mode": _choice("triangular", "triangular2", "exp_range"), "gamma": number,
-                 "scale_mode": _choice("cycle", "iterations"), "cycle_momentum": _flag},
-    "ReduceLROnPlateau": {"last_epoch": _count, "factor": number, "patience": _count,
-                          "cooldown": _count, "cooldown_counter": _count,
-                          "num_bad_epochs": _count, "best": _any_number,
-                          "mode": _choice("min", "max"), "threshold": number,
-                          "threshold_mode": _choice("rel", "abs"), "min_lrs": numbers,
-                          "eps": number},
-    "SequentialLR": {"last_epoch": _count},
-    "ChainedScheduler": {},
-}
-OPTIONAL = {"_step_count": _count, "_is_initial": _flag}
-
-
 def parse_scheduler(x: object, path: KeyPath) -> Scheduler:
     """The checked scheduler at `path`; RunwatchError naming the first bad field."""
     kind = scheduler_type(x)
     if kind is None:
         raise RunwatchError(f"{show(path)} is {kind_of(x)} that is not a scheduler state")
     if kind not in MODELLED:  # its position and base LRs still read (a LambdaLR's are used)
-        return Scheduler(kind, path, x, {k: check(x[k], (*path, k)) for k, check in BASE.items()
+        base = sched_fields.BASE.items()
+        return Scheduler(kind, path, x, {k: check(x[k], (*path, k)) for k, check in base
                                          if k in x})
     fields = {}
-    for name, check in FIELDS[kind].items():
+    for name, check in sched_fields.FIELDS[kind].items():
         if name not in x:
             raise RunwatchError(f"{show(path)} ({kind}) has no {name!r}: the state is "
                                 "incomplete; cannot preview or edit it")
         fields[name] = check(x[name], (*path, name))
-    for name, check in OPTIONAL.items():
+    for name, check in sched_fields.OPTIONAL.items():
         if name in x:
             fields[name] = check(x[name], (*path, name))
     if kind == "CyclicLR":
         _check_cyclic(x, path, fields)
     if kind == "OneCycleLR" and fields["cycle_momentum"]:
-        fields["use_beta1"] = _flag(x.get("use_beta1"), (*path, "use_beta1"))
+        fields["use_beta1"] = sched_fields.flag(x.get("use_beta1"), (*path, "use_beta1"))
     children = []
     if kind in ("SequentialLR", "ChainedScheduler"):
         children = _children(x, path, kind)
@@ -264,7 +139,7 @@ def _check_cyclic(x: dict, path: KeyPath, fields: dict) -> None:
     if fields["cycle_momentum"]:
         for name in ("base_momentums", "max_momentums"):
             fields[name] = numbers(x.get(name), (*path, name))
-        fields["use_beta1"] = _flag(x.get("use_beta1"), (*path, "use_beta1"))
+        fields["use_beta1"] = sched_fields.flag(x.get("use_beta1"), (*path, "use_beta1"))
 
 
 def _children(x: dict, path: KeyPath, kind: str) -> list[Scheduler]:
@@ -286,7 +161,7 @@ def _sequence_milestones(x: dict, path: KeyPath, n: int) -> list[int]:
     raw = x["_milestones"]
     if not isinstance(raw, list) or len(raw) != n - 1:
         raise RunwatchError(f"{show(p)} must list one milestone fewer than the {n} schedulers")
-    ms = [_count(m, (*p, i)) for i, m in enumerate(raw)]
+    ms = [sched_fields.count(m, (*p, i)) for i, m in enumerate(raw)]
     if ms != sorted(ms):
         raise RunwatchError(f"{show(p)} = {ms}: milestones must rise")
     return ms

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from runwatch.ckpt_tools.pickled import TensorRef
 from runwatch.errors import RunwatchError
@@ -222,14 +222,6 @@ def optimizer_kind(group: object) -> str:
     return "unknown (not one of torch.optim's)"
 
 
-@dataclass(frozen=True)
-class Found:
-    """A part found by its structure: where it sits and what it is."""
-
-    path: KeyPath
-    what: str  # "optimizer", "scheduler", "model"
-
-
 @dataclass
 class Hints:
     """What the user told us where the file does not settle it (CLI flags)."""
@@ -237,7 +229,6 @@ class Hints:
     epoch_key: str | None = None  # dotted key path of the epoch counter
     scheduler_key: str | None = None  # dotted key path of the scheduler state
     steps_per_epoch: int | None = None  # scheduler steps per epoch (1: stepped per epoch)
-    extra: dict = field(default_factory=dict)
 
     def path_of(self, text: str | None) -> KeyPath | None:
         if not text:
