@@ -15,16 +15,27 @@ import sys
 from runwatch.errors import RunwatchError
 from runwatch.terminal import printable
 
-# Modules that define subcommands, in the order `--help` lists them.
-SUBCOMMAND_MODULES = (
-    "runwatch.trainer.cli",
-    "runwatch.tui.commands",
-    "runwatch.ckpt_tools.cli",
-    "runwatch.forecast.cli",
-)
+# Each subcommand and the module that registers it, in the order `--help` lists them. Only the
+# module of the command given is imported, so `runwatch ckpt inspect X` starts as fast as
+# `python -m runwatch.ckpt_tools inspect X`; `runwatch --help` (or a typo) imports them all.
+SUBCOMMANDS = {
+    "train": "runwatch.trainer.cli",
+    "watch": "runwatch.tui.commands",
+    "demo": "runwatch.tui.commands",
+    "ckpt": "runwatch.ckpt_tools.cli",
+    "forecast": "runwatch.forecast.cli",
+    "report": "runwatch.forecast.cli",
+}
+ALL_MODULES = tuple(dict.fromkeys(SUBCOMMANDS.values()))
 
 
-def build_parser(modules: tuple[str, ...] = SUBCOMMAND_MODULES,
+def modules_for(argv: list[str]) -> tuple[str, ...]:
+    """The modules to import for `argv`: the command's own, or all of them."""
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    return (SUBCOMMANDS[command],) if command in SUBCOMMANDS else ALL_MODULES
+
+
+def build_parser(modules: tuple[str, ...] = ALL_MODULES,
                  prog: str = "runwatch") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
@@ -54,7 +65,8 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_command(build_parser().parse_args(argv))
+    argv = sys.argv[1:] if argv is None else argv
+    return run_command(build_parser(modules_for(argv)).parse_args(argv))
 
 
 def part_main(module: str, command: str, prog: str, argv: list[str] | None = None) -> int:
