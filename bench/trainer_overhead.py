@@ -29,16 +29,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
-from torch import nn  # noqa: E402
 
-from runwatch.stream import StreamWriter, read_stream  # noqa: E402
-from runwatch.trainer.config import Config, load_config, schedule_spec  # noqa: E402
-from runwatch.trainer.data import build_datasets, build_loaders, steps_per_epoch  # noqa: E402
+from runwatch.stream import read_stream  # noqa: E402
+from runwatch.trainer.config import Config, load_config  # noqa: E402
 from runwatch.trainer.distributed import DistInfo  # noqa: E402
-from runwatch.trainer.lr import build_scheduler  # noqa: E402
-from runwatch.trainer.model import build_model, build_optimizer  # noqa: E402
-from runwatch.trainer.steps import EpochSums, Precision, train_one_epoch  # noqa: E402
-from runwatch.trainer.train import run, seed_everything  # noqa: E402
+from runwatch.trainer.setup import start_run  # noqa: E402
+from runwatch.trainer.signals import StopRequest  # noqa: E402
+from runwatch.trainer.state import RunState  # noqa: E402
+from runwatch.trainer.steps import train_one_epoch  # noqa: E402
+from runwatch.trainer.train import run  # noqa: E402
 
 
 def timed(fn) -> tuple[float, float]:
@@ -49,53 +48,43 @@ def timed(fn) -> tuple[float, float]:
 
 
 class Setup:
-    """Model, optimizer, loaders as the trainer builds them."""
+    """Model, optimizer, loaders as the trainer builds them (its own `start_run`), in `run_dir`
+    (which gets the step records of `trainer_epoch`)."""
 
-    def __init__(self, config: Config) -> None:
-        seed_everything(config.train.seed)
-        self.config = config
-        self.model = build_model(config.model)
-        self.optimizer = build_optimizer(self.model, config.optim)
-        self.scheduler = build_scheduler(self.optimizer, schedule_spec(config))
-        self.criterion = nn.CrossEntropyLoss(label_smoothing=config.optim.label_smoothing)
-        train_set, val_set = build_datasets(config.data, config.model.num_classes,
-                                            config.train.seed)
-        self.train_loader, self.val_loader, self.sampler = build_loaders(
-            config.data, train_set, val_set, world=1, rank=0, seed=config.train.seed,
-            pin_memory=False)
+    def __init__(self, config: Config, run_dir: Path) -> None:
+        self.ctx, _ = start_run(config, run_dir, DistInfo(), torch.device("cpu"), None, False,
+                                StopRequest())
+        self.model, self.optimizer = self.ctx.model, self.ctx.optimizer
+        self.scheduler, self.criterion = self.ctx.scheduler, self.ctx.criterion
+        self.loaders = self.ctx.loaders
 
     def bare_epoch(self, epoch: int) -> None:
-        self.sampler.set_epoch(epoch)
+        self.loaders.sampler.set_epoch(epoch)
         self.model.train()
-        for images, targets in self.train_loader:
+        for images, targets in self.loaders.train:
             loss = self.criterion(self.model(images), targets)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
 
-    def trainer_epoch(self, epoch: int, writer: StreamWriter) -> None:
-        self.sampler.set_epoch(epoch)
-        train_one_epoch(
-            self.model, self.train_loader, self.optimizer, self.criterion,
-            Precision(None, False, None), torch.device("cpu"), DistInfo(), epoch=epoch,
-            start_step=0, start=EpochSums(), global_step=0,
-            log_every=self.config.train.log_every_steps,
-            steps=steps_per_epoch(self.sampler, self.config.data.batch_size),
-            stop_requested=lambda: False, on_step_record=lambda r: writer.write("step", **r))
+    def trainer_epoch(self, epoch: int) -> None:
+        self.loaders.sampler.set_epoch(epoch)
+        train_one_epoch(self.ctx, epoch, RunState())
 
     def bare_evaluate(self) -> None:
         self.model.eval()
         with torch.no_grad():
-            for images, _ in self.val_loader:
+            for images, _ in self.loaders.val:
                 self.model(images)
 
 
 def bare_run(config: Config) -> None:
-    setup = Setup(config)
-    for epoch in range(1, config.train.epochs + 1):
-        setup.bare_epoch(epoch)
-        setup.scheduler.step()
-        setup.bare_evaluate()
+    with tempfile.TemporaryDirectory() as tmp:
+        setup = Setup(config, Path(tmp))
+        for epoch in range(1, config.train.epochs + 1):
+            setup.bare_epoch(epoch)
+            setup.scheduler.step()
+            setup.bare_evaluate()
 
 
 def trainer_run(config: Config, ckpt_seconds: list[float]) -> None:
@@ -127,14 +116,14 @@ def main() -> None:
     print(f"config {path}: {config.model.arch}, {config.data.train_size} images/epoch, "
           f"{args.epochs} epochs, step records every {config.train.log_every_steps} steps, "
           f"torch threads {torch.get_num_threads()}")
-    setup = Setup(config)
-    with tempfile.TemporaryDirectory() as tmp, StreamWriter(Path(tmp) / "s.jsonl") as writer:
+    with tempfile.TemporaryDirectory() as tmp:
+        setup = Setup(config, Path(tmp))
         setup.bare_epoch(0)  # warm-up: oneDNN kernels, allocator
-        setup.trainer_epoch(0, writer)
+        setup.trainer_epoch(0)
         bare, ours = [], []
         for i in range(args.repeats):
             bare.append(timed(lambda i=i: setup.bare_epoch(i + 1)))
-            ours.append(timed(lambda i=i: setup.trainer_epoch(i + 1, writer)))
+            ours.append(timed(lambda i=i: setup.trainer_epoch(i + 1)))
     report("training steps (1 epoch)", bare, ours)
     bare, ours, ckpt_seconds = [], [], []
     for _ in range(args.repeats):

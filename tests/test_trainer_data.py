@@ -46,12 +46,12 @@ def test_worker_loaders_give_the_same_batches_as_the_main_process():
 
     cfg = DataConfig(dataset="synthetic", image_size=8, batch_size=4, workers=0)
     data = SyntheticImages(16, 3, 8, seed=0, split=0, noise=0.5)
-    plain, _, sampler = build_loaders(cfg, data, data, world=1, rank=0, seed=1, pin_memory=False)
-    sampler.set_epoch(2)
-    expected = [y.tolist() for _, y in plain]
+    plain = build_loaders(cfg, data, data, world=1, rank=0, seed=1, pin_memory=False)
+    plain.sampler.set_epoch(2)
+    expected = [y.tolist() for _, y in plain.train]
+    assert plain.steps == 4 == len(expected)
     workers = DataConfig(dataset="synthetic", image_size=8, batch_size=4, workers=1)
-    loader, _, sampler = build_loaders(workers, data, data, world=1, rank=0, seed=1,
-                                       pin_memory=False)
-    assert loader.persistent_workers
-    sampler.set_epoch(2)
-    assert [y.tolist() for _, y in loader] == expected
+    loaders = build_loaders(workers, data, data, world=1, rank=0, seed=1, pin_memory=False)
+    assert loaders.train.persistent_workers
+    loaders.sampler.set_epoch(2)
+    assert [y.tolist() for _, y in loaders.train] == expected

@@ -7,6 +7,7 @@ order of any epoch can be replayed on resume, from its start or from a step with
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -120,10 +121,20 @@ class ShardSampler(Sampler):
         return len(self.indices)
 
 
+@dataclass(frozen=True)
+class Loaders:
+    """A run's data: train and val loaders, the train sampler (set per epoch), steps an epoch."""
+
+    train: DataLoader
+    val: DataLoader
+    sampler: ResumableSampler
+    steps: int  # optimizer steps per epoch of this process
+
+
 def build_loaders(
     cfg: DataConfig, train: Dataset, val: Dataset, *, world: int, rank: int, seed: int,
     pin_memory: bool,
-) -> tuple[DataLoader, DataLoader, ResumableSampler]:
+) -> Loaders:
     """Train and val loaders (per-rank batch = data.batch_size) and the train sampler."""
     sampler = ResumableSampler(train, num_replicas=world, rank=rank, seed=seed)
     if sampler.num_samples < cfg.batch_size:
@@ -137,8 +148,5 @@ def build_loaders(
                               drop_last=True, **common)
     val_loader = DataLoader(val, batch_size=cfg.batch_size, shuffle=False,
                             sampler=ShardSampler(len(val), world, rank), **common)
-    return train_loader, val_loader, sampler
-
-
-def steps_per_epoch(sampler: ResumableSampler, batch_size: int) -> int:
-    return math.floor(sampler.num_samples / batch_size)
+    return Loaders(train_loader, val_loader, sampler,
+                   math.floor(sampler.num_samples / cfg.batch_size))

@@ -6,6 +6,9 @@ each key, unless `--override-schedule` says to apply the config on purpose (keep
 next epoch runs at the new schedule's LR for that epoch). A checkpoint edited by
 `runwatch ckpt edit` is followed as edited. Never silently: the stream gets an event.
 A per-step schedule resumes only with the steps per epoch it was planned in.
+
+`resume_run` puts model, optimizer, scheduler, scaler, RNGs and the loop state where the
+checkpoint left them; `announce_resume` writes the `resume` record and says what changed.
 """
 
 from __future__ import annotations
@@ -15,13 +18,26 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import torch
+from torch import nn
 from torch.optim.lr_scheduler import LRScheduler
 
 from runwatch.errors import RunwatchError
-from runwatch.schedule import ScheduleSpec, lr_at_step, spec_from_dict
-from runwatch.stream import branch_point, read_stream, stream_path
+from runwatch.schedule import (
+    ScheduleSpec,
+    find_jumps,
+    lr_at,
+    lr_at_step,
+    lr_plan,
+    spec_from_dict,
+)
+from runwatch.stream import branch_point, latest_plan, read_stream, stream_path
+from runwatch.trainer import checkpoint as ckpt
 from runwatch.trainer.config import Config, config_to_dict, schedule_keys, schedule_spec
+from runwatch.trainer.context import Precision
 from runwatch.trainer.lr import build_scheduler, current_lr, position_scheduler
+from runwatch.trainer.model import set_optimizer_hyperparameters
+from runwatch.trainer.output import RunOutput
+from runwatch.trainer.state import RunState, state_from_checkpoint
 
 PREVIEW_EPOCHS = 5
 
@@ -191,3 +207,87 @@ def simulate_lrs(optimizer: torch.optim.Optimizer, scheduler_state: dict, spec: 
 
 def fmt_lrs(lrs: list[float]) -> str:
     return "[" + ", ".join(f"{x:.6g}" for x in lrs) + "]"
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """A run put back where its checkpoint left it."""
+
+    path: Path  # the checkpoint file
+    plan: ResumePlan
+    scheduler: LRScheduler
+    state: RunState
+
+
+def resume_run(source: Path, config: Config, *, override: bool, run_dir: Path, is_main: bool,
+               loader_steps: int, model: nn.Module, optimizer: torch.optim.Optimizer,
+               precision: Precision) -> Resumed:
+    """Load checkpoint `source` (a file or a run directory) into the run's model, optimizer,
+    scaler and RNGs, with the schedule `plan_resume` decides; refuse what cannot continue."""
+    path = ckpt.resolve_checkpoint(source)  # messages name the file itself
+    saved = ckpt.load_checkpoint(path)
+    if is_main:  # only rank 0 reads the stream
+        check_run_dir(run_dir, saved, str(path))
+    plan = plan_resume(saved, config, override, str(path), loader_steps)
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    if plan.mode == "override":
+        set_optimizer_hyperparameters(optimizer, config.optim)
+    scheduler = restore_schedule(optimizer, saved, plan)
+    if precision.scaler is not None and saved.get("scaler"):
+        precision.scaler.load_state_dict(saved["scaler"])
+    ckpt.set_rng_state(saved["rng"])
+    state = state_from_checkpoint(saved, keep_edits=plan.mode != "override")
+    if state.epoch >= plan.spec.epochs:
+        raise RunwatchError(
+            f"{path} has already trained all {plan.spec.epochs} epochs: to train longer, "
+            f"raise train.epochs and resume with --override-schedule")
+    return Resumed(path, plan, scheduler, state)
+
+
+def plan_with_history(spec: ScheduleSpec, done: int, run_dir: Path) -> list[float]:
+    """The LR plan of a resumed run: epochs 1..done as the stream last planned them (they are
+    history), then the schedule it follows now. NaN where neither knows (an edited schedule
+    that starts mid-run, with no stream to take the history from)."""
+    previous = latest_plan(read_stream(run_dir)[0]) if stream_path(run_dir).exists() else None
+    if previous and len(previous) >= done:
+        history = previous[:done]
+    else:
+        history = [lr_at(spec, e) if e > spec.offset else math.nan for e in range(1, done + 1)]
+    return history + lr_plan(spec, done + 1)
+
+
+def announce_resume(out: RunOutput, resumed: Resumed, spec: ScheduleSpec,
+                    start_fields: dict) -> None:
+    """The resume record, the override/edit event, and what the user must read on stdout."""
+    plan, state = resumed.plan, resumed.state
+    done = state.epoch
+    lr_next = lr_plan(spec, done + 1, min(done + PREVIEW_EPOCHS, spec.epochs))
+    out.record("resume", after_epoch=done, checkpoint=str(resumed.path),
+               override=[c["key"] for c in plan.changes], **start_fields)
+    if plan.mode == "override":
+        out.event("schedule_override", changes=plan.changes, lr_next=lr_next)
+    elif plan.mode == "edited":
+        last = state.edits[-1] if state.edits else {}
+        out.event("schedule_edit", changes=last.get("changes", []),
+                  mode=last.get("mode", "unknown"), lr_next=lr_next)
+    where = f"epoch {done + 1}"
+    if state.step_in_epoch:
+        where += f" step {state.step_in_epoch + 1}"
+    out.say(f"resuming {resumed.path} at {where}")
+    if plan.mode == "override":
+        for c in plan.changes:
+            out.say(f"  override {c['key']}: {c['checkpoint']!r} -> {c['config']!r}")
+    elif plan.mode == "edited":
+        out.say(f"  following the checkpoint's edited schedule ({len(state.edits)} edit(s) by "
+                f"runwatch ckpt edit), not the config's")
+    for c in plan.other_changes:
+        out.say(f"  config {c['key']}: {c['checkpoint']!r} -> {c['config']!r}")
+    out.say(f"  LR of epochs {done + 1}-{done + len(lr_next)}: {fmt_lrs(lr_next)}")
+    # The LR epoch `done` trained with: from the checkpoint's own epoch record.
+    prev_lr = (state.last_record or {}).get("lr")
+    if plan.mode != "as_saved" and isinstance(prev_lr, float) and math.isfinite(prev_lr):
+        for jump in find_jumps(lr_next, done + 1, prev_lr=prev_lr):
+            out.say(f"  warning: the LR jumps {jump.ratio:.0f}x at epoch {jump.epoch} "
+                    f"({jump.lr_before:.6g} -> {jump.lr_after:.6g}); accuracy usually drops at "
+                    f"such a jump (preview choices with `runwatch ckpt edit --dry-run`)")
