@@ -73,18 +73,28 @@ def spec_from_dict(data: dict) -> ScheduleSpec:
         raise RunwatchError(f"the stored schedule is not a valid schedule ({exc})") from None
 
 
+class ScheduleFieldError(RunwatchError):
+    """A schedule field out of range; `fields` names the ScheduleSpec fields involved, so a
+    caller can say where each came from (a config file, a --set)."""
+
+    def __init__(self, message: str, *fields: str) -> None:
+        super().__init__(message)
+        self.fields = fields
+
+
 def validate_spec(spec: ScheduleSpec) -> None:
-    """Raise RunwatchError naming the first out-of-range field."""
+    """Raise ScheduleFieldError naming the first out-of-range field."""
     if spec.name not in SCHEDULE_NAMES:
-        raise RunwatchError(
-            f"unknown schedule {spec.name!r}: use one of {', '.join(SCHEDULE_NAMES)}"
+        raise ScheduleFieldError(
+            f"unknown schedule {spec.name!r}: use one of {', '.join(SCHEDULE_NAMES)}", "name"
         )
     checks = [
         (spec.base_lr > 0 and math.isfinite(spec.base_lr), "lr", spec.base_lr, "a positive number"),
         (spec.epochs >= 1, "epochs", spec.epochs, "at least 1"),
         (spec.t0 >= 1, "t0", spec.t0, "at least 1"),
         (spec.t_mult >= 1, "t_mult", spec.t_mult, "an integer of at least 1"),
-        (0 <= spec.eta_min < spec.base_lr, "eta_min", spec.eta_min, "at least 0 and below the LR"),
+        (0 <= spec.eta_min < spec.base_lr, ("eta_min", "lr"), spec.eta_min,
+         "at least 0 and below the LR"),
         (spec.warmup_epochs >= 0, "warmup_epochs", spec.warmup_epochs, "0 or more"),
         (0 < spec.warmup_start_factor <= 1, "warmup_start_factor", spec.warmup_start_factor,
          "in (0, 1]"),
@@ -93,15 +103,17 @@ def validate_spec(spec: ScheduleSpec) -> None:
         (0 < spec.gamma <= 1, "gamma", spec.gamma, "in (0, 1]"),
         (spec.steps_per_epoch >= 1, "steps_per_epoch", spec.steps_per_epoch, "at least 1"),
     ]
-    for ok, key, value, expected in checks:
+    for ok, keys, value, expected in checks:
         if not ok:
-            raise RunwatchError(
-                f"schedule {key} = {value!r} is out of range: it must be {expected}"
+            keys = (keys,) if isinstance(keys, str) else keys
+            raise ScheduleFieldError(
+                f"schedule {keys[0]} = {value!r} is out of range: it must be {expected}", *keys
             )
     if spec.name == "cosine" and spec.epochs - spec.warmup_epochs < 1:
-        raise RunwatchError(
+        raise ScheduleFieldError(
             f"cosine schedule needs more epochs ({spec.epochs}) than warmup epochs "
-            f"({spec.warmup_epochs}): lower warmup_epochs or raise epochs"
+            f"({spec.warmup_epochs}): lower warmup_epochs or raise epochs",
+            "warmup_epochs", "epochs"
         )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from trainer_tiny import TINY, write_toml
 
@@ -81,6 +83,25 @@ def test_set_overrides_are_typed_like_toml(tmp_path):
     ({}, ["optim.lrr=0.1"], r"^unknown key optim.lrr in --set: known keys"),
     ({}, ["foo.bar=1"], r"^unknown section \[foo\] in --set: use model"),
     ({"train": {"epochs": 2.5}}, ["optim.lr=0.2"], r"train.epochs in .*c.toml must be"),
+    # Values the code or a machine cannot hold: refused where they are read.
+    ({}, ["train.seed=-1"], r"^train.seed in --set is -1: it must be at least 0$"),
+    ({}, ["train.seed=4294967296"], r"^train.seed in --set .* at most 4294967295$"),
+    ({}, ["model.num_classes=1e8"], r"^model.num_classes in --set must be an integer"),
+    ({}, ["data.image_size=1000000"], r"^data.image_size in --set .* at most 8192$"),
+    ({}, ["train.epochs=1000000"], r"^train.epochs in --set .* at most 10000$"),
+    ({}, ["optim.momentum=nan"], r"^optim.momentum in --set is nan: it must be a finite"),
+    ({}, ["optim.label_smoothing=2.0"], r"^optim.label_smoothing in --set .* at most 1.0$"),
+    ({}, ["data.noise=-1.0"], r"^data.noise in --set .* at least 0"),
+    # A schedule range check names the --set that broke it, not the (valid) file ...
+    ({}, ["optim.lr=inf"], r"^optim.lr in --set is inf: it must be a finite number$"),
+    ({}, ["optim.lr=0"], r"^--set optim.lr: schedule lr = 0.0 is out of range"),
+    ({}, ["schedule.eta_min=5.0"], r"^--set schedule.eta_min: schedule eta_min = 5.0"),
+    ({}, ["train.epochs=2", "schedule.warmup_epochs=3", "schedule.name=cosine"],
+     r"^--set schedule.warmup_epochs, train.epochs: cosine schedule needs more epochs"),
+    # ... and the file when the file did.
+    ({"optim": {"lr": 0.0}}, ["train.epochs=5"], r"c.toml: schedule lr = 0.0 is out of range"),
+    ({}, ["schedule.milestones=" + "[" * 5000 + "]" * 5000],
+     r"^--set schedule.milestones: the value nests too deeply"),
 ])
 def test_bad_configs_are_refused_in_one_line(tmp_path, raw, overrides, message):
     path = write_toml(tmp_path / "c.toml", raw)
@@ -95,6 +116,23 @@ def test_missing_and_malformed_files(tmp_path):
     (tmp_path / "bad.toml").write_text("[model\narch = 1\n")
     with pytest.raises(RunwatchError, match="not valid TOML"):
         load_config(tmp_path / "bad.toml")
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda p: p.write_bytes(b'[model]\narch = "r\xe9snet"\n'),
+     r"is not UTF-8 text \(byte 17: b'\\xe9'\): save it as UTF-8$"),
+    (lambda p: p.write_text("[train]\nseed = " + "[" * 5000 + "]" * 5000 + "\n"),
+     r"nests arrays or tables too deeply for a config"),
+    (lambda p: p.write_bytes(b"# " + b"x" * (1 << 20) + b"\n"), r"is larger than 1 MiB"),
+    (lambda p: p.mkdir(), r"is not a regular file"),
+    (lambda p: os.mkfifo(p), r"is not a regular file"),  # reading it would block for ever
+])
+def test_config_files_that_are_not_configs_are_refused_in_one_line(tmp_path, make, message):
+    path = tmp_path / "c.toml"
+    make(path)
+    with pytest.raises(RunwatchError, match=message) as err:
+        load_config(path)
+    assert "\n" not in str(err.value)
 
 
 def test_bare_names_resolve_to_the_built_in_configs(tmp_path, monkeypatch):

@@ -10,6 +10,7 @@ TOML is taken as a string (`--set model.arch=resnet18`).
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 from dataclasses import dataclass, field
 from importlib import resources
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from runwatch.errors import RunwatchError
-from runwatch.schedule import ScheduleSpec
+from runwatch.schedule import ScheduleFieldError, ScheduleSpec
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -110,9 +111,21 @@ _CHOICES = {
 _AT_LEAST = {
     ("model", "num_classes"): 2, ("data", "image_size"): 8, ("data", "batch_size"): 1,
     ("data", "workers"): 0, ("data", "train_size"): 1, ("data", "val_size"): 1,
+    ("data", "noise"): 0.0, ("optim", "momentum"): 0.0, ("optim", "weight_decay"): 0.0,
+    ("optim", "label_smoothing"): 0.0, ("train", "seed"): 0, ("train", "target_acc1"): 0.0,
     ("train", "epochs"): 1, ("train", "early_stop_patience"): 0,
     ("train", "checkpoint_keep"): 1, ("train", "log_every_steps"): 1,
 }
+# What the code can represent (numpy's seeds), or a line of the stream can hold (one LR per
+# epoch in run_start); what a machine can hold is checked when a run starts (trainer/limits.py).
+_AT_MOST = {
+    ("train", "seed"): 2**32 - 1, ("train", "epochs"): 10_000, ("data", "image_size"): 8192,
+    ("optim", "label_smoothing"): 1.0, ("train", "target_acc1"): 100.0,
+}
+# The largest config file read: configs are a few hundred bytes; a bigger one is a mistake.
+MAX_CONFIG_BYTES = 1 << 20
+# How a schedule field (runwatch.schedule.ScheduleSpec) is spelt in a config.
+_SPEC_KEYS = {"base_lr": "optim.lr", "lr": "optim.lr", "epochs": "train.epochs"}
 
 
 def builtin_configs() -> list[str]:
@@ -139,12 +152,40 @@ def resolve_config_path(name: str | Path) -> Path:
 def load_config(path: str | Path, overrides: list[str] = ()) -> tuple[Config, Path]:
     """The config in `path` (or a built-in name) with `--set` overrides applied."""
     file = resolve_config_path(path)
-    try:
-        raw = tomllib.loads(file.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise RunwatchError(f"{file} is not valid TOML ({exc}): fix the syntax") from None
+    raw = parse_toml(read_config_text(file), str(file))
     set_keys = frozenset(apply_override(raw, item) for item in overrides)
     return config_from_dict(raw, source=str(file), set_keys=set_keys), file
+
+
+def read_config_text(file: Path) -> str:
+    """A config file's text: a regular UTF-8 file of at most MAX_CONFIG_BYTES."""
+    if not file.is_file():
+        raise RunwatchError(f"config {file} is not a regular file: give a .toml file")
+    try:
+        with open(file, "rb") as f:
+            data = f.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise RunwatchError(f"cannot read config {file} ({exc.strerror}): make it "
+                            f"readable") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise RunwatchError(f"config {file} is larger than {MAX_CONFIG_BYTES >> 20} MiB: a "
+                            f"config is a few hundred bytes of TOML; give the right file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RunwatchError(f"config {file} is not UTF-8 text (byte {exc.start}: "
+                            f"{data[exc.start:exc.start + 1]!r}): save it as UTF-8") from None
+
+
+def parse_toml(text: str, source: str) -> dict:
+    """TOML text as a dict; invalid or too deeply nested TOML is one line naming `source`."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RunwatchError(f"{source} is not valid TOML ({exc}): fix the syntax") from None
+    except RecursionError:
+        raise RunwatchError(f"{source} nests arrays or tables too deeply for a config: fix "
+                            f"it") from None
 
 
 def apply_override(raw: dict, item: str) -> str:
@@ -160,6 +201,9 @@ def apply_override(raw: dict, item: str) -> str:
         value = tomllib.loads(f"v = {text.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = text.strip()  # an unquoted word: a string, as the user meant
+    except RecursionError:
+        raise RunwatchError(f"--set {key.strip()}: the value nests too deeply for a "
+                            f"config") from None
     raw.setdefault(section, {})
     if not isinstance(raw[section], dict):
         raise RunwatchError(f"--set {item!r}: [{section}] is not a section")
@@ -188,7 +232,13 @@ def config_from_dict(raw: dict, source: str = "config",
     if config.optim.nesterov and config.optim.momentum <= 0:
         raise RunwatchError(f"optim.nesterov in {source}: nesterov needs momentum > 0; set "
                             f"optim.momentum or nesterov = false")
-    schedule_spec(config, source)  # range checks of the schedule, with their own messages
+    try:  # range checks of the schedule, with their own messages
+        schedule_spec(config)
+    except ScheduleFieldError as exc:
+        keys = [_SPEC_KEYS.get(f, f"schedule.{f}") for f in exc.fields]
+        came_from = [k for k in keys if k in set_keys]
+        where = f"--set {', '.join(came_from)}" if came_from else source
+        raise RunwatchError(f"{where}: {exc}") from None
     return config
 
 
@@ -208,6 +258,8 @@ def _section_from_dict(section: str, values: dict, source: str,
 
 
 def _check_value(section: str, key: str, value: Any, type_name: str, where: str) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise RunwatchError(f"{where} is {value}: it must be a finite number")
     if type_name == "bool":
         ok = isinstance(value, bool)
     elif type_name == "int":
@@ -228,26 +280,24 @@ def _check_value(section: str, key: str, value: Any, type_name: str, where: str)
     choices = _CHOICES.get((section, key))
     if choices and value not in choices:
         raise RunwatchError(f"{where} is {value!r}: use one of {', '.join(choices)}")
-    low = _AT_LEAST.get((section, key))
+    low, high = _AT_LEAST.get((section, key)), _AT_MOST.get((section, key))
     if low is not None and value < low:
         raise RunwatchError(f"{where} is {value}: it must be at least {low}")
+    if high is not None and value > high:
+        raise RunwatchError(f"{where} is {value}: it must be at most {high}")
     return value
 
 
-def schedule_spec(config: Config, source: str = "config",
-                  loader_steps: int = 1) -> ScheduleSpec:
+def schedule_spec(config: Config, loader_steps: int = 1) -> ScheduleSpec:
     """The LR schedule a config asks for; `loader_steps` (optimizer steps per epoch) makes it
-    per-step when `schedule.step_per` is "step"."""
+    per-step when `schedule.step_per` is "step". Out of range: a ScheduleFieldError."""
     s = config.schedule
-    try:
-        return ScheduleSpec(
-            name=s.name, base_lr=config.optim.lr, epochs=config.train.epochs, t0=s.t0,
-            t_mult=s.t_mult, eta_min=s.eta_min, warmup_epochs=s.warmup_epochs,
-            warmup_start_factor=s.warmup_start_factor, milestones=s.milestones, gamma=s.gamma,
-            steps_per_epoch=loader_steps if s.step_per == "step" else 1,
-        )
-    except RunwatchError as exc:
-        raise RunwatchError(f"{source}: {exc}") from None
+    return ScheduleSpec(
+        name=s.name, base_lr=config.optim.lr, epochs=config.train.epochs, t0=s.t0,
+        t_mult=s.t_mult, eta_min=s.eta_min, warmup_epochs=s.warmup_epochs,
+        warmup_start_factor=s.warmup_start_factor, milestones=s.milestones, gamma=s.gamma,
+        steps_per_epoch=loader_steps if s.step_per == "step" else 1,
+    )
 
 
 def config_to_dict(config: Config) -> dict:
