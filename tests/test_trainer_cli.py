@@ -32,6 +32,12 @@ def test_the_torch_free_modules_do_not_import_torch():
     (["--config", "{bad}", "--set", "train.epochs"], "is not section.key=value"),
     (["--config", "{good}", "--override-schedule"], "only applies with --resume-from"),
     (["--config", "{good}", "--resume-from", "{missing}"], "not found"),
+    (["--config", "{good}", "--set", "train.seed=-1"], "train.seed in --set is -1"),
+    (["--config", "{good}", "--set", "optim.lr=inf"], "optim.lr in --set is inf"),
+    # Bounded before anything is built: no worker is forked, no memory asked for.
+    (["--config", "{good}", "--set", "data.workers=100000"], "data.workers is 100000, more "
+                                                              "than the"),
+    (["--config", "{good}", "--set", "model.num_classes=100000000000"], "training it needs"),
 ])
 def test_user_errors_exit_2_with_one_line(tmp_path, capsys, args, message):
     good = write_toml(tmp_path / "good.toml", tiny_dict())

@@ -46,7 +46,9 @@ class SyntheticImages(Dataset):
         return self.size
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        g = torch.Generator().manual_seed((self.seed * 1_000_003 + self.split) * 10_000_019 + index)
+        # Modulo 2**64, the generator's seed range (only seeds near 2**32 reach it).
+        key = ((self.seed * 1_000_003 + self.split) * 10_000_019 + index) % 2**64
+        g = torch.Generator().manual_seed(key)
         label = int(torch.randint(self.num_classes, (1,), generator=g))
         other = int(torch.randint(self.num_classes, (1,), generator=g))
         dy, dx = torch.randint(-self.max_shift, self.max_shift + 1, (2,), generator=g).tolist()

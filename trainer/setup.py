@@ -18,6 +18,7 @@ from runwatch.trainer.config import Config, schedule_spec
 from runwatch.trainer.context import RunContext, build_precision
 from runwatch.trainer.data import build_datasets, build_loaders
 from runwatch.trainer.distributed import DistInfo, wrap_ddp
+from runwatch.trainer.limits import check_resources, this_machine
 from runwatch.trainer.lr import build_scheduler
 from runwatch.trainer.model import build_model, build_optimizer
 from runwatch.trainer.output import RunOutput
@@ -42,6 +43,7 @@ def start_run(config: Config, run_dir: Path, info: DistInfo, device: torch.devic
         raise RunwatchError(
             f"{run_dir} already holds a run: resume it with --resume-from {run_dir} or choose "
             f"another --run-dir")
+    check_resources(config, this_machine())
     seed_everything(config.train.seed)
     model = build_model(config.model).to(device)
     precision = build_precision(config, device)
