@@ -288,3 +288,98 @@ def test_the_compiled_path_trains_like_eager_and_resumes_exactly(tmp_path):
     first = epoch_records(tmp_path / "eager")[0]
     assert epoch_records(tmp_path / "straight")[0]["train_loss"] == pytest.approx(
         first["train_loss"], rel=1e-3)
+
+
+def test_a_full_disk_during_a_checkpoint_keeps_the_previous_one(tmp_path, monkeypatch, capsys):
+    # The disk fills while epoch 2's file is half written: one line (exit 2), the run ends
+    # `failed` naming the cause, and epoch 1's files are whole and resumable.
+    import errno
+
+    from runwatch.atomic import partial_file
+    from runwatch.cli import main
+    from runwatch.trainer import checkpoint
+
+    calls = []
+
+    def fills_up(path, data, **kwargs):
+        calls.append(path)
+        if len(calls) == 1:
+            return write_bytes_atomic(path, data, **kwargs)
+        with partial_file(path) as partial:
+            partial.file.write(data[: len(data) // 2])
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    write_bytes_atomic = checkpoint.write_bytes_atomic
+    monkeypatch.setattr(checkpoint, "write_bytes_atomic", fills_up)
+    config = write_toml(tmp_path / "c.toml", tiny_dict(train={"epochs": 3}))
+    run_dir = tmp_path / "run"
+    assert main(["train", "--config", str(config), "--run-dir", str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "cannot write the checkpoint files of epoch 2" in err
+    assert "No space left on device" in err and "free space" in err
+    records, _ = read_stream(run_dir)
+    assert records[-1]["type"] == "run_end" and records[-1]["status"] == "failed"
+    assert "No space left on device" in records[-1]["message"]
+    names = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
+    assert names == ["best.pt", "epoch-0001.pt", "last.pt"]  # no partial file left
+    assert load_checkpoint(run_dir / "checkpoints" / "last.pt")["epoch"] == 1
+
+
+def test_a_full_disk_under_the_stream_is_one_line(tmp_path, monkeypatch):
+    import errno
+
+    from runwatch.stream import StreamWriter
+
+    write = StreamWriter.write
+
+    def fills_up(self, record_type, **fields):
+        if record_type == "epoch":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return write(self, record_type, **fields)
+
+    monkeypatch.setattr(StreamWriter, "write", fills_up)
+    with pytest.raises(RunwatchError, match=r"cannot append to .*metrics.jsonl \(No space "
+                                            r"left on device\): free space") as err:
+        run(tiny_config(train={"epochs": 2}), tmp_path)
+    assert "\n" not in str(err.value)
+
+
+def test_a_second_sigint_aborts_at_once(tmp_path):
+    # The first SIGINT asks for a checkpoint at the next sync point (here: the epoch's end,
+    # many steps away); the second ends the run now, without one: exit 130, the stream ended
+    # `interrupted` and saying so, the last checkpoint that of the last epoch.
+    raw = tiny_dict(data={"train_size": 4096, "image_size": 16},
+                    train={"epochs": 50, "log_every_steps": 10_000})
+    config_file = write_toml(tmp_path / "tiny.toml", raw)
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runwatch.trainer", "--config", str(config_file), "--run-dir",
+         str(run_dir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**os.environ, "OMP_NUM_THREADS": "1"}, cwd=Path(__file__).resolve().parent.parent)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None:
+            stream = run_dir / "metrics.jsonl"
+            if stream.exists() and '"type":"epoch"' in stream.read_text():
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, proc.communicate()
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        sent = time.time()
+        out, err = proc.communicate(timeout=30)
+        assert time.time() - sent < 10
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err.decode()
+    assert "Traceback" not in err.decode()
+    records, _ = read_stream(run_dir)
+    end = records[-1]
+    assert end["type"] == "run_end" and end["status"] == "interrupted"
+    assert "aborted by a second SIGINT" in end["message"]
+    epochs = [r["epoch"] for r in records if r["type"] == "epoch"]
+    saved = load_checkpoint(run_dir / "checkpoints" / "last.pt")
+    assert (saved["epoch"], saved["step_in_epoch"]) == (epochs[-1], 0) == (end["epoch"], 0)

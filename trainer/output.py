@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from runwatch.errors import RunwatchError
 from runwatch.stream import StreamWriter
 
 
@@ -21,9 +22,15 @@ class RunOutput:
         self._lock = threading.Lock()
 
     def record(self, record_type: str, **fields: object) -> None:
-        if self._writer is not None:
+        if self._writer is None:
+            return
+        try:
             with self._lock:
                 self._writer.write(record_type, **fields)
+        except OSError as exc:  # a full disk, a folder gone: the user's to fix
+            raise RunwatchError(
+                f"cannot append to {self._writer.path} ({exc.strerror or exc}): free space or "
+                f"make it writable, then resume from the last checkpoint") from None
 
     def event(self, kind: str, **fields: object) -> None:
         self.record("event", kind=kind, **fields)

@@ -1,4 +1,5 @@
-"""SIGTERM/SIGINT become a stop request the loop honours at its next sync point."""
+"""SIGTERM/SIGINT become a stop request the loop honours at its next sync point; a second
+SIGINT aborts the run at once."""
 
 from __future__ import annotations
 
@@ -6,10 +7,15 @@ import signal
 import threading
 
 
+class Abort(KeyboardInterrupt):
+    """A second SIGINT: stop now, without another checkpoint (the run's last one stays)."""
+
+
 class StopRequest:
     """Set by a signal (or a test); the loop checkpoints and stops when it sees it.
 
-    A second SIGINT raises KeyboardInterrupt, for a user who really wants out now.
+    A second SIGINT raises Abort where the main thread is, for a user who really wants out
+    now; any SIGINT after that is Python's own KeyboardInterrupt.
     """
 
     def __init__(self) -> None:
@@ -24,7 +30,8 @@ class StopRequest:
 
     def _handle(self, signum: int, frame: object) -> None:
         if signum == signal.SIGINT and self.is_set():
-            raise KeyboardInterrupt
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise Abort
         self.set(signal.Signals(signum).name)
 
     def install(self) -> None:

@@ -36,7 +36,7 @@ from runwatch.trainer.distributed import (
 from runwatch.trainer.lr import current_lr
 from runwatch.trainer.records import epoch_record, format_epoch
 from runwatch.trainer.setup import start_run
-from runwatch.trainer.signals import StopRequest
+from runwatch.trainer.signals import Abort, StopRequest
 from runwatch.trainer.state import RunState, state_fields
 from runwatch.trainer.steps import evaluate, reduce_sums, train_one_epoch
 
@@ -104,18 +104,31 @@ def train(ctx: RunContext, state: RunState) -> RunResult:
                 ending = stopped
                 break
         ctx.saver.wait()
+    except Abort:
+        # No new checkpoint; one being written is finished (a third SIGINT skips even that).
+        with contextlib.suppress(Exception):
+            ctx.saver.wait()
+        end_stream(ctx, state, Ending("interrupted", f"aborted by a second SIGINT in epoch "
+                                                     f"{state.epoch + 1}; resume from the last "
+                                                     f"checkpoint"))
+        raise
     except BaseException as exc:
         with contextlib.suppress(Exception):
             ctx.saver.wait()  # keep what is being written; the run has failed anyway
-        ctx.out.record("run_end", status="failed", epoch=state.epoch,
-                       message=f"{type(exc).__name__}: {exc}")
+        with contextlib.suppress(RunwatchError):  # the stream itself may be what failed
+            ctx.out.record("run_end", status="failed", epoch=state.epoch,
+                           message=f"{type(exc).__name__}: {exc}")
         raise
     finally:
         ctx.stop.restore()
+    end_stream(ctx, state, ending)
+    return RunResult(ending.status, state.epoch, ctx.run_dir, state.last_record)
+
+
+def end_stream(ctx: RunContext, state: RunState, ending: Ending) -> None:
     ctx.out.record("run_end", status=ending.status, epoch=state.epoch, message=ending.message)
     ctx.out.close()
     ctx.out.say(f"run {ending.status}: {ending.message} ({ctx.run_dir})")
-    return RunResult(ending.status, state.epoch, ctx.run_dir, state.last_record)
 
 
 def train_epoch(ctx: RunContext, state: RunState, epoch: int) -> tuple[RunState, Ending | None]:
