@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import pytest
 import torch
@@ -247,3 +248,42 @@ def test_a_checkpoint_from_before_step_per_resumes_as_saved(two_epochs):
     del old["config"]["schedule"]["step_per"]
     plan = plan_resume(old, tiny_config(train={"epochs": 6}), override=False, source="x")
     assert plan.mode == "as_saved" and plan.changes == []
+
+
+@pytest.mark.parametrize(("model", "message"), [
+    ({"num_classes": 5}, r"holds model.num_classes 4 \(config: 5\): its weights fit only that "
+                         r"model; resume with the checkpoint's \(--set model.num_classes=4\)"),
+    ({"arch": "resnet18"}, r"holds model.arch 'tiny_cnn' \(config: 'resnet18'\).*"
+                           r"--set model.arch=tiny_cnn"),
+])
+def test_a_config_for_another_model_is_refused_in_one_line(two_epochs, tmp_path, model,
+                                                           message):
+    _, saved = two_epochs
+    run_dir, path = write_run(tmp_path, saved)
+    with pytest.raises(RunwatchError, match=message) as err:
+        run(tiny_config(model=model, train={"epochs": 6}), run_dir, resume_from=path)
+    assert "\n" not in str(err.value)
+    assert read_stream(run_dir)[0] == []  # nothing written
+
+
+def test_weights_that_do_not_fit_their_own_config_are_refused_in_one_line(two_epochs, tmp_path):
+    _, saved = two_epochs
+    damaged = {**saved, "model": {**saved["model"], "9.weight": torch.zeros(3, 32)}}
+    run_dir, path = write_run(tmp_path, damaged)
+    with pytest.raises(RunwatchError, match=r"weights or optimizer state in .* do not fit "
+                                            r"tiny_cnn \(Error\(s\) in loading") as err:
+        run(tiny_config(train={"epochs": 6}), run_dir, resume_from=path)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.timeout(60)
+def test_a_stream_or_checkpoint_that_is_a_fifo_is_refused_not_waited_on(two_epochs, tmp_path):
+    _, saved = two_epochs
+    run_dir, path = write_run(tmp_path, saved)
+    os.mkfifo(stream_path(run_dir))
+    with pytest.raises(RunwatchError, match=r"metrics.jsonl is not a regular file"):
+        run(tiny_config(train={"epochs": 6}), run_dir, resume_from=path)
+    fifo = tmp_path / "fifo.pt"
+    os.mkfifo(fifo)
+    with pytest.raises(RunwatchError, match=r"fifo.pt is not a regular file"):
+        run(tiny_config(train={"epochs": 6}), tmp_path / "other", resume_from=fifo)

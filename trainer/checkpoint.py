@@ -212,7 +212,10 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     path = resolve_checkpoint(path)
     if not path.exists():
         raise RunwatchError(f"checkpoint {path} not found: give a .pt file or a run directory")
-    if path.is_file() and path.stat().st_size == 0:
+    if not path.is_file():  # a FIFO or a device would block or never end
+        raise RunwatchError(f"checkpoint {path} is not a regular file: give a .pt file or a "
+                            f"run directory")
+    if path.stat().st_size == 0:
         raise RunwatchError(f"checkpoint {path} is empty (0 bytes): resume from another "
                             f"checkpoint")
     check_crcs(path)

@@ -117,8 +117,12 @@ def plan_resume(checkpoint: dict, config: Config, override: bool, source: str,
 def check_run_dir(run_dir: Path, saved: dict, source: str) -> None:
     """Refuse a resume that would corrupt the run's stream: a checkpoint of another run, or
     one of the branch that `runwatch ckpt rewind` abandoned."""
-    if not stream_path(run_dir).exists():
+    stream = stream_path(run_dir)
+    if not stream.exists():
         return
+    if not stream.is_file():  # a FIFO would block the reader, and the writer, for ever
+        raise RunwatchError(f"{stream} is not a regular file: resume into the run folder "
+                            f"whose stream it is, or pass a new --run-dir")
     records = read_stream(run_dir)[0]
     run_id = saved.get("run_id")
     ids = [r["run_id"] for r in records
@@ -229,8 +233,15 @@ def resume_run(source: Path, config: Config, *, override: bool, run_dir: Path, i
     if is_main:  # only rank 0 reads the stream
         check_run_dir(run_dir, saved, str(path))
     plan = plan_resume(saved, config, override, str(path), loader_steps)
-    model.load_state_dict(saved["model"])
-    optimizer.load_state_dict(saved["optimizer"])
+    check_same_model(saved, config, str(path))
+    try:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+    except (RuntimeError, ValueError, KeyError) as exc:
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise RunwatchError(f"the weights or optimizer state in {path} do not fit "
+                            f"{config.model.arch} ({detail}): the file is damaged or was "
+                            f"edited; resume from another checkpoint") from None
     if plan.mode == "override":
         set_optimizer_hyperparameters(optimizer, config.optim)
     scheduler = restore_schedule(optimizer, saved, plan)
@@ -243,6 +254,20 @@ def resume_run(source: Path, config: Config, *, override: bool, run_dir: Path, i
             f"{path} has already trained all {plan.spec.epochs} epochs: to train longer, "
             f"raise train.epochs and resume with --override-schedule")
     return Resumed(path, plan, scheduler, state)
+
+
+def check_same_model(saved: dict, config: Config, source: str) -> None:
+    """Refuse a config whose [model] differs from the checkpoint's: its weights would not fit."""
+    was = saved.get("config", {}).get("model", {})
+    now = config_to_dict(config)["model"]
+    changed = [f"model.{k} {was.get(k)!r} (config: {v!r})" for k, v in now.items()
+               if was.get(k) != v]
+    if changed:
+        keep = " ".join(f"--set model.{k}={was.get(k)}" for k, v in now.items()
+                        if was.get(k) != v)
+        raise RunwatchError(
+            f"checkpoint {source} holds {', '.join(changed)}: its weights fit only that model; "
+            f"resume with the checkpoint's ({keep}), or start a new run for the new model")
 
 
 def plan_with_history(spec: ScheduleSpec, done: int, run_dir: Path) -> list[float]:
