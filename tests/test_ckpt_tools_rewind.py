@@ -25,7 +25,7 @@ from runwatch.stream import read_stream, split_branches
 TINY = ["--set", 'model.arch="tiny_cnn"', "--set", "model.num_classes=4",
         "--set", "data.image_size=8", "--set", "data.batch_size=8",
         "--set", "data.train_size=64", "--set", "data.val_size=32",
-        "--set", "schedule.t0=3", "--set", "train.epochs=5",
+        "--set", "schedule.t0=3", "--set", "train.epochs=5", "--set", "optim.lr=0.05",
         "--set", "train.checkpoint_keep=10", "--set", 'train.device="cpu"']
 
 

@@ -16,6 +16,7 @@ from runwatch.trainer.config import (
     resolve_config_path,
     schedule_spec,
 )
+from runwatch.trainer.limits import count_parameters
 
 
 def test_seed_config_is_the_seed_run():
@@ -51,6 +52,9 @@ def test_smoke_config_restarts_early_on_a_small_synthetic_set():
     assert spec.name == "cosine_restarts" and spec.t0 <= 6
     assert 20 <= spec.epochs <= 30
     assert lr_at(spec, spec.t0 + 1) > 10 * lr_at(spec, spec.t0)
+    # Every demo leaves its run in /tmp: small checkpoints (weights and momentum, 4 bytes
+    # each), one epoch file kept.
+    assert count_parameters(config) * 8 < 1_000_000 and config.train.checkpoint_keep == 1
 
 
 def test_set_overrides_are_typed_like_toml(tmp_path):

@@ -290,6 +290,14 @@ def test_the_compiled_path_trains_like_eager_and_resumes_exactly(tmp_path):
         first["train_loss"], rel=1e-3)
 
 
+def test_a_run_says_where_it_trains_before_its_first_epoch(tmp_path, capsys):
+    run(tiny_config(train={"epochs": 1}), tmp_path / "my run")
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == (f"training in '{tmp_path / 'my run'}'; watch it with: runwatch watch "
+                      f"'{tmp_path / 'my run'}'")
+    assert out[1].startswith("epoch 1/1 ")
+
+
 def test_a_full_disk_during_a_checkpoint_keeps_the_previous_one(tmp_path, monkeypatch, capsys):
     # The disk fills while epoch 2's file is half written: one line (exit 2), the run ends
     # `failed` naming the cause, and epoch 1's files are whole and resumable.

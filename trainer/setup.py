@@ -4,6 +4,7 @@ checkpoint left them) and say where it starts, in the stream and on stdout."""
 from __future__ import annotations
 
 import random
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -99,3 +100,5 @@ def announce_start(ctx: RunContext, state: RunState, resumed: Resumed | None) ->
         ctx.out.record("run_start", **fields)
     else:
         announce_resume(ctx.out, resumed, ctx.spec, fields)
+    run_dir = shlex.quote(str(ctx.run_dir))
+    ctx.out.say(f"training in {run_dir}; watch it with: runwatch watch {run_dir}")
