@@ -26,6 +26,7 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 DATASETS = ("imagenet", "synthetic")
+DECODERS = ("cpu", "gpu")
 AMP_MODES = ("bf16", "fp16", "off")
 OPTIMIZERS = ("sgd",)
 STEP_PER = ("epoch", "step")
@@ -45,6 +46,7 @@ class DataConfig:
     image_size: int = 224
     batch_size: int = 256
     workers: int = 8
+    decode: str = "cpu"  # ImageNet's JPEGs: by PIL in the workers, or "gpu": on the device
     # The synthetic set only: images per split, and the noise that makes it non-trivial.
     train_size: int = 10000
     val_size: int = 2000
@@ -103,6 +105,7 @@ _SECTION_CLASSES = {
 }
 _CHOICES = {
     ("data", "dataset"): DATASETS,
+    ("data", "decode"): DECODERS,
     ("train", "amp"): AMP_MODES,
     ("optim", "name"): OPTIMIZERS,
     ("train", "device"): DEVICES,
@@ -229,6 +232,9 @@ def config_from_dict(raw: dict, source: str = "config",
             raise RunwatchError(f"{section} in {source} must be a [section] table")
         sections[section] = _section_from_dict(section, values, source, set_keys)
     config = Config(**sections)
+    if config.data.decode == "gpu" and config.data.dataset != "imagenet":
+        raise RunwatchError(f"data.decode in {source} is 'gpu', which decodes ImageNet's JPEG "
+                            f"files: use it with data.dataset = \"imagenet\"")
     if config.optim.nesterov and config.optim.momentum <= 0:
         raise RunwatchError(f"optim.nesterov in {source}: nesterov needs momentum > 0; set "
                             f"optim.momentum or nesterov = false")

@@ -7,8 +7,10 @@ order of any epoch can be replayed on resume, from its start or from a step with
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -62,7 +64,9 @@ class SyntheticImages(Dataset):
 
 
 def imagenet_datasets(cfg: DataConfig) -> tuple[Dataset, Dataset]:
-    """ImageFolder train/ and val/ with torchvision's reference transforms."""
+    """ImageFolder train/ and val/ with torchvision's reference transforms (decoded by PIL in
+    the loader's workers), or, with `data.decode = "gpu"`, as files the device decodes
+    (trainer/device_decode.py)."""
     from torchvision import datasets, transforms
 
     root = Path(cfg.data_dir)
@@ -72,6 +76,10 @@ def imagenet_datasets(cfg: DataConfig) -> tuple[Dataset, Dataset]:
                 f"ImageNet folder {root / split} not found: set data.data_dir (or --data-dir) to "
                 f"a directory with train/ and val/ class folders"
             )
+    if cfg.decode == "gpu":
+        from runwatch.trainer.device_decode import EncodedImageFolder
+
+        return EncodedImageFolder(root / "train"), EncodedImageFolder(root / "val")
     normalize = transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)
     resize = round(cfg.image_size * 256 / 224)
     train = datasets.ImageFolder(root / "train", transforms.Compose([
@@ -123,14 +131,22 @@ class ShardSampler(Sampler):
         return len(self.indices)
 
 
+def to_device(images: torch.Tensor, device: torch.device) -> torch.Tensor:
+    return images.to(device, non_blocking=True)
+
+
 @dataclass(frozen=True)
 class Loaders:
-    """A run's data: train and val loaders, the train sampler (set per epoch), steps an epoch."""
+    """A run's data: train and val loaders, the train sampler (set per epoch), steps an epoch,
+    and how a loader's batch of images becomes a float batch on the device (moved there, or
+    decoded there: trainer/device_decode.py)."""
 
     train: DataLoader
     val: DataLoader
     sampler: ResumableSampler
     steps: int  # optimizer steps per epoch of this process
+    train_images: Callable[[Any, torch.device], torch.Tensor] = to_device
+    val_images: Callable[[Any, torch.device], torch.Tensor] = to_device
 
 
 def build_loaders(
@@ -146,9 +162,16 @@ def build_loaders(
         )
     common = {"num_workers": cfg.workers, "pin_memory": pin_memory,
               "persistent_workers": cfg.workers > 0}
+    on_device = {}
+    if cfg.decode == "gpu":
+        from runwatch.trainer.device_decode import DeviceDecode, collate_encoded
+
+        common["collate_fn"] = collate_encoded
+        on_device = {"train_images": DeviceDecode(cfg.image_size, train=True),
+                     "val_images": DeviceDecode(cfg.image_size, train=False)}
     train_loader = DataLoader(train, batch_size=cfg.batch_size, sampler=sampler,
                               drop_last=True, **common)
     val_loader = DataLoader(val, batch_size=cfg.batch_size, shuffle=False,
                             sampler=ShardSampler(len(val), world, rank), **common)
     return Loaders(train_loader, val_loader, sampler,
-                   math.floor(sampler.num_samples / cfg.batch_size))
+                   math.floor(sampler.num_samples / cfg.batch_size), **on_device)

@@ -31,8 +31,8 @@ class EpochOutcome:
 
 def forward(ctx: RunContext, model: nn.Module, images: torch.Tensor,
             targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(logits, loss) of a batch under the run's precision; `targets` already on the device."""
-    images = images.to(ctx.device, non_blocking=True)
+    """(logits, loss) of a batch under the run's precision; images and targets on the
+    device."""
     if ctx.precision.channels_last:
         images = images.contiguous(memory_format=torch.channels_last)
     with ctx.precision.autocast(ctx.device):
@@ -68,6 +68,7 @@ def train_one_epoch(ctx: RunContext, epoch: int, state: RunState) -> EpochOutcom
     t_start = t_window = time.perf_counter()
     step, global_step = state.step_in_epoch, state.global_step
     for images, targets in ctx.loaders.train:
+        images = ctx.loaders.train_images(images, ctx.device)
         targets = targets.to(ctx.device, non_blocking=True)
         logits, loss = forward(ctx, ctx.train_model, images, targets)
         lr = current_lr(ctx.optimizer)  # the LR this step uses
@@ -120,6 +121,7 @@ def evaluate(ctx: RunContext) -> dict:
     ctx.model.eval()
     sums = torch.zeros(4, dtype=torch.float64, device=ctx.device)  # loss*n, top1, top5, n
     for images, targets in ctx.loaders.val:
+        images = ctx.loaders.val_images(images, ctx.device)
         targets = targets.to(ctx.device, non_blocking=True)
         logits, loss = forward(ctx, ctx.model, images, targets)
         top = logits.topk(min(5, logits.shape[1]), dim=1).indices
