@@ -57,6 +57,18 @@ def test_two_gloo_processes_agree_and_only_rank_0_writes(tmp_path):
     assert not any(k.startswith("module.") for k in saved["model"])
 
 
+def test_torchrun_with_one_process_still_joins_a_process_group(monkeypatch):
+    # `torchrun --nproc-per-node 1` on one GPU must run the multi-GPU path (NCCL, DDP).
+    from runwatch.trainer.distributed import dist_from_env
+
+    for name in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "TORCHELASTIC_RUN_ID"):
+        monkeypatch.delenv(name, raising=False)
+    assert not dist_from_env().enabled
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "none")
+    assert dist_from_env().enabled and dist_from_env().world_size == 1
+
+
 def test_torchrun_runs_the_trainer_module(tmp_path):
     config = write_toml(tmp_path / "tiny.toml", tiny_dict(train={"epochs": 1}))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",

@@ -391,3 +391,16 @@ def test_a_second_sigint_aborts_at_once(tmp_path):
     epochs = [r["epoch"] for r in records if r["type"] == "epoch"]
     saved = load_checkpoint(run_dir / "checkpoints" / "last.pt")
     assert (saved["epoch"], saved["step_in_epoch"]) == (epochs[-1], 0) == (end["epoch"], 0)
+
+
+def test_deterministic_mode_sets_the_kernels_and_the_default_undoes_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", "")  # restored afterwards, whatever was set
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG")
+    run(tiny_config(train={"epochs": 1, "deterministic": True}), tmp_path / "a")
+    assert torch.are_deterministic_algorithms_enabled()
+    assert torch.is_deterministic_algorithms_warn_only_enabled()
+    assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+    run(tiny_config(train={"epochs": 1}), tmp_path / "b")
+    assert not torch.are_deterministic_algorithms_enabled()
+    assert torch.backends.cudnn.benchmark and not torch.backends.cudnn.deterministic

@@ -85,6 +85,9 @@ class TrainConfig:
     amp: str = "bf16"  # on CUDA; on CPU "bf16" also autocasts, "fp16" runs in fp32
     channels_last: bool = True  # on CUDA only
     compile: bool = False
+    # Deterministic kernels (cuDNN, cuBLAS): bit-equal reruns on CUDA, at some speed; off,
+    # cuDNN picks the fastest convolutions for the fixed batch shape (cudnn.benchmark).
+    deterministic: bool = False
     checkpoint_keep: int = 3
     log_every_steps: int = 50  # step records, and how often ranks agree to stop
     device: str = "auto"

@@ -16,6 +16,7 @@ class DistInfo:
     rank: int = 0
     local_rank: int = 0
     world_size: int = 1
+    launched: bool = False  # by torchrun: a process group even for one process
 
     @property
     def is_main(self) -> bool:
@@ -23,14 +24,18 @@ class DistInfo:
 
     @property
     def enabled(self) -> bool:
-        return self.world_size > 1
+        """Whether this process is one of a process group (DDP, all-reduced metrics): always
+        under torchrun, so `--nproc-per-node 1` runs the multi-GPU path on one GPU."""
+        return self.world_size > 1 or self.launched
 
 
 def dist_from_env() -> DistInfo:
-    """Rank and world size as torchrun sets them (RANK, LOCAL_RANK, WORLD_SIZE); 1 process else."""
+    """Rank and world size as torchrun sets them (RANK, LOCAL_RANK, WORLD_SIZE, and
+    TORCHELASTIC_RUN_ID, its own); 1 process else."""
     return DistInfo(rank=int(os.environ.get("RANK", 0)),
                     local_rank=int(os.environ.get("LOCAL_RANK", 0)),
-                    world_size=int(os.environ.get("WORLD_SIZE", 1)))
+                    world_size=int(os.environ.get("WORLD_SIZE", 1)),
+                    launched="TORCHELASTIC_RUN_ID" in os.environ)
 
 
 def pick_device(requested: str, info: DistInfo) -> torch.device:

@@ -3,6 +3,7 @@ checkpoint left them) and say where it starts, in the stream and on stdout."""
 
 from __future__ import annotations
 
+import os
 import random
 import shlex
 from pathlib import Path
@@ -35,6 +36,20 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def set_determinism(deterministic: bool) -> None:
+    """Deterministic kernels (a rerun gives the same bits on CUDA too), or the fastest
+    convolutions for the run's fixed batch shape, as torchvision's reference chooses."""
+    if deterministic:  # cuBLAS reads it when its first handle is made
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    # warn_only: an op without a deterministic kernel warns (naming itself), not fails.
+    # Set only on a change: setting it imports torch._inductor (3 s).
+    if (torch.are_deterministic_algorithms_enabled(),
+            torch.is_deterministic_algorithms_warn_only_enabled()) != (deterministic, True):
+        torch.use_deterministic_algorithms(deterministic, warn_only=True)
+    torch.backends.cudnn.deterministic = deterministic
+    torch.backends.cudnn.benchmark = not deterministic
+
+
 def start_run(config: Config, run_dir: Path, info: DistInfo, device: torch.device,
               resume_from: Path | None, override_schedule: bool,
               stop: StopRequest) -> tuple[RunContext, RunState]:
@@ -45,6 +60,7 @@ def start_run(config: Config, run_dir: Path, info: DistInfo, device: torch.devic
             f"{run_dir} already holds a run: resume it with --resume-from {run_dir} or choose "
             f"another --run-dir")
     check_resources(config, this_machine())
+    set_determinism(config.train.deterministic)
     seed_everything(config.train.seed)
     model = build_model(config.model).to(device)
     precision = build_precision(config, device)
