@@ -329,6 +329,8 @@ def test_a_full_disk_during_a_checkpoint_keeps_the_previous_one(tmp_path, monkey
     records, _ = read_stream(run_dir)
     assert records[-1]["type"] == "run_end" and records[-1]["status"] == "failed"
     assert "No space left on device" in records[-1]["message"]
+    # Written in the background, the failure shows at epoch 3's checkpoint: 3 epochs trained.
+    assert records[-1]["epoch"] == 3
     names = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
     assert names == ["best.pt", "epoch-0001.pt", "last.pt"]  # no partial file left
     assert load_checkpoint(run_dir / "checkpoints" / "last.pt")["epoch"] == 1

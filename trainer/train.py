@@ -100,6 +100,8 @@ def train(ctx: RunContext, state: RunState) -> RunResult:
     try:
         for epoch in range(state.epoch + 1, ctx.spec.epochs + 1):
             state, stopped = train_epoch(ctx, state, epoch)
+            if stopped is None:
+                stopped = checkpoint_and_decide(ctx, state, epoch)
             if stopped is not None:
                 ending = stopped
                 break
@@ -132,8 +134,8 @@ def end_stream(ctx: RunContext, state: RunState, ending: Ending) -> None:
 
 
 def train_epoch(ctx: RunContext, state: RunState, epoch: int) -> tuple[RunState, Ending | None]:
-    """One epoch (or the rest of an interrupted one): the state after it, and an Ending if
-    the run stops here."""
+    """One epoch (or the rest of an interrupted one) up to its `epoch` record: the state after
+    it, and an Ending if the run stops within it."""
     ctx.loaders.sampler.set_epoch(epoch, skip=state.step_in_epoch * ctx.config.data.batch_size)
     # The epoch's LR (per step: of its first step, which a resumed epoch may be past).
     lr = lr_at(ctx.spec, epoch) if ctx.per_step else current_lr(ctx.optimizer)
@@ -158,15 +160,16 @@ def train_epoch(ctx: RunContext, state: RunState, epoch: int) -> tuple[RunState,
     state = state.after_epoch(record)
     ctx.out.record("epoch", **record)
     ctx.out.say(format_epoch(record, ctx.spec.epochs))
+    return state, None
+
+
+def checkpoint_and_decide(ctx: RunContext, state: RunState, epoch: int) -> Ending | None:
+    """The epoch's checkpoint, then whether to stop: non-finite weights, patience run out, or
+    a stop request on any rank (every rank asks: a collective)."""
     try:
-        save(ctx, state, is_best=record["is_best"], epoch_file=True)
+        save(ctx, state, is_best=state.best_epoch == epoch, epoch_file=True)
     except ckpt.NonFiniteWeights as exc:  # keep the last good checkpoint
-        return state, Ending("diverged", str(exc))
-    return state, ending_after(ctx, state, epoch)
-
-
-def ending_after(ctx: RunContext, state: RunState, epoch: int) -> Ending | None:
-    """Patience run out, or a stop request on any rank (every rank asks: a collective)."""
+        return Ending("diverged", str(exc))
     patience = ctx.config.train.early_stop_patience
     if patience and state.epochs_since_best >= patience:
         ctx.out.event("early_stop", epoch=epoch, best_epoch=state.best_epoch, patience=patience)
