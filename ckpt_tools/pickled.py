@@ -59,7 +59,24 @@ STORAGE_KEY = re.compile(r"[0-9A-Za-z_]{1,64}")
 LOCATION = re.compile(r"[0-9A-Za-z_:.\-]{1,64}")
 
 
-class GlobalRef:
+class _Frozen:
+    """An immutable placeholder: set once in `__init__`, never changed; a copy of a tree
+    shares it (copy.deepcopy would otherwise rebuild it slot by slot, which immutability
+    refuses)."""
+
+    __slots__ = ()
+
+    def __setattr__(self, key: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __copy__(self) -> _Frozen:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> _Frozen:
+        return self
+
+
+class GlobalRef(_Frozen):
     """A torch global named in the pickle (never imported): written back as the same GLOBAL.
 
     Only the names torch uses for tensors and storages can exist; instances cannot be changed.
@@ -73,9 +90,6 @@ class GlobalRef:
                                 "torch tensor or storage name")
         object.__setattr__(self, "module", module)
         object.__setattr__(self, "name", name)
-
-    def __setattr__(self, key: str, value: object) -> None:
-        raise AttributeError("GlobalRef is immutable")
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, GlobalRef) and (self.module, self.name)
@@ -106,7 +120,7 @@ def is_torch_global(module: object, name: object) -> bool:
             or (module in STORAGE_MODULES and name in STORAGE_ITEMSIZE))
 
 
-class StorageRef:
+class StorageRef(_Frozen):
     """One tensor storage: a zip record `data/<key>` of `numel` elements."""
 
     __slots__ = ("type_ref", "key", "location", "numel")
@@ -116,9 +130,6 @@ class StorageRef:
         object.__setattr__(self, "key", key)
         object.__setattr__(self, "location", location)
         object.__setattr__(self, "numel", numel)
-
-    def __setattr__(self, key: str, value: object) -> None:
-        raise AttributeError("StorageRef is immutable")
 
     @property
     def dtype(self) -> str:
@@ -136,7 +147,7 @@ class StorageRef:
         return ("storage", self.type_ref, self.key, self.location, self.numel)
 
 
-class TensorRef:
+class TensorRef(_Frozen):
     """A tensor as pickled: the rebuild function and its arguments, checked and kept verbatim."""
 
     __slots__ = ("rebuild", "args")
@@ -145,9 +156,6 @@ class TensorRef:
         _check_rebuild_args(rebuild, args)
         object.__setattr__(self, "rebuild", rebuild)
         object.__setattr__(self, "args", args)
-
-    def __setattr__(self, key: str, value: object) -> None:
-        raise AttributeError("TensorRef is immutable")
 
     @property
     def base(self) -> TensorRef:

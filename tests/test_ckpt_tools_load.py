@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import pickle
 import zipfile
 
@@ -43,6 +44,20 @@ def test_allow_listed_classes_and_tensors_load_as_placeholders(tmp_path):
     assert (obj["w"].dtype, obj["w"].shape, obj["w"].nbytes) == ("float16", (3, 2), 12)
     assert obj["p"].is_parameter and obj["p"].shape == (4,)
     assert obj["b"] == b"\x00\xff"
+
+
+def test_a_loaded_tree_can_be_copied_and_the_copy_shares_its_tensors(tmp_path):
+    # A scheduler state may hold tensors (an LR given as a tensor); planning copies that state.
+    path = tmp_path / "tensor-lr.pt"
+    torch.save({"lr_scheduler": {"base_lrs": [torch.tensor(0.1)], "last_epoch": 3},
+                "w": torch.ones(2)}, path)
+    tree = load_checkpoint(path).obj
+    copied = copy.deepcopy(tree)
+    assert copied["lr_scheduler"] is not tree["lr_scheduler"]
+    assert copied["lr_scheduler"]["base_lrs"][0] is tree["lr_scheduler"]["base_lrs"][0]
+    assert copy.copy(tree["w"]) is tree["w"]
+    with pytest.raises(AttributeError, match="TensorRef is immutable"):
+        tree["w"].args = ()
 
 
 def test_written_pickle_reads_back_in_torch(tmp_path):
