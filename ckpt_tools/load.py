@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import stat
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,13 +71,21 @@ def load_checkpoint(path: str | Path, check_crc: bool = True) -> LoadedCheckpoin
         if str(p) in str(exc):
             raise
         raise RunwatchError(f"{p}: {exc}") from None
+    except OSError as exc:  # unreadable (permissions, a link loop, an I/O error)
+        raise RunwatchError(f"cannot read {exc.filename or p} ({exc.strerror or exc}): check "
+                            "the path and its permissions") from None
 
 
 def _load_any(p: Path, check_crc: bool) -> LoadedCheckpoint:
-    if not p.exists():
-        raise RunwatchError(f"{p}: no such file: check the path")
-    if p.is_dir():
+    try:
+        mode = p.stat().st_mode
+    except FileNotFoundError:
+        raise RunwatchError(f"{p}: no such file: check the path") from None
+    if stat.S_ISDIR(mode):
         return _load_folder(p)
+    if not stat.S_ISREG(mode):  # never opened: a FIFO or a device would be read forever
+        raise RunwatchError(f"{p} is not a regular file ({_file_kind(mode)}): pass the "
+                            ".pt/.ckpt file torch.save wrote")
     size = p.stat().st_size
     if size == 0:
         raise RunwatchError(f"{p} is empty (0 bytes): the save was interrupted; use another "
@@ -93,6 +102,12 @@ def _load_any(p: Path, check_crc: bool) -> LoadedCheckpoint:
                             "torch.save wrote")
     raise RunwatchError(f"{p} is not a torch checkpoint (neither a zip archive nor a pickle): "
                         "pass the .pt/.ckpt file torch.save wrote")
+
+
+def _file_kind(mode: int) -> str:
+    kinds = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+    return next((name for test, name in kinds if test(mode)), "not a file")
 
 
 def load_zip_tree(p: Path, check_crc: bool = True) -> tuple[zipfmt.Archive, object]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -70,6 +73,45 @@ def _one_line_error(capsys) -> str:
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("runwatch: error: "), err
     return lines[0]
+
+
+def _not_a_file(kind: str, folder: Path) -> Path:
+    if kind == "FIFO":
+        os.mkfifo(folder / "fifo.pt")
+        return folder / "fifo.pt"
+    if kind == "socket":
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.bind(str(folder / "sock.pt"))
+        return folder / "sock.pt"
+    return Path("/dev/zero")
+
+
+@pytest.mark.parametrize("kind", ["FIFO", "character device", "socket"])
+def test_a_path_that_is_not_a_regular_file_says_what_it_is(kind, tmp_path, capsys):
+    # Never opened: reading a FIFO waits for a writer forever, /dev/zero never ends.
+    path = _not_a_file(kind, tmp_path)
+    for args in (["inspect", str(path)], ["edit", str(path), "-o", str(tmp_path / "o.pt"),
+                                          "--t0", "5", "--yes"]):
+        assert main(["ckpt", *args]) == 2
+        assert f"{path} is not a regular file (a {kind})" in _one_line_error(capsys)
+
+
+def test_an_unreadable_checkpoint_is_one_line(good, tmp_path, monkeypatch, capsys):
+    path = tmp_path / "locked.pth"
+    path.write_bytes(good.read_bytes())
+    if os.geteuid() == 0:  # root reads a mode-000 file: deny the open as the kernel would
+        real_open = open
+
+        def deny(file, *args, **kwargs):
+            if Path(file) == path:
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+            return real_open(file, *args, **kwargs)
+
+        monkeypatch.setattr("builtins.open", deny)
+    else:
+        path.chmod(0)
+    assert main(["ckpt", "inspect", str(path)]) == 2
+    assert f"cannot read {path} (Permission denied)" in _one_line_error(capsys)
 
 
 @pytest.mark.parametrize("kind", BAD_INPUTS)
