@@ -54,31 +54,31 @@ class InertUnpickler(pickled.RestrictedUnpickler):
 
     def find_class(self, module: str, name: str) -> Named:
         if not (isinstance(module, str) and isinstance(name, str)) or len(module + name) > 200:
-            raise pickled._refuse("a global with an unreadable name")
-        return Named(pickled._printable(module), pickled._printable(name))
+            raise pickled.refusal("a global with an unreadable name")
+        return Named(pickled.printable_name(module), pickled.printable_name(name))
 
     def persistent_load(self, pid: object) -> object:
-        raise pickled._refuse("a tensor in a file that should hold only arguments")
+        raise pickled.refusal("a tensor in a file that should hold only arguments")
 
     def load_reduce(self) -> None:
         args = self.stack.pop()
         func = self.stack[-1]
         if not isinstance(func, Named) or not isinstance(args, tuple):
-            raise pickled._refuse("a call of something that is not a named class")
+            raise pickled.refusal("a call of something that is not a named class")
         self.stack[-1] = Inert(func, args)
 
     def load_newobj(self) -> None:
         args = self.stack.pop()
         cls = self.stack.pop()
         if not isinstance(cls, Named) or not isinstance(args, tuple):
-            raise pickled._refuse("NEWOBJ of something that is not a named class")
+            raise pickled.refusal("NEWOBJ of something that is not a named class")
         self.append(Inert(cls, args))
 
     def load_build(self) -> None:
         state = self.stack.pop()
         inst = self.stack[-1]
         if not isinstance(inst, Inert) or inst.state is not None:
-            raise pickled._refuse("BUILD applied to something other than a new object")
+            raise pickled.refusal("BUILD applied to something other than a new object")
         inst.state = state
 
     dispatch[pickle.REDUCE[0]] = load_reduce
@@ -98,7 +98,7 @@ def read_inert(path: Path) -> object:
     except RunwatchError:
         raise
     except RecursionError:
-        raise pickled._refuse("nesting deeper than the reader allows") from None
+        raise pickled.refusal("nesting deeper than the reader allows") from None
     except Exception as exc:  # a malformed pickle: one line, never a traceback
         raise RunwatchError(f"{path}: not a readable pickle ({type(exc).__name__}); the file is "
                             "damaged") from None

@@ -2,23 +2,20 @@
 
 Zip files are read torch-free (`pickled.load_restricted` over data.pkl, every record's CRC
 checked). Legacy (pre-1.6, non-zip) files go through torch's weights-only loader with the same
-allow-list; before torch is even imported, their first pickle is read with the restricted
-unpickler so garbage and payloads are refused without running anything.
+allow-list, after every pickle in them was read with the restricted unpickler (`legacy`).
 """
 
 from __future__ import annotations
 
 import json
-import pickle
 import stat
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runwatch.ckpt_tools import pickled, zipcheck, zipfmt
+from runwatch.ckpt_tools import legacy, pickled, zipcheck, zipfmt
 from runwatch.errors import RunwatchError
 
-LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 # A checkpoint folder's parts by role: a Hugging Face Trainer checkpoint-N folder
 # (optimizer.pt, scheduler.pt, trainer_state.json, training_args.bin) or an Accelerate
 # save_state folder (optimizer.bin, scheduler.bin). training_args.bin is read by its layout
@@ -96,7 +93,7 @@ def _load_any(p: Path, check_crc: bool) -> LoadedCheckpoint:
     with open(p, "rb") as f:
         head = f.read(min(size, 1 << 16))
     if head[:1] == b"\x80":
-        return _load_legacy(p, head)
+        return LoadedCheckpoint(p, "legacy", legacy.load_legacy(p, size))
     if _looks_like_text(head):
         raise RunwatchError(f"{p} is a text file, not a checkpoint: pass the .pt/.ckpt file "
                             "torch.save wrote")
@@ -131,32 +128,6 @@ def _looks_like_text(head: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return all(c.isprintable() or c.isspace() for c in text)
-
-
-def _load_legacy(p: Path, head: bytes) -> LoadedCheckpoint:
-    # The first pickle of a legacy torch file is its magic number; read it restricted first.
-    try:
-        first = pickled.RestrictedUnpickler(head).load()
-    except RunwatchError:
-        raise
-    except Exception:
-        first = None
-    if first != LEGACY_MAGIC:
-        raise RunwatchError(f"{p} is a pickle but not a torch checkpoint: refusing to load it")
-    import torch  # only legacy files need torch: its weights-only loader reads them
-
-    allowed = [v for v in pickled.SAFE_GLOBALS.values() if isinstance(v, type)]
-    try:
-        with torch.serialization.safe_globals(allowed):
-            obj = torch.load(p, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsafe content"
-        raise RunwatchError(f"refused to load {p} (torch weights-only loader: {first_line}); "
-                            "re-save it with plain tensors and dicts") from None
-    except (RuntimeError, EOFError, OSError, struct.error) as exc:
-        raise RunwatchError(f"{p}: damaged legacy checkpoint ({exc}); use another "
-                            "checkpoint") from None
-    return LoadedCheckpoint(p, "legacy", obj)
 
 
 def read_safetensors_header(p: Path) -> dict:

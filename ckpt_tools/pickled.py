@@ -23,6 +23,7 @@ import pathlib
 import pickle
 import re
 import struct
+from typing import BinaryIO
 
 from runwatch.errors import RunwatchError
 
@@ -86,8 +87,8 @@ class GlobalRef(_Frozen):
 
     def __init__(self, module: str, name: str) -> None:
         if not is_torch_global(module, name):
-            raise RunwatchError(f"refused: {_printable(module)}.{_printable(name)} is not a "
-                                "torch tensor or storage name")
+            raise RunwatchError(f"refused: {printable_name(module)}.{printable_name(name)} is "
+                                "not a torch tensor or storage name")
         object.__setattr__(self, "module", module)
         object.__setattr__(self, "name", name)
 
@@ -209,9 +210,14 @@ def _is_int(x: object) -> bool:
     return type(x) is int
 
 
+def is_count(x: object) -> bool:
+    """A plain non-negative int (never a bool, a float or an int subclass)."""
+    return _is_int(x) and x >= 0
+
+
 def _int_tuple(x: object) -> bool:
     return (isinstance(x, (tuple, list)) and len(x) <= 64
-            and all(_is_int(v) and v >= 0 for v in x))
+            and all(is_count(v) for v in x))
 
 
 def _check_rebuild_args(rebuild: GlobalRef, args: tuple) -> None:
@@ -301,12 +307,12 @@ FILLABLE = {
 }
 
 
-def _printable(text: object, limit: int = 80) -> str:
+def printable_name(text: object, limit: int = 80) -> str:
     """A name from the file, safe to print: control characters escaped, length capped."""
     return repr(str(text)[:limit])[1:-1]
 
 
-def _refuse(what: str) -> RunwatchError:
+def refusal(what: str) -> RunwatchError:
     return RunwatchError(f"refused to load: {what} (a checkpoint of plain tensors and dicts "
                          "never does that; it could run code or exhaust memory)")
 
@@ -316,8 +322,8 @@ class RestrictedUnpickler(pickle._Unpickler):
 
     dispatch = dict(pickle._Unpickler.dispatch)
 
-    def __init__(self, data: bytes) -> None:
-        super().__init__(io.BytesIO(data))
+    def __init__(self, data: bytes | BinaryIO) -> None:
+        super().__init__(io.BytesIO(data) if isinstance(data, bytes) else data)
         self._storages: dict[str, StorageRef] = {}
 
     def find_class(self, module: str, name: str) -> object:
@@ -330,8 +336,8 @@ class RestrictedUnpickler(pickle._Unpickler):
         if is_torch_global(module, name):
             return GlobalRef(module, name)
         raise RunwatchError(
-            f"refused to load: the checkpoint names the global {_printable(module)}."
-            f"{_printable(name)}, which is not on the allow-list (it could run code); "
+            f"refused to load: the checkpoint names the global {printable_name(module)}."
+            f"{printable_name(name)}, which is not on the allow-list (it could run code); "
             "re-save it with plain tensors and dicts"
         )
 
@@ -341,13 +347,13 @@ class RestrictedUnpickler(pickle._Unpickler):
                 and isinstance(pid[2], str) and STORAGE_KEY.fullmatch(pid[2])
                 and isinstance(pid[3], str) and LOCATION.fullmatch(pid[3])
                 and _is_int(pid[4]) and 0 <= pid[4] < 1 << 62):
-            raise _refuse(f"an unknown persistent id {_printable(pid)}")
+            raise refusal(f"an unknown persistent id {printable_name(pid)}")
         _, type_ref, key, location, numel = pid
         known = self._storages.get(key)
         if known is None:
             known = self._storages[key] = StorageRef(type_ref, key, location, numel)
         elif (known.type_ref, known.numel) != (type_ref, numel):
-            raise _refuse(f"storage data/{key} is described twice, differently")
+            raise refusal(f"storage data/{key} is described twice, differently")
         return known
 
     @property
@@ -361,7 +367,7 @@ class RestrictedUnpickler(pickle._Unpickler):
         args = self.stack.pop()
         func = self.stack[-1]
         if not isinstance(args, tuple):
-            raise _refuse("a call whose arguments are not a tuple")
+            raise refusal("a call whose arguments are not a tuple")
         if isinstance(func, GlobalRef):
             self.stack[-1] = func(*args)
             return
@@ -370,11 +376,11 @@ class RestrictedUnpickler(pickle._Unpickler):
             return
         check = CALL_CHECKS.get(func) if _hashable(func) else None
         if check is None and func not in (argparse.Namespace,):
-            raise _refuse(f"a call of {_printable(getattr(func, '__name__', type(func)))}")
+            raise refusal(f"a call of {printable_name(getattr(func, '__name__', type(func)))}")
         if check is not None:
             check(func, args)
         elif args:  # Namespace() takes its fields by BUILD, never by position
-            raise _refuse("argparse.Namespace called with arguments")
+            raise refusal("argparse.Namespace called with arguments")
         self.stack[-1] = func(*args)
 
     def load_newobj(self) -> None:
@@ -382,7 +388,7 @@ class RestrictedUnpickler(pickle._Unpickler):
         cls = self.stack.pop()
         # Protocol 2 pickles a Namespace as NEWOBJ of the class, then BUILD with its fields.
         if cls is not argparse.Namespace or args != ():
-            raise _refuse(f"an object made with NEWOBJ of {_printable(cls)}")
+            raise refusal(f"an object made with NEWOBJ of {printable_name(cls)}")
         self.append(argparse.Namespace())
 
     def load_build(self) -> None:
@@ -391,16 +397,16 @@ class RestrictedUnpickler(pickle._Unpickler):
         state = self.stack.pop()
         inst = self.stack[-1]
         if type(inst) not in BUILDABLE:
-            raise _refuse(f"BUILD applied to {_printable(type(inst).__name__)} (only an "
+            raise refusal(f"BUILD applied to {printable_name(type(inst).__name__)} (only an "
                           "argparse.Namespace or OrderedDict takes fields)")
         if not (isinstance(state, dict) and all(type(k) is str for k in state)):
-            raise _refuse("BUILD given fields that are not a dict of names")
+            raise refusal("BUILD given fields that are not a dict of names")
         vars(inst).update(state)
 
     def _fillable(self, kind: str) -> object:
         target = self.stack[-1]
         if type(target) not in FILLABLE[kind]:
-            raise _refuse(f"{kind.upper()} applied to {_printable(type(target).__name__)}")
+            raise refusal(f"{kind.upper()} applied to {printable_name(type(target).__name__)}")
         return target
 
     def load_append(self) -> None:
@@ -435,11 +441,11 @@ class RestrictedUnpickler(pickle._Unpickler):
 
     def _load_long(self, n: int) -> None:
         if not 0 <= n <= MAX_INT_BYTES:
-            raise _refuse(f"an integer of {n} bytes")
+            raise refusal(f"an integer of {n} bytes")
         self.append(pickle.decode_long(self.read(n)))
 
     def _refused_opcode(self) -> None:
-        raise _refuse("an opcode torch never writes (INST, OBJ, NEWOBJ_EX, EXT or out-of-band "
+        raise refusal("an opcode torch never writes (INST, OBJ, NEWOBJ_EX, EXT or out-of-band "
                       "buffers)")
 
     dispatch[pickle.REDUCE[0]] = load_reduce
@@ -484,15 +490,15 @@ def check_tree(obj: object, budget: int) -> None:
             open_ids.discard(ident)
             total = 1 + sum(sizes.get(id(c), 1) for c in children)
             if total > budget:
-                raise _refuse(f"shared references that expand to over {budget} objects")
+                raise refusal(f"shared references that expand to over {budget} objects")
             sizes[ident] = total
             continue
         if ident in sizes:
             continue
         if ident in open_ids:
-            raise _refuse("an object that contains itself")
+            raise refusal("an object that contains itself")
         if depth >= MAX_DEPTH:
-            raise _refuse(f"nesting deeper than {MAX_DEPTH} levels")
+            raise refusal(f"nesting deeper than {MAX_DEPTH} levels")
         open_ids.add(ident)
         keep.append(node)
         stack.append((node, depth, True))
@@ -512,23 +518,34 @@ def _children(node: object) -> list | None:
     return None
 
 
-def load_restricted(data: bytes) -> tuple[object, dict[str, StorageRef]]:
-    """The object tree of a data.pkl (tensors as TensorRef) and the storages it refers to;
+def node_budget(size: int) -> int:
+    """How many nodes the tree of a `size`-byte pickle may expand to (check_tree)."""
+    return max(MIN_NODE_BUDGET, MAX_NODES_PER_BYTE * size)
+
+
+def load_with(unpickler: RestrictedUnpickler, size: int, what: str = "data.pkl") -> object:
+    """The next object `unpickler` reads from `what`, a `size`-byte input, its tree checked;
     RunwatchError on anything unsafe, damaged or out of bounds."""
-    unpickler = RestrictedUnpickler(data)
     try:
         obj = unpickler.load()
     except RunwatchError:
         raise
     except RecursionError:
-        raise _refuse(f"nesting deeper than {MAX_DEPTH} levels") from None
+        raise refusal(f"nesting deeper than {MAX_DEPTH} levels") from None
     except Exception as exc:  # any malformed pickle: report it, never a traceback
         raise RunwatchError(
-            f"data.pkl is not a readable pickle ({type(exc).__name__}: "
-            f"{_printable(exc, 120)}); the file is damaged: use another checkpoint"
+            f"{what} is not a readable pickle ({type(exc).__name__}: "
+            f"{printable_name(exc, 120)}); the file is damaged: use another checkpoint"
         ) from None
-    check_tree(obj, max(MIN_NODE_BUDGET, MAX_NODES_PER_BYTE * len(data)))
-    return obj, unpickler.storages
+    check_tree(obj, node_budget(size))
+    return obj
+
+
+def load_restricted(data: bytes) -> tuple[object, dict[str, StorageRef]]:
+    """The object tree of a data.pkl (tensors as TensorRef) and the storages it refers to;
+    RunwatchError on anything unsafe, damaged or out of bounds."""
+    unpickler = RestrictedUnpickler(data)
+    return load_with(unpickler, len(data)), unpickler.storages
 
 
 def loads_restricted(data: bytes) -> object:
@@ -556,7 +573,7 @@ class _TorchPickler(pickle._Pickler):
         if not (_hashable(obj) and obj in WRITABLE_GLOBALS):
             raise RunwatchError(
                 f"refused to write: the checkpoint would name "
-                f"{_printable(getattr(obj, '__qualname__', type(obj).__name__))}, which is not "
+                f"{printable_name(getattr(obj, '__qualname__', type(obj).__name__))}, which is not "
                 "on the allow-list; nothing was written")
         super().save_global(obj, name)
 
