@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from ckpt_builders import Payload
 
 from runwatch.atomic import PARTIAL_MARK
 from runwatch.errors import RunwatchError
@@ -243,6 +244,17 @@ def test_files_that_are_not_runwatch_checkpoints_say_what_they_are(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a zip")
     with pytest.raises(RunwatchError, match=r"\(Unsupported operand 110\): it is damaged"):
         ckpt.load_checkpoint(tmp_path / "junk.pt")
+
+
+def test_a_payload_names_its_global_without_torchs_advice(tmp_path):
+    # torch 2.6+ words a global of a blocked module (os, posix, subprocess) differently from
+    # one that is merely not allowed; its first line is the advice to load unsafely.
+    torch.save({"model": {}, "x": Payload(tmp_path / "pwned")}, tmp_path / "payload.pt")
+    with pytest.raises(RunwatchError, match=rf"holds {os.system.__module__}\.system, which "
+                                            "torch's weights-only loader refuses") as err:
+        ckpt.load_checkpoint(tmp_path / "payload.pt")
+    assert "weights_only=False" not in str(err.value) and "likely" not in str(err.value)
+    assert not (tmp_path / "pwned").exists()
 
 
 def test_a_damaged_file_names_the_inspect_command(tmp_path):

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from runwatch.atomic import copy_atomic, remove_stale_partials, write_bytes_atomic
+from runwatch.ckpt_tools.legacy import REFUSED_GLOBAL
 from runwatch.ckpt_tools.zipfmt import check_crcs as failing_records
 from runwatch.ckpt_tools.zipfmt import is_zip, open_archive
 from runwatch.errors import RunwatchError
@@ -241,14 +242,15 @@ def _unreadable(path: Path, exc: Exception) -> RunwatchError:
     """The error for a file torch's weights-only loader cannot read. Never torch's own advice
     (retry with weights_only=False, which would run the file's code), nor its terminal escapes."""
     text = str(exc)
-    refused = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+    refused = REFUSED_GLOBAL.search(text)
     if refused:
         return RunwatchError(
             f"{path} holds {refused.group(1)}, which torch's weights-only loader refuses: it is "
             f"another trainer's checkpoint (or holds code), and runwatch resumes only its own "
             f"and never unpickles code; `runwatch ckpt inspect {path}` shows what it holds")
     match = re.search(r"(Unsupported operand \w+)", text)
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    lines = [line.strip() for line in text.splitlines()
+             if line.strip() and "weights_only" not in line]
     detail = match.group(1) if match else lines[0] if lines else type(exc).__name__
     return RunwatchError(
         f"cannot load {path} with weights_only=True ({detail}): it is damaged or not a "
