@@ -7,13 +7,11 @@ allow-list, after every pickle in them was read with the restricted unpickler (`
 
 from __future__ import annotations
 
-import json
 import stat
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runwatch.ckpt_tools import legacy, pickled, zipcheck, zipfmt
+from runwatch.ckpt_tools import hf_files, legacy, pickled, zipcheck, zipfmt
 from runwatch.errors import RunwatchError
 
 # A checkpoint folder's parts by role: a Hugging Face Trainer checkpoint-N folder
@@ -130,24 +128,10 @@ def _looks_like_text(head: bytes) -> bool:
     return all(c.isprintable() or c.isspace() for c in text)
 
 
-def read_safetensors_header(p: Path) -> dict:
-    """Tensor names -> {dtype, shape, data_offsets} from a .safetensors file's JSON header."""
-    with open(p, "rb") as f:
-        raw = f.read(8)
-        if len(raw) < 8:
-            raise RunwatchError(f"{p}: truncated safetensors file; use another checkpoint")
-        (n,) = struct.unpack("<Q", raw)
-        try:
-            header = json.loads(f.read(n))
-        except ValueError:
-            raise RunwatchError(f"{p}: damaged safetensors header") from None
-    header.pop("__metadata__", None)
-    return header
-
-
 def _load_folder(p: Path) -> LoadedCheckpoint:
     """A checkpoint folder: each torch file loaded as a part (`obj[role]` is its tree, the
-    part keeps its archive for a rewrite), trainer_state.json as JSON, weights as a summary."""
+    part keeps its archive for a rewrite), trainer_state.json as JSON, weights as a summary
+    (`hf_files` reads both plain files exactly)."""
     files = {name: p / name for name in FOLDER_FILES if (p / name).is_file()}
     obj: dict = {}
     parts: dict[str, LoadedCheckpoint] = {}
@@ -157,7 +141,7 @@ def _load_folder(p: Path) -> LoadedCheckpoint:
             continue
         files[name] = p / name
         if name.endswith(".safetensors"):
-            obj[role] = read_safetensors_header(p / name)
+            obj[role] = hf_files.read_safetensors_header(p / name)
         else:
             parts[role] = load_checkpoint(p / name)
             obj[role] = parts[role].obj
@@ -166,8 +150,5 @@ def _load_folder(p: Path) -> LoadedCheckpoint:
                             "Hugging Face Trainer checkpoint-N folder or an Accelerate "
                             "save_state folder")
     if "trainer_state.json" in files:
-        try:
-            obj["trainer_state"] = json.loads(files["trainer_state.json"].read_text())
-        except (ValueError, UnicodeDecodeError):
-            raise RunwatchError(f"{files['trainer_state.json']}: not valid JSON") from None
+        obj["trainer_state"] = hf_files.read_trainer_state(files["trainer_state.json"])
     return LoadedCheckpoint(p, "folder", obj, files=files, parts=parts)
