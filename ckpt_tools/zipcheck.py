@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from runwatch.ckpt_tools.zipfmt import Archive
 
 LOCAL_HEADER_SIZE = 30
+ENCRYPTED = 0x0041  # general purpose flag bits: encrypted, strongly encrypted
+UTF8 = 0x0800  # general purpose flag bit: the name is UTF-8 (else cp437)
 RECORDS = frozenset({"data.pkl", ".format_version", ".storage_alignment", "byteorder", "version",
                      ".data/version", ".data/serialization_id"})
 STORAGE_RECORD = re.compile(r"data/[0-9]+")
@@ -48,6 +50,7 @@ def check_layout(path: Path, zf: zipfile.ZipFile, size: int) -> tuple[str, int]:
                                 "take either): the file is damaged or crafted")
         seen.add(info.filename)
     _check_bounds(path, infos, size)
+    _check_local_headers(path, infos, size)
     if prefix + "version" not in seen and prefix + ".data/version" not in seen:
         raise RunwatchError(f"{path}: no {prefix}version record (torch.load needs it): the file "
                             "is damaged; use another checkpoint")
@@ -107,6 +110,29 @@ def _check_bounds(path: Path, infos: list[zipfile.ZipInfo], size: int) -> None:
     if total > size:
         raise RunwatchError(f"{path}: the entries claim {total} bytes in a {size}-byte file "
                             "(they overlap): the file is damaged or crafted")
+
+
+def _check_local_headers(path: Path, infos: list[zipfile.ZipInfo], size: int) -> None:
+    """Each entry's local header: a header, unencrypted, naming the entry as the central
+    directory does, its data inside the file (a reader seeks by the local header's lengths)."""
+    with open(path, "rb") as f:
+        for info in infos:
+            if info.flag_bits & ENCRYPTED:
+                raise RunwatchError(f"{path}: entry {info.orig_filename!r} is encrypted; torch "
+                                    "never writes that: the file is damaged or crafted")
+            f.seek(info.header_offset)
+            header = f.read(LOCAL_HEADER_SIZE)
+            name_len, extra_len = int.from_bytes(header[26:28], "little"), \
+                int.from_bytes(header[28:30], "little")
+            start = info.header_offset + LOCAL_HEADER_SIZE + name_len + extra_len
+            local_name = f.read(name_len)
+            central_name = info.orig_filename.encode("utf-8" if info.flag_bits & UTF8 else
+                                                     "cp437")
+            if (header[:4] != b"PK\x03\x04" or local_name != central_name
+                    or start + info.file_size > size):
+                raise RunwatchError(f"{path}: the local header of entry {info.orig_filename!r} "
+                                    "does not match the central directory: the file is damaged "
+                                    "or crafted; use another checkpoint")
 
 
 def _small(path: Path, zf: zipfile.ZipFile, name: str) -> bytes:

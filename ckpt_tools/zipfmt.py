@@ -78,9 +78,10 @@ def read_record(archive: Archive, name: str) -> bytes:
     try:
         with zipfile.ZipFile(archive.path) as zf:
             return zf.read(name)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise RunwatchError(f"{archive.path}: record {name} is damaged ({exc}); "
-                            "use another checkpoint") from None
+    except (zipfile.BadZipFile, OSError, RuntimeError, ValueError, EOFError,
+            NotImplementedError) as exc:  # what zipfile raises on a damaged record
+        raise RunwatchError(f"{archive.path}: record {name} is damaged "
+                            f"({exc}); use another checkpoint") from None
 
 
 SCALAR_FORMATS = {"float32": "<f", "float64": "<d", "float16": "<e", "int64": "<q",

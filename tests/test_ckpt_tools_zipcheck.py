@@ -136,6 +136,14 @@ HOSTILE_BYTES = {
     "overlapping records": (lambda raw: _central(raw, P + "data/0", offset=0,
                                                  size=len(raw) - 100), "(they overlap)"),
     "truncated central directory": (lambda raw: raw[:-30], "damaged zip archive"),
+    "encrypted data.pkl": (lambda raw: _central_field(raw, P + "data.pkl", 8, "<H", 0x0809),
+                           "entry 'base/data.pkl' is encrypted"),
+    "local name longer than the central one": (
+        lambda raw: _local_field(raw, P + "data.pkl", 26, 0xFFFF),
+        "the local header of entry 'base/data.pkl' does not match"),
+    "local header of another entry": (
+        lambda raw: _central(raw, P + "data/1", offset=_local_offset(raw, P + "data/0")),
+        "the local header of entry 'base/data/1' does not match"),
 }
 
 
@@ -156,6 +164,22 @@ def _central(raw: bytes, name: str, offset: int | None = None, size: int | None 
         struct.pack_into("<II", out, pos + 20, size, size)
     if offset is not None:
         struct.pack_into("<I", out, pos + 42, offset)
+    return bytes(out)
+
+
+def _central_field(raw: bytes, name: str, at: int, fmt: str, value: int) -> bytes:
+    out = bytearray(raw)
+    struct.pack_into(fmt, out, dict(_central_entries(raw))[name] + at, value)
+    return bytes(out)
+
+
+def _local_offset(raw: bytes, name: str) -> int:
+    return struct.unpack_from("<I", raw, dict(_central_entries(raw))[name] + 42)[0]
+
+
+def _local_field(raw: bytes, name: str, at: int, value: int) -> bytes:
+    out = bytearray(raw)
+    struct.pack_into("<H", out, _local_offset(raw, name) + at, value)
     return bytes(out)
 
 
