@@ -14,6 +14,7 @@ from runwatch.ckpt_tools.layouts import detect
 from runwatch.ckpt_tools.load import LoadedCheckpoint, load_checkpoint
 from runwatch.ckpt_tools.pickled import TensorRef
 from runwatch.ckpt_tools.tree import is_tensor
+from runwatch.errors import RunwatchError
 
 CHUNK = 1 << 20
 
@@ -102,6 +103,11 @@ def _same_values(la: LoadedCheckpoint, ta: object, lb: LoadedCheckpoint, tb: obj
 
 def diff_checkpoints(a: str | Path, b: str | Path, values: bool = False) -> CheckpointDiff:
     la, lb = load_checkpoint(a), load_checkpoint(b)
+    if values and "folder" in (la.container, lb.container):
+        # Its tensors come from several files (optimizer.pt, scheduler.pt), none of them `a`.
+        raise RunwatchError("diff --values compares the tensors of .pt/.ckpt files; a "
+                            "checkpoint folder keeps them in its optimizer and scheduler "
+                            "files: diff those files with --values")
     fa, fb = flatten(la.obj), flatten(lb.obj)
     out = CheckpointDiff(str(la.path), str(lb.path),
                          [detect(la).layout.name, detect(lb).layout.name])
