@@ -9,6 +9,7 @@ edits the file the link points to (the link stays) and keeps the backup beside t
 
 from __future__ import annotations
 
+import errno
 import itertools
 import os
 from collections.abc import Iterator
@@ -82,20 +83,36 @@ def write_checkpoint(loaded: LoadedCheckpoint, obj: object, out: Path, in_place:
     check_output_path(loaded.path, out, in_place, free)
     target = out.resolve() if in_place and out.is_symlink() else out  # never the link
     remove_stale_partials(target.parent)
-    if in_place:
-        # The publish gives `target` a new inode: another hard link keeps the old bytes.
-        keep_backup(target)
-    with partial_file(target) as partial:
-        if loaded.container == "zip":
-            zipfmt.rewrite_archive(loaded.archive, pickled.dumps_torch(obj), partial.file)
-        else:
-            _torch_save(obj, partial.file)
-        return partial.publish(target, replace=in_place,
-                               fallbacks=names_after(out) if free else ())
+    # The publish gives `target` a new inode: another hard link keeps the old bytes.
+    backup = keep_backup(target) if in_place else None
+    try:
+        with partial_file(target) as partial:
+            if loaded.container == "zip":
+                zipfmt.rewrite_archive(loaded.archive, pickled.dumps_torch(obj), partial.file)
+            else:
+                _torch_save(obj, partial.file)
+            return partial.publish(target, replace=in_place,
+                                   fallbacks=names_after(out) if free else ())
+    except OSError as exc:  # a full disk, a quota, an I/O error: the partial file is gone
+        if backup is not None:  # the input is untouched: its copy is not needed
+            backup.unlink(missing_ok=True)
+        raise RunwatchError(f"cannot write {out} ({exc.strerror or exc}): nothing was written "
+                            f"and {loaded.path} is unchanged; {_space_hint(exc, out)}") from None
+
+
+def _space_hint(exc: OSError, out: Path) -> str:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"free space on the file system of {out.parent}, or write elsewhere with -o"
+    return "check the output folder and the disk"
 
 
 def _torch_save(obj: object, f: object) -> None:
     # Legacy inputs were loaded by torch (real tensors); they are written back as a zip.
     import torch
 
-    torch.save(obj, f)
+    try:
+        torch.save(obj, f)
+    except RuntimeError as exc:  # torch's writer wraps the file's own error (a full disk)
+        if isinstance(exc.__context__, OSError):
+            raise exc.__context__ from None
+        raise
