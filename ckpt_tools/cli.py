@@ -11,6 +11,7 @@ from pathlib import Path
 from runwatch.errors import RunwatchError
 from runwatch.runlock import checkpoint_run_dir, ensure_not_live, live_holder
 from runwatch.schedule import CONTINUITY_MODES, SCHEDULE_NAMES
+from runwatch.terminal import printable
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -118,13 +119,20 @@ def _request(args: argparse.Namespace):
     return None if request.is_empty() else request
 
 
+def _say(text: str) -> None:
+    """Print text holding paths or names from files, control characters escaped."""
+    from runwatch.ckpt_tools.report import printable_lines
+
+    print(printable_lines(text.split("\n")))
+
+
 def _confirm(question: str, yes: bool) -> bool:
     if yes:
         return True
     if not sys.stdin or not sys.stdin.isatty():
         raise RunwatchError("no terminal to confirm on: review the preview, then pass --yes "
                             "(or --dry-run to only preview)")
-    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+    return input(f"{printable(question)} [y/N] ").strip().lower() in ("y", "yes")
 
 
 def run_inspect(args: argparse.Namespace) -> int:
@@ -157,20 +165,20 @@ def run_edit(args: argparse.Namespace) -> int:
     plan = plan_edit(args.path, request, _hints(args))
     print(format_plan(plan))
     if args.dry_run:
-        print(_dry_run_note(None if out is None else checkpoint_run_dir(out)))
+        _say(_dry_run_note(None if out is None else checkpoint_run_dir(out)))
         return 0
     if not _confirm(f"write {out}?", args.yes):
         print("not written")
         return 1
     written = write_edit(plan, out, in_place=args.in_place)
-    print(f"wrote {written} (reloaded and verified: its next LRs are the preview's)")
+    _say(f"wrote {written} (reloaded and verified: its next LRs are the preview's)")
     if plan.resume_in_run:
         from runwatch.ckpt_tools.rewind import edit_resume_command
 
-        print(f"resume with (the trainer follows the edit and records a schedule_edit event):"
+        _say(f"resume with (the trainer follows the edit and records a schedule_edit event):"
               f"\n  {edit_resume_command(written, args.path)}")
     elif plan.resume_hint:
-        print(plan.resume_hint.replace("OUT", shlex.quote(str(written))))
+        _say(plan.resume_hint.replace("OUT", shlex.quote(str(written))))
     return 0
 
 
@@ -183,21 +191,21 @@ def run_rewind(args: argparse.Namespace) -> int:
         ensure_not_live(args.run_dir)
     plan = plan_rewind(args.run_dir, to=to, request=_request(args))
     acc = f" (test_acc1 {plan.test_acc1:.2f})" if plan.test_acc1 is not None else ""
-    print(f"rewind {plan.run_dir} to epoch {plan.to_epoch}{acc}: {plan.source}")
-    print(f"abandoned branch: epochs {_epochs(plan.abandoned_epochs)} (kept in the stream)")
+    _say(f"rewind {plan.run_dir} to epoch {plan.to_epoch}{acc}: {plan.source}")
+    _say(f"abandoned branch: epochs {_epochs(plan.abandoned_epochs)} (kept in the stream)")
     if plan.abandoned_best is not None:
-        print(f"{plan.abandoned_best} holds an abandoned epoch and the resumed run will replace "
+        _say(f"{plan.abandoned_best} holds an abandoned epoch and the resumed run will replace "
               f"it at its first best: the rewind keeps a copy, {plan.abandoned_best_copy}")
     if plan.edit is not None:
         print(format_plan(plan.edit))
     if args.dry_run:
-        print(_dry_run_note(args.run_dir))
+        _say(_dry_run_note(args.run_dir))
         return 0
     if not _confirm(f"write {plan.target} and the rewind event?", args.yes):
         print("not written")
         return 1
     result = apply_rewind(plan)
-    print(f"wrote {result.checkpoint}; resume with:\n  {result.resume_command}")
+    _say(f"wrote {result.checkpoint}; resume with:\n  {result.resume_command}")
     return 0
 
 

@@ -1,9 +1,13 @@
 """Plain-text reports of inspect, edit plans and diffs (what the CLI prints).
 
-Everything that came from a file passes through `runwatch.terminal.printable`.
+Keys, values, names and paths in them come from files: every line of a report has its control
+characters escaped (`runwatch.terminal.printable`: an escape sequence is shown, never obeyed by
+the terminal; a newline in a value cannot fake a line).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from runwatch.ckpt_tools.diff import CheckpointDiff
 from runwatch.ckpt_tools.inspect import CheckpointInfo
@@ -11,46 +15,49 @@ from runwatch.ckpt_tools.plan import EditPlan
 from runwatch.terminal import printable
 
 
+def printable_lines(lines: Iterable[str]) -> str:
+    """The lines joined, each with its control characters (a newline too) escaped."""
+    return "\n".join(printable(line) for line in lines)
+
+
 def _mb(n: int) -> str:
     return f"{n / 1e6:.1f} MB"
 
 
 def format_info(info: CheckpointInfo) -> str:
-    lines = [f"{printable(info.path)}: {info.layout} checkpoint ({info.container})"]
+    lines = [f"{info.path}: {info.layout} checkpoint ({info.container})"]
     lines.append(f"  epochs done: {info.epochs_done}  global step: {info.global_step}")
-    lines += [f"  found: {printable(f)}" for f in info.found]
+    lines += [f"  found: {f}" for f in info.found]
     if info.step_in_epoch and info.next_epoch:
         lines.append(f"  stopped inside epoch {info.next_epoch}, after its step "
                      f"{info.step_in_epoch}: a resume finishes that epoch")
     if info.metrics:
-        lines.append("  metrics: " + printable(", ".join(f"{k}={v}"
-                                                         for k, v in info.metrics.items())))
+        lines.append("  metrics: " + ", ".join(f"{k}={v}" for k, v in info.metrics.items()))
     if info.model:
         m = info.model
         lines.append(f"  model: {m.tensors} tensors, {m.parameters:,} values, {_mb(m.bytes)}, "
-                     f"dtypes {printable(m.dtypes)}" + (f", key prefixes {m.key_prefixes}"
-                                                       if m.key_prefixes else ""))
+                     f"dtypes {m.dtypes}" + (f", key prefixes {m.key_prefixes}"
+                                            if m.key_prefixes else ""))
     if info.optimizer:
         o = info.optimizer
         lines.append(f"  optimizer: {o.type}, {o.state_buffers} state buffers "
-                     f"({printable(', '.join(o.buffer_names)) or 'none'})")
+                     f"({', '.join(o.buffer_names) or 'none'})")
         for i, g in enumerate(o.param_groups):
-            lines.append(f"    group {i}: " + printable(", ".join(f"{k}={v}"
-                                                                for k, v in g.items())))
+            lines.append(f"    group {i}: " + ", ".join(f"{k}={v}" for k, v in g.items()))
     if info.scheduler_type:
-        lines.append(f"  scheduler: {printable(info.scheduler_type)}")
+        lines.append(f"  scheduler: {info.scheduler_type}")
         for key, value in info.scheduler_fields.items():
-            lines.append(printable(f"    {key} = {value}")[:300])
+            lines.append(f"    {key} = {value}"[:300])
     if info.stepping:
-        lines.append(f"  stepping: {printable(info.stepping)}")
+        lines.append(f"  stepping: {info.stepping}")
     if info.schedule_source:
         lines.append(f"  on resume, the schedule comes from: {info.schedule_source}")
     lines += _lr_table(info)
     if info.lr_note:
-        lines.append(f"  next LRs: {printable(info.lr_note)}")
+        lines.append(f"  next LRs: {info.lr_note}")
     if info.oracle:
         lines.append(f"  oracle: {info.oracle}")
-    return "\n".join(lines)
+    return printable_lines(lines)
 
 
 def _lr_table(info: CheckpointInfo) -> list[str]:
@@ -76,10 +83,10 @@ def _lr_table(info: CheckpointInfo) -> list[str]:
 def format_plan(plan: EditPlan) -> str:
     per = "in its own steps (how many per epoch is not known)" \
         if plan.unit == "scheduler step" else f"once per {plan.unit}"
-    lines = [f"edit of {printable(plan.source)} ({plan.layout}), continuity {plan.mode}; the "
+    lines = [f"edit of {plan.source} ({plan.layout}), continuity {plan.mode}; the "
              f"scheduler steps {per}"]
     for key, (old, new) in plan.changes.items():
-        lines.append(printable(f"  {key}: {old} -> {new}"))
+        lines.append(f"  {key}: {old} -> {new}")
     by_epoch = plan.first_epoch is not None
     unit = "epoch" if by_epoch else "step"
     first = plan.first_epoch if by_epoch else plan.first_step + 1
@@ -95,24 +102,24 @@ def format_plan(plan: EditPlan) -> str:
     lines.append(f"  first resumed {unit} {first} runs at {plan.lr_after[0]:.6g} "
                  f"({ratio} the last {'epoch' if plan.unit == 'epoch' else 'step'}'s LR)")
     for warning in plan.warnings:
-        lines.append(f"  WARNING: {printable(warning)}")
+        lines.append(f"  WARNING: {warning}")
     if plan.oracle:
-        lines.append(f"  oracle: {printable(plan.oracle)}")
-    return "\n".join(lines)
+        lines.append(f"  oracle: {plan.oracle}")
+    return printable_lines(lines)
 
 
 def format_diff(d: CheckpointDiff) -> str:
     if d.same:
         compared = f", {d.tensors_compared} tensors' values equal" if d.tensors_compared else ""
-        return f"no differences ({d.layouts[0]} vs {d.layouts[1]}{compared})"
-    lines = [printable(f"{d.a} ({d.layouts[0]}) vs {d.b} ({d.layouts[1]})")]
-    lines += [printable(f"  only in A: {k}") for k in grouped(d.only_in_a)]
-    lines += [printable(f"  only in B: {k}") for k in grouped(d.only_in_b)]
-    lines += [printable(f"  {c['key']}: {c['a']} -> {c['b']}") for c in d.changed]
-    lines += [printable(f"  values differ: {k}") for k in d.tensor_values_differ]
+        return printable_lines([f"no differences ({d.layouts[0]} vs {d.layouts[1]}{compared})"])
+    lines = [f"{d.a} ({d.layouts[0]}) vs {d.b} ({d.layouts[1]})"]
+    lines += [f"  only in A: {k}" for k in grouped(d.only_in_a)]
+    lines += [f"  only in B: {k}" for k in grouped(d.only_in_b)]
+    lines += [f"  {c['key']}: {c['a']} -> {c['b']}" for c in d.changed]
+    lines += [f"  values differ: {k}" for k in d.tensor_values_differ]
     if d.tensors_compared:
         lines.append(f"  ({d.tensors_compared} tensors compared by value)")
-    return "\n".join(lines)
+    return printable_lines(lines)
 
 
 def grouped(keys: list[str]) -> list[str]:
