@@ -23,6 +23,7 @@ import pathlib
 import pickle
 import re
 import struct
+import types
 from typing import BinaryIO
 
 from runwatch.errors import RunwatchError
@@ -585,7 +586,17 @@ class _TorchPickler(pickle._Pickler):
         self.write(pickle.GLOBAL + f"{ref.module}\n{ref.name}\n".encode())
         self.memoize(ref)
 
+    def _save_function(self, obj: object) -> None:
+        self.save_global(obj)  # pickle's own table calls the unchecked base method
+
+    def _save_bytes(self, obj: bytes) -> None:
+        # Protocol 2 writes b"" as a call of `bytes`, which neither reader allows; every other
+        # bytes value is a call of codecs.encode, and so is this one.
+        self.save_reduce(codecs.encode, (str(obj, "latin1"), "latin1"), obj=obj)
+
     dispatch[GlobalRef] = _save_global_ref
+    dispatch[types.FunctionType] = _save_function
+    dispatch[bytes] = _save_bytes
 
 
 def dumps_torch(obj: object) -> bytes:

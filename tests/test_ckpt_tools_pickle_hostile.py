@@ -8,6 +8,7 @@ import os
 import pathlib
 import pickle
 import pickletools
+import shlex
 import struct
 import subprocess
 import sys
@@ -115,10 +116,23 @@ def test_placeholders_cannot_be_changed_or_made_for_other_names():
         GlobalRef("os", "system")
 
 
-@pytest.mark.parametrize("value", [os.system, subprocess.Popen, type("Custom", (), {})()])
+@pytest.mark.parametrize("value", [os.system, subprocess.Popen, type("Custom", (), {})(),
+                                   shlex.quote, loads_restricted(PROTO + glob("_codecs",
+                                                                              "encode") + b".")])
 def test_the_writer_refuses_any_global_outside_the_allow_list(value):
+    # A Python function (the reader's own _codecs.encode stand-in among them) went through
+    # pickle's table straight to the unchecked GLOBAL writer.
     with pytest.raises(RunwatchError, match="refused to write"):
         dumps_torch({"epoch": 3, "x": value})
+
+
+def test_empty_bytes_are_written_as_both_readers_take_them(tmp_path):
+    # Protocol 2 writes b"" as a call of `bytes`, which neither our reader nor torch's
+    # weights-only loader allows; every other bytes value is a call of codecs.encode.
+    tree = {"empty": b"", "two": b"\x00\xff"}
+    data = dumps_torch(tree)
+    assert loads_restricted(data) == tree
+    assert pickle.loads(data) == tree
 
 
 def test_the_writer_keeps_allowed_values_and_torch_reads_them(tmp_path):
