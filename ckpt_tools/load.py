@@ -22,6 +22,10 @@ FOLDER_PARTS = {"optimizer": ("optimizer.pt", "optimizer.bin"),
                 "scheduler": ("scheduler.pt", "scheduler.bin"),
                 "model": ("model.safetensors", "pytorch_model.bin")}
 FOLDER_FILES = ("trainer_state.json", "training_args.bin")
+# A running trainer replaces last.pt and best.pt by rename; the archive's index and its records
+# are read through several opens, so a read that spans a rename mixes two files. The stamp
+# (inode, size, mtime) tells: the read is tried again, a few times.
+READ_ATTEMPTS = 3
 
 
 @dataclass
@@ -54,14 +58,38 @@ def load_checkpoint(path: str | Path, check_crc: bool = True) -> LoadedCheckpoin
     """Load `path` without running any code in it; RunwatchError on anything else.
 
     `check_crc=False` skips the pass over the tensor records, for callers that stream them
-    through a CRC check anyway (the rewrite) or just wrote them (the verification).
+    through a CRC check anyway (the rewrite) or just wrote them (the verification). A file
+    replaced while it was read is read again (READ_ATTEMPTS).
     """
     p = Path(path)
+    for _ in range(READ_ATTEMPTS - 1):
+        before = _stamp_or_none(p)
+        try:
+            loaded = _load_named(p, check_crc)
+        except RunwatchError:
+            if _stamp_or_none(p) == before:
+                raise
+            continue  # replaced while read: the reads mixed two files
+        if _stamp_or_none(p) == before:
+            loaded.stamp = before or ()
+            return loaded
+    before = _stamp_or_none(p)  # the last try stands, whatever happens meanwhile
+    loaded = _load_named(p, check_crc)
+    loaded.stamp = before or ()
+    return loaded
+
+
+def _stamp_or_none(p: Path) -> tuple[int, int, int] | None:
     try:
-        stamp = file_stamp(p) if p.exists() else ()
-        loaded = _load_any(p, check_crc)
-        loaded.stamp = stamp
-        return loaded
+        return file_stamp(p)
+    except OSError:
+        return None
+
+
+def _load_named(p: Path, check_crc: bool) -> LoadedCheckpoint:
+    """`_load_any`, every error one line naming `p`."""
+    try:
+        return _load_any(p, check_crc)
     except RunwatchError as exc:
         if str(p) in str(exc):
             raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import pickle
 import zipfile
 
@@ -11,7 +12,8 @@ import pytest
 import torch
 from ckpt_builders import Payload
 
-from runwatch.ckpt_tools.load import load_checkpoint
+from runwatch.ckpt_tools import zipfmt
+from runwatch.ckpt_tools.load import file_stamp, load_checkpoint
 from runwatch.ckpt_tools.pickled import TensorRef, dumps_torch, loads_restricted
 from runwatch.errors import RunwatchError
 
@@ -128,3 +130,21 @@ def test_missing_file_and_plain_directory_are_refused(tmp_path):
         load_checkpoint(tmp_path / "nope.pt")
     with pytest.raises(RunwatchError, match="directory"):
         load_checkpoint(tmp_path)
+
+
+def test_a_checkpoint_replaced_while_it_is_read_is_read_again(tmp_path, monkeypatch):
+    # A running trainer renames a new last.pt over the old one at any moment; the archive's
+    # index and its records are read through separate opens, so one read can mix two files.
+    path, newer = tmp_path / "last.pt", tmp_path / "newer.pt"
+    torch.save({"epoch": 1, "w": torch.ones(64)}, path)
+    torch.save({"epoch": 2, "w": torch.zeros(64)}, newer)
+    real_check_crcs = zipfmt.check_crcs
+
+    def rotate_then_check(archive):
+        if newer.exists():  # the first read: the trainer's rename lands after the index
+            os.replace(newer, path)
+        return real_check_crcs(archive)
+
+    monkeypatch.setattr(zipfmt, "check_crcs", rotate_then_check)
+    loaded = load_checkpoint(path)
+    assert loaded.obj["epoch"] == 2 and loaded.stamp == file_stamp(path)
