@@ -137,10 +137,23 @@ def train_command(config_file: Path, run_dir: Path, checkpoint: Path) -> str:
 def write_run_config(loaded: LoadedCheckpoint, path: Path) -> Path:
     """The run's config as first configured (edits keep it), as TOML the trainer accepts, at
     `path` (a free name: the next free one when another process took it); returns the path."""
+    return _write_config(run_config_toml(loaded), path)
+
+
+def run_config_toml(loaded: LoadedCheckpoint) -> str:
+    """The TOML of the run's config, refused before anything is written when there is none."""
     config = detect(loaded).args
     if not isinstance(config, dict):
         raise RunwatchError(f"{loaded.path} holds no config: cannot write the resume config")
-    return write_text_atomic(path, config_toml(config), fallbacks=names_after(path))
+    return config_toml(config)
+
+
+def _write_config(text: str, path: Path) -> Path:
+    try:
+        return write_text_atomic(path, text, fallbacks=names_after(path))
+    except OSError as exc:  # a full disk: the partial file is already gone
+        raise RunwatchError(f"cannot write {path} ({exc.strerror or exc}): free space on its "
+                            "file system, or write elsewhere") from None
 
 
 def config_toml(config: dict) -> str:
@@ -178,16 +191,26 @@ def apply_rewind(plan: RewindPlan) -> RewindResult:
 def _apply_rewind(plan: RewindPlan) -> RewindResult:
     loaded = load_checkpoint(plan.source, check_crc=False)  # the copy checks every CRC
     ensure_unchanged(loaded, plan.source_stamp)
-    if not isinstance(detect(loaded).args, dict):  # checked before anything is written
-        raise RunwatchError(f"{plan.source} holds no config: cannot write the resume config")
+    config_text = run_config_toml(loaded)  # a config TOML cannot hold: refused before writing
     if plan.edit is not None:
         target = write_edit(plan.edit, plan.target, free=True)
     else:
         target = write_checkpoint(loaded, loaded.obj, plan.target, free=True)
-    config_file = write_run_config(loaded, plan.config_file)
-    if plan.abandoned_best is not None:
-        copy_atomic(plan.abandoned_best, plan.abandoned_best_copy,
-                    fallbacks=names_after(plan.abandoned_best_copy))
+    written = [target]
+    try:
+        config_file = _write_config(config_text, plan.config_file)
+        written.append(config_file)
+        if plan.abandoned_best is not None:
+            copy_atomic(plan.abandoned_best, plan.abandoned_best_copy,
+                        fallbacks=names_after(plan.abandoned_best_copy))
+    except (OSError, RunwatchError) as exc:
+        for path in written:  # only this rewind's own new files: nothing the user had
+            path.unlink(missing_ok=True)
+        if isinstance(exc, RunwatchError):
+            raise
+        raise RunwatchError(f"cannot copy {plan.abandoned_best} ({exc.strerror or exc}): the "
+                            "rewind wrote nothing; free space on the disk and run it again") \
+            from None
     with StreamWriter(stream_path(plan.run_dir)) as writer:
         event = writer.event("rewind", to_epoch=plan.to_epoch, checkpoint=str(target),
                              abandoned_epochs=plan.abandoned_epochs)

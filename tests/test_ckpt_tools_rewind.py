@@ -201,6 +201,28 @@ def test_two_rewinds_planned_together_write_separate_files(smoke_run):
     assert [e["checkpoint"] for e in events] == [str(a.checkpoint), str(b.checkpoint)]
 
 
+@pytest.mark.parametrize("fails", ["config", "best copy"])
+def test_a_full_disk_mid_rewind_leaves_no_file_of_it(smoke_run, monkeypatch, fails):
+    # The checkpoint is written first; a config or best.pt copy that then cannot be written
+    # must not leave a rewind checkpoint the stream never mentions.
+    import errno
+
+    from runwatch.ckpt_tools import rewind
+
+    plan = plan_rewind(smoke_run, to=1)
+    assert plan.abandoned_best is not None
+    before = sorted(p.name for p in smoke_run.rglob("*"))
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(rewind, "write_text_atomic" if fails == "config" else "copy_atomic",
+                        full)
+    with pytest.raises(RunwatchError, match="No space left on device"):
+        apply_rewind(plan)
+    assert sorted(p.name for p in smoke_run.rglob("*")) == before
+
+
 @pytest.fixture(scope="module")
 def warmup_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("warm") / "run"
