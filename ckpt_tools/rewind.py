@@ -80,8 +80,35 @@ def _checkpoint_for(run_dir: Path, epoch: int) -> Path | None:
 
 def plan_rewind(run_dir: str | Path, to: str | int = "best",
                 request: EditRequest | None = None) -> RewindPlan:
-    """Choose the checkpoint to rewind to (best live test_acc1, or epoch `to`); writes nothing."""
+    """Choose the checkpoint to rewind to (best live test_acc1, or epoch `to`); writes nothing.
+
+    A dry run may plan on a live run, whose trainer replaces best.pt/last.pt and prunes old
+    epoch files: when the checkpoints changed while they were read, it chooses again.
+    """
     run = Path(run_dir)
+    for _ in range(2):
+        before = _checkpoint_files(run)
+        try:
+            return _plan_rewind(run, to, request)
+        except RunwatchError:
+            if _checkpoint_files(run) == before:
+                raise
+    return _plan_rewind(run, to, request)
+
+
+def _checkpoint_files(run: Path) -> set[tuple[str, int, int]]:
+    """(name, inode, mtime) of every checkpoint file: changes when a trainer writes."""
+    files = set()
+    for p in (run / "checkpoints").glob("*.pt"):
+        try:
+            st = p.stat()
+        except OSError:  # removed while listed: a change in itself
+            continue
+        files.add((p.name, st.st_ino, st.st_mtime_ns))
+    return files
+
+
+def _plan_rewind(run: Path, to: str | int, request: EditRequest | None) -> RewindPlan:
     if not stream_path(run).is_file() or not run.is_dir():
         raise RunwatchError(f"{run} is not a run directory (no metrics.jsonl): pass the "
                             "--run-dir of a runwatch run")

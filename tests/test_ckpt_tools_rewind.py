@@ -223,6 +223,23 @@ def test_a_full_disk_mid_rewind_leaves_no_file_of_it(smoke_run, monkeypatch, fai
     assert sorted(p.name for p in smoke_run.rglob("*")) == before
 
 
+def test_a_checkpoint_pruned_while_the_rewind_plans_is_chosen_again(smoke_run, monkeypatch):
+    # A dry run on a live run: the trainer prunes the epoch file the plan was reading.
+    from runwatch.ckpt_tools import rewind
+
+    real, pruned = rewind.load_checkpoint, []
+
+    def prune_first(path, *args, **kwargs):
+        if not pruned and path.name.startswith("epoch-"):
+            pruned.append(path.name)
+            path.unlink()
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(rewind, "load_checkpoint", prune_first)
+    plan = plan_rewind(smoke_run, to="best")
+    assert pruned and plan.source.is_file() and plan.source.name != pruned[0]
+
+
 @pytest.fixture(scope="module")
 def warmup_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("warm") / "run"
