@@ -25,7 +25,6 @@ from pathlib import Path
 from runwatch.stream import read_stream
 from runwatch.stream.sources import open_source
 from runwatch.tui.app import RunwatchApp
-from runwatch.tui.feed import StreamFeed
 from runwatch.tui.widgets.epoch_table import EpochTable
 
 GOAL_FIRST_FRAME_S = 3.0
@@ -77,7 +76,7 @@ def peak_rss_mb() -> float:
 
 async def measure(path: Path, epochs: int) -> dict:
     figures: dict = {}
-    app = RunwatchApp(StreamFeed(open_source(path)), path, poll_s=0.25)
+    app = RunwatchApp(open_source(path), path, poll_s=0.25)
     start = time.perf_counter()
     async with app.run_test(size=(120, 40)) as pilot:
         table = app.query_one(EpochTable)
@@ -85,10 +84,10 @@ async def measure(path: Path, epochs: int) -> dict:
             await pilot.pause(0.01)
         await pilot.pause(0)  # let the frame with those rows render
         figures["first_frame_s"] = time.perf_counter() - start
-        while table.row_count < epochs or not app.source.caught_up():
+        while table.row_count < epochs or not app.feed.caught_up():
             await pilot.pause(0.02)
         figures["history_s"] = time.perf_counter() - start
-        while app._forecast_due or app._forecast_running:  # let the post-load forecast finish
+        while app.forecasting:  # let the post-load forecast finish
             await pilot.pause(0.05)
         await pilot.pause(1.0)
         cpu0, wall0 = cpu_seconds(), time.perf_counter()

@@ -15,6 +15,15 @@ from types import SimpleNamespace
 import pytest
 from lock_holder import holder_of
 from textual.widgets import Sparkline, TabbedContent
+from tui_pilot import (
+    NOW,
+    fake_checkpoints,
+    make_app,
+    stream_in,
+    table_column,
+    text_of,
+    wait_for,
+)
 from tui_records import (
     EPOCH_S,
     T0,
@@ -30,7 +39,6 @@ from runwatch.stream.sources import open_source
 from runwatch.tui import app as app_module
 from runwatch.tui import surgery
 from runwatch.tui.app import RunwatchApp
-from runwatch.tui.feed import StreamFeed
 from runwatch.tui.forecasting import ForecastOutcome
 from runwatch.tui.screens.confirm_screen import ConfirmScreen
 from runwatch.tui.screens.edit_screen import EditScreen
@@ -43,36 +51,6 @@ from runwatch.tui.widgets.checkpoint_panel import CheckpointPanel
 from runwatch.tui.widgets.epoch_table import EpochTable
 from runwatch.tui.widgets.forecast_panel import ForecastPanel
 from runwatch.tui.widgets.run_header import RunHeader
-
-NOW = T0 + 12 * EPOCH_S
-
-
-def make_app(run_dir: Path, now: float = NOW, **kwargs) -> RunwatchApp:
-    return RunwatchApp(StreamFeed(open_source(run_dir)), run_dir, clock=lambda: now, poll_s=0.05,
-                       **kwargs)
-
-
-async def wait_for(pilot, condition, timeout: float = 10.0) -> None:
-    end = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < end, "condition not met in time"
-        await pilot.pause(0.05)
-
-
-def text_of(widget) -> str:
-    return str(widget.render())
-
-
-def table_column(app, key: str) -> list[str]:
-    table = app.query_one(EpochTable)
-    return [str(table.get_cell_at((r, list(table.columns).index(key)))) for r in
-            range(table.row_count)]
-
-
-def stream_in(tmp_path: Path, records: list[dict]) -> Path:
-    write_stream(tmp_path / "metrics.jsonl", records)
-    os.utime(tmp_path / "metrics.jsonl", (NOW, NOW))  # the fixed clock's "now"
-    return tmp_path
 
 
 @run_async
@@ -92,11 +70,11 @@ async def test_table_header_sparklines_chart_forecast_follow_appends(tmp_path):
         assert len(lrs) == 40 and min(lrs) < 0.003  # the whole plan: the dip at epoch 10
         assert len(app.query_one("#spark-loss", Sparkline).data) > 0
         chart = app.query_one("#chart-small", AccuracyChart)
-        assert chart._series["live"][0] == list(range(1, 9))
+        assert chart.series.live[0] == tuple(range(1, 9))
         await wait_for(pilot, lambda: app.forecast.data is not None)
         forecast = text_of(app.query_one("#forecast-small", ForecastPanel))
         assert "P(reach within budget)" in forecast and "next: ep 11: lr_restart" in forecast
-        assert chart._series["predictions"]
+        assert chart.series.predictions
 
         write_stream(tmp_path / "metrics.jsonl", [step(9, 1, 2.0), epoch(9), epoch(10)], "a")
         await wait_for(pilot, lambda: table.row_count == 10, timeout=1.5)
@@ -135,7 +113,7 @@ async def test_resume_hides_abandoned_branch_and_reset_reloads(tmp_path):
         assert table_column(app, "test")[-1] == "10.00"  # the new branch, not mixed
         assert "BRANCH ABANDONED" in text_of(app.query_one("#alert-lines"))
         chart = app.query_one("#chart-small", AccuracyChart)
-        assert chart._series["abandoned"][0] == [4, 5, 6]
+        assert chart.series.abandoned[0] == (4, 5, 6)
         # Replaced by a shorter file: start over from it.
         replacement = tmp_path / "new.jsonl"
         write_stream(replacement, run_records(2))
@@ -249,7 +227,7 @@ def test_no_thread_left_after_quit(tmp_path):
             await pilot.press("q")
 
     asyncio.run(watch_then_quit())  # also joins the loop's executor threads
-    assert all(w.is_finished for w in app.workers._workers)
+    assert all(w.is_finished for w in app.workers)
     assert set(threading.enumerate()) <= before
 
 
@@ -271,20 +249,13 @@ async def test_quit_asks_about_a_training_it_started(tmp_path):
         training.wait()
 
 
-def checkpoint_files(run_dir: Path) -> None:
-    folder = run_dir / "checkpoints"
-    folder.mkdir()
-    for name in ("epoch-0004.pt", "epoch-0005.pt", "best.pt", "last.pt"):
-        (folder / name).write_bytes(b"x" * 1000)
-
-
 @run_async
 async def test_checkpoints_panel_marks_best_and_rewind_asks_first(tmp_path, monkeypatch):
     records = run_records(5) + [{"type": "checkpoint", "epoch": 5, "path": "last.pt",
                                  "is_best": False}]
     records[5]["test_acc1"] = 99.0  # epoch 5 is the best
     stream_in(tmp_path, records)
-    checkpoint_files(tmp_path)
+    fake_checkpoints(tmp_path)
     applied = []
     plan = SimpleNamespace(to_dict=lambda: {"to_epoch": 5, "abandons": []})
     monkeypatch.setattr(surgery, "plan_rewind", lambda run_dir, to: plan)
@@ -313,7 +284,7 @@ async def test_checkpoints_panel_marks_best_and_rewind_asks_first(tmp_path, monk
 async def test_tools_unavailable_is_reported_not_fatal(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "runwatch.ckpt_tools", None)
     stream_in(tmp_path, run_records(3))
-    checkpoint_files(tmp_path)  # files to rewind to, and no tools to do it
+    fake_checkpoints(tmp_path)  # files to rewind to, and no tools to do it
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: len(app.query_one(CheckpointPanel).rows) == 4)
@@ -326,7 +297,7 @@ async def test_tools_unavailable_is_reported_not_fatal(tmp_path, monkeypatch):
 @run_async
 async def test_edit_dialog_previews_lr_and_forecasts_then_confirms(tmp_path, monkeypatch):
     stream_in(tmp_path, run_records(10))
-    checkpoint_files(tmp_path)
+    fake_checkpoints(tmp_path)
     written = []
     plan = SimpleNamespace(to_dict=lambda: {"first_epoch": 6, "jump_ratio": 1.0},
                            resume_hint="")
@@ -377,7 +348,7 @@ async def test_rewind_and_edit_with_the_real_checkpoint_tools(tmp_path):
 
     run = tmp_path / "run"
     assert main(["train", "--config", "smoke_cpu", "--run-dir", str(run), *TINY_RUN]) == 0
-    app = RunwatchApp(StreamFeed(open_source(run)), run, poll_s=0.05, config_name="smoke_cpu")
+    app = RunwatchApp(open_source(run), run, poll_s=0.05, config_name="smoke_cpu")
     async with app.run_test(size=(120, 40)) as pilot:
         panel = app.query_one(CheckpointPanel)
         await wait_for(pilot, lambda: len(panel.rows) >= 5)
@@ -482,7 +453,7 @@ async def test_writing_before_the_mode_forecasts_finish_does_not_crash(tmp_path,
         return ForecastOutcome(None, "forecast: slow")
 
     stream_in(tmp_path, run_records(10))
-    checkpoint_files(tmp_path)
+    fake_checkpoints(tmp_path)
     plan = SimpleNamespace(to_dict=lambda: {"first_epoch": 6}, resume_hint="")
     monkeypatch.setattr(surgery, "plan_edit", lambda path, choice: plan)
     monkeypatch.setattr(surgery, "write_edit", lambda p, out: out)
@@ -498,8 +469,7 @@ async def test_writing_before_the_mode_forecasts_finish_does_not_crash(tmp_path,
         await pilot.press("y")
         await wait_for(pilot, lambda: "resume with" in text_of(app.query_one("#ckpt-status")))
         await pilot.pause(1.0)  # the forecast worker ends after the dialog has gone
-        assert app.is_running
-        dialog._show_forecast("a late result")  # what a late worker does: nothing, no crash
+        assert app.is_running and dialog not in app.screen_stack
 
 
 def question(app) -> str:
@@ -513,7 +483,7 @@ def held_run_with_checkpoints(tmp_path: Path) -> Path:
     records = run_records(5) + [{"type": "checkpoint", "epoch": 5, "path": "last.pt",
                                  "is_best": False}]
     stream_in(tmp_path, records)
-    checkpoint_files(tmp_path)
+    fake_checkpoints(tmp_path)
     return tmp_path
 
 

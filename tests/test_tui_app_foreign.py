@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_tui_app import make_app, table_column, text_of, wait_for
+from tui_pilot import make_app, table_column, text_of, wait_for
 from tui_records import run_async
 
 from runwatch.stream.sources import read_source
@@ -15,16 +15,14 @@ from runwatch.tui.widgets.run_header import RunHeader
 DATA = Path(__file__).parent / "data"
 
 
-def live_epochs(path: Path, metric: str | None = None) -> list[dict]:
-    records, _ = read_source(path, metric)
+def live_epochs(path: Path) -> list[dict]:
+    records, _ = read_source(path)
     return [r for r in records if r["type"] == "epoch"]
 
 
-async def shows_every_epoch(path: Path, kind: str, metric: str | None = None) -> None:
-    epochs = live_epochs(path, metric)
+async def shows_every_epoch(path: Path, kind: str) -> None:
+    epochs = live_epochs(path)
     app = make_app(path)
-    if metric:
-        app.source.metric = metric
     async with app.run_test(size=(120, 40)) as pilot:
         table = app.query_one(EpochTable)
         await wait_for(pilot, lambda: table.row_count == len(epochs))

@@ -1,7 +1,11 @@
 from tui_records import run_records
 
-from runwatch.tui.checkpoints import list_checkpoints, run_dir_of
+from runwatch.tui.checkpoints import checkpoint_files, checkpoint_rows, run_dir_of
 from runwatch.tui.run_model import RunModel
+
+
+def list_checkpoints(run_dir, model):
+    return checkpoint_rows(checkpoint_files(run_dir), model)
 
 
 def test_lists_checkpoint_files_with_best_marked(tmp_path):

@@ -1,17 +1,21 @@
 import math
 
-from tui_records import epoch, run_records, run_start
+from tui_records import epoch, model_of, run_records, run_start
 
 from runwatch.stream import split_branches
+from runwatch.tui.feed import StepFolder
 from runwatch.tui.run_model import RunModel
 
 
-def test_appends_epochs_and_folds_steps():
+def test_appends_epochs_and_keeps_every_step_by_epoch():
+    folder = StepFolder()
+    records = folder.fold(run_records(3, steps=50))
     model = RunModel()
-    change = model.apply(run_records(3, steps=50))
+    change = model.apply(records, folder.take())
     assert change.new_epochs == [1, 2, 3] and change.plan and change.steps
     assert [p.epoch for p in model.epochs()] == [1, 2, 3]
-    assert len(model.step_loss) == 150
+    assert len(model.steps) == 150
+    assert model.steps.bounds == {1: (0, 50), 2: (50, 100), 3: (100, 150)}
     assert model.planned_epochs == 40 and model.target_acc1 == 75.0
     change = model.apply([epoch(4)])
     assert change.new_epochs == [4] and not change.rebuild
@@ -50,14 +54,13 @@ def test_nan_values_and_missing_fields():
 
 
 def test_reset_forgets_everything_and_end_and_checkpoints():
-    model = RunModel()
-    model.apply(run_records(2) + [
+    model = model_of(run_records(2, steps=3) + [
         {"type": "checkpoint", "epoch": 2, "path": "c/epoch-0002.pt", "is_best": True},
         {"type": "run_end", "status": "completed", "epoch": 2, "time": 5.0}])
     assert model.end["status"] == "completed" and model.checkpoints
     model.reset()
     assert not model.live and model.end is None and not model.checkpoints
-    assert len(model.step_loss) == 0
+    assert len(model.steps) == 0 and model.steps.bounds == {}
 
 
 def test_patience_from_config_section_or_top_level():
@@ -66,3 +69,16 @@ def test_patience_from_config_section_or_top_level():
     assert model.patience() == 7
     model.config = {"early_stopping_patience": 15}
     assert model.patience() == 15
+
+
+def test_values_of_the_wrong_type_are_read_as_absent():
+    # One odd record must not take the monitor down: each field is checked as it is read.
+    model = model_of(run_records(4))
+    change = model.apply([
+        {"type": "resume", "after_epoch": None, "lr_schedule": "abc", "epochs": "many"},
+        {"type": "run_start", "lr_schedule": [0.1, "x"], "target_acc1": float("inf")},
+        {"type": "checkpoint", "path": 7, "epoch": 3},
+        {"type": "epoch", "epoch": True, "test_acc1": 1.0}])
+    assert sorted(model.live) == [] and len(model.abandoned) == 4  # resumed after epoch 0
+    assert model.plan == run_records(1)[0]["lr_schedule"] and model.planned_epochs == 40
+    assert model.target_acc1 == 75.0 and model.checkpoints == {} and change.rebuild

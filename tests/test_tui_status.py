@@ -1,6 +1,6 @@
 import math
 
-from tui_records import EPOCH_S, T0, run_records
+from tui_records import EPOCH_S, T0, model_of, run_records
 
 from runwatch.stream import FollowState
 from runwatch.tui.run_model import RunModel
@@ -12,12 +12,6 @@ from runwatch.tui.status import (
     run_state,
     stall_after_s,
 )
-
-
-def model_of(records):
-    model = RunModel()
-    model.apply(records)
-    return model
 
 
 def test_header_progress_speed_and_eta_from_forecast():

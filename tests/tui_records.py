@@ -67,3 +67,15 @@ def run_async(test):
         return asyncio.run(test(*args, **kwargs))
 
     return wrapper
+
+
+def model_of(records: list[dict]):
+    """A RunModel fed `records` as the app feeds it: step records folded out first."""
+    from runwatch.tui.feed import StepFolder
+    from runwatch.tui.run_model import RunModel
+
+    folder = StepFolder()
+    rest = folder.fold(records)
+    model = RunModel()
+    model.apply(rest, folder.take())
+    return model

@@ -1,7 +1,9 @@
 """The run's checkpoint files, with the best one marked (no textual here).
 
-Listed from `RUN_DIR/checkpoints/` (docs/checkpoint-layout.md) and matched to the epochs the
-stream's `checkpoint` records name; `best.pt` and `last.pt` are copies of an epoch file.
+Listed from `RUN_DIR/checkpoints/` (docs/checkpoint-layout.md) in a worker thread
+(`checkpoint_files`), then matched on the UI thread to the epochs the stream names
+(`checkpoint_rows`): the trainer's `checkpoint` records, a rewind event's file; `best.pt` and
+`last.pt` are copies of an epoch file.
 """
 
 from __future__ import annotations
@@ -30,29 +32,40 @@ def run_dir_of(path: Path) -> Path:
     return path if path.is_dir() else path.parent
 
 
-def list_checkpoints(run_dir: Path, model: RunModel) -> list[CheckpointRow]:
+def checkpoint_files(run_dir: Path) -> list[tuple[Path, int]]:
+    """(path, size in bytes) of each checkpoint file in RUN_DIR/checkpoints, by name."""
     folder = run_dir / "checkpoints"
     if not folder.is_dir():
         return []
+    out = []
+    for path in sorted(folder.iterdir()):
+        if path.suffix not in CHECKPOINT_SUFFIXES:
+            continue
+        try:
+            if path.is_file():
+                out.append((path, path.stat().st_size))
+        except OSError:  # removed (pruned) while listing
+            continue
+    return out
+
+
+def checkpoint_rows(files: list[tuple[Path, int]], model: RunModel) -> list[CheckpointRow]:
     by_name = {Path(m.path).name: m for m in model.checkpoints.values()}
     best = model.best()
     rows = []
-    for path in sorted(folder.iterdir()):
-        if path.suffix not in CHECKPOINT_SUFFIXES or not path.is_file():
-            continue
+    for path, size in files:
         mark = by_name.get(path.name)
-        epoch = mark.epoch if mark else _epoch_from_name(path.name)
+        epoch = mark.epoch if mark else epoch_from_name(path.name)
         if path.stem == "best" and best is not None:
             epoch = best.epoch
         point = model.live.get(epoch) if epoch is not None else None
         is_best = path.stem == "best" or (best is not None and epoch == best.epoch
                                           and path.stem != "last")
         rows.append(CheckpointRow(path, epoch, is_best,
-                                  point.test_acc1 if point else None,
-                                  path.stat().st_size / 1e6))
+                                  point.test_acc1 if point else None, size / 1e6))
     return rows
 
 
-def _epoch_from_name(name: str) -> int | None:
+def epoch_from_name(name: str) -> int | None:
     digits = _EPOCH_IN_NAME.findall(name)
     return int(digits[-1]) if digits else None

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from runwatch.errors import RunwatchError
 
 UNAVAILABLE = "forecast unavailable"
+WAITING = "forecast: waiting for the first epoch"
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ def run_forecast(epoch_records: list[dict], plan: list[float] | None, target: fl
     except ImportError:
         return ForecastOutcome(None, UNAVAILABLE)
     if not epoch_records:
-        return ForecastOutcome(None, "forecast: waiting for the first epoch")
+        return ForecastOutcome(None, WAITING)
     try:
         history = history_from_records(epoch_records)
         times = [r["time"] for r in epoch_records if isinstance(r.get("time"), (int, float))]

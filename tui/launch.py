@@ -24,7 +24,6 @@ def watch(path: Path, target: float | None = None, metric: str | None = None,
           replay: float | None = None, lr_tag: str | None = None,
           choice: str | None = None) -> int:
     from runwatch.stream.sources import open_source
-    from runwatch.tui.feed import StreamFeed
 
     if replay is not None:
         from runwatch.stream.replay import open_replay
@@ -33,7 +32,7 @@ def watch(path: Path, target: float | None = None, metric: str | None = None,
             raise RunwatchError(f"--replay {replay}: the speed must be positive (epochs/s)")
         source = open_replay(path, replay, metric, lr_tag=lr_tag, choice=choice)
     else:
-        source = StreamFeed(open_source(path, metric, lr_tag=lr_tag, choice=choice))
+        source = open_source(path, metric, lr_tag=lr_tag, choice=choice)
     _run_app(source, path, target)
     return 0
 
@@ -60,9 +59,8 @@ def demo() -> int:
     log.close()
     print(f"runwatch demo: training in the background (pid {process.pid}), run dir {run_dir}")
     from runwatch.stream.sources import open_source
-    from runwatch.tui.feed import StreamFeed
 
-    choice = _run_app(StreamFeed(open_source(run_dir)), run_dir, None, training=process,
+    choice = _run_app(open_source(run_dir), run_dir, None, training=process,
                       config_name=DEMO_CONFIG)
     return finish_training(process, run_dir, choice)
 

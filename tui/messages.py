@@ -1,23 +1,25 @@
-"""Messages the app's workers post to the UI thread (messages up, attributes down)."""
+"""Messages the app's workers post to the UI thread: each carries the data it is about, so no
+state is shared across threads (the UI thread applies it; attributes go down to widgets)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from textual.message import Message
 
 from runwatch.stream import FollowState
-from runwatch.tui.checkpoints import CheckpointRow
+from runwatch.tui.feed import Batch
 from runwatch.tui.forecasting import ForecastOutcome
-from runwatch.tui.run_model import Change
 
 
-class StreamUpdated(Message):
-    """The follower folded new records into the model (or the file was reset)."""
+class RecordsRead(Message):
+    """The follower read new records (or the file was reset, or its state changed)."""
 
-    def __init__(self, change: Change, follow: FollowState, activity: float | None,
+    def __init__(self, batch: Batch, follow: FollowState, activity: float | None,
                  loading: bool) -> None:
         super().__init__()
-        self.change = change
-        self.follow = follow
+        self.batch = batch
+        self.follow = follow  # a copy: the follower goes on counting in its own
         self.activity = activity  # wall time new bytes were last seen
         self.loading = loading  # True while more records are already waiting to be read
 
@@ -28,7 +30,7 @@ class ForecastReady(Message):
         self.outcome = outcome
 
 
-class CheckpointsListed(Message):
-    def __init__(self, rows: list[CheckpointRow]) -> None:
+class CheckpointFilesListed(Message):
+    def __init__(self, files: list[tuple[Path, int]]) -> None:
         super().__init__()
-        self.rows = rows
+        self.files = files  # (path, size in bytes), sorted by name

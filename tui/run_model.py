@@ -1,10 +1,12 @@
 """What the monitor knows about a run, accumulated record by record (no textual here).
 
-`RunModel.apply(records)` folds new stream records in and returns a `Change` that says what
-the screen must redraw: rows to append, or the whole table when a resume/rewind abandoned a
-branch or a reset started over. Step records are folded into a fixed-size `BucketSeries`
-(the step-loss sparkline), so a million of them cost no memory. Epochs on the live branch and
-the abandoned ones are kept apart, as `trainer.stream.split_branches` defines them.
+The app owns one RunModel and changes it only on the UI thread: the follower thread reads and
+posts records, the app applies them. `RunModel.apply(records, steps)` folds new stream records
+(and the steps the feed folded out of them) in and returns a `Change` that says what the screen
+must redraw: rows to append, or the whole table when a resume/rewind abandoned a branch or a
+reset started over. Epochs on the live branch and the abandoned ones are kept apart, as
+`runwatch.stream.split_branches` defines them. A value of the wrong type in a record is read as
+absent: one odd record must not take the monitor down.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runwatch.stream import branch_point
-from runwatch.tui.downsample import BucketSeries
+from runwatch.tui.feed import StepBatch
+from runwatch.tui.steps import StepSeries
 
 
 def _num(value: object) -> float:
@@ -22,6 +25,18 @@ def _num(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return math.nan
     return float(value)
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _lr_list(value: object) -> list[float] | None:
+    """A planned LR per epoch: a list of positive finite numbers, else None."""
+    if not isinstance(value, list) or not value:
+        return None
+    lrs = [_num(v) for v in value]
+    return lrs if all(math.isfinite(v) and v > 0 for v in lrs) else None
 
 
 @dataclass(frozen=True)
@@ -107,7 +122,7 @@ class RunModel:
     end: dict | None = None
     rewound_to: int | None = None  # a rewind with no training since: the epoch to resume after
     marks_end: bool = True  # the source writes run_end (ours); a foreign log never says it ended
-    step_loss: BucketSeries = field(default_factory=BucketSeries)
+    steps: StepSeries = field(default_factory=StepSeries)
     last_time: float | None = None
     images_per_s: float = math.nan
     records_seen: int = 0
@@ -117,18 +132,12 @@ class RunModel:
         fresh = RunModel()
         self.__dict__.update(fresh.__dict__)
 
-    def apply(self, records: list[dict]) -> Change:
+    def apply(self, records: list[dict], steps: StepBatch | None = None) -> Change:
+        """Fold in `records` (step records among them are the feed's to fold: skipped here)
+        and the `steps` folded out of the same poll."""
         change = Change()
         for record in records:
             kind = record.get("type")
-            if kind == "step":
-                self._apply_step(record)
-                change.steps = True
-                continue
-            if kind == "steps":
-                self._apply_folded_steps(record)
-                change.steps = True
-                continue
             t = record.get("time")
             if isinstance(t, (int, float)) and math.isfinite(t):
                 self.last_time = float(t)
@@ -142,39 +151,42 @@ class RunModel:
                 self._apply_checkpoint(record)
                 change.checkpoints = True
             elif kind == "event":
-                self.events.append(record)
-                if branch_point(record) is not None:
-                    self._abandon_after(branch_point(record), change)
-                    self.rewound_to = branch_point(record)
+                self._apply_event(record, change)
             elif kind == "run_end":
                 self.end = record
                 change.ended = True
-        self.records_seen += len(records)
+        if steps is not None:
+            self._apply_steps(steps)
+            change.steps = True
+        self.records_seen += len(records) + (len(steps.loss) if steps else 0)
         return change
 
-    def _apply_step(self, record: dict) -> None:
-        loss = record.get("loss")
-        if isinstance(loss, (int, float)):
-            self.step_loss.add(float(loss))
-        ips = record.get("images_per_s")
-        if isinstance(ips, (int, float)):
-            self.images_per_s = float(ips)
-        t = record.get("time")
-        if isinstance(t, (int, float)):
-            self.last_time = float(t)
-
-    def _apply_folded_steps(self, record: dict) -> None:
-        """Step records folded by tui.feed.StepFolder: their losses, the last time and speed."""
-        self.step_loss.extend(record["loss"])
-        t = record["time"]
-        # Folded steps come after the batch's other records: newer only if their time says so.
-        if isinstance(t, float) and (self.last_time is None or t > self.last_time):
+    def _apply_steps(self, steps: StepBatch) -> None:
+        base = len(self.steps)
+        self.steps.extend(steps.loss, steps.lr)
+        for epoch, count in steps.marks:
+            self.steps.mark_epoch(epoch, base + count)
+        # Folded steps come after the poll's other records: newer only if their time says so.
+        t = steps.time
+        if t is not None and math.isfinite(t) and (self.last_time is None or t > self.last_time):
             self.last_time = t
-            if isinstance(record["images_per_s"], float):
-                self.images_per_s = record["images_per_s"]
+            if steps.images_per_s is not None and math.isfinite(steps.images_per_s):
+                self.images_per_s = steps.images_per_s
+
+    def _apply_event(self, record: dict, change: Change) -> None:
+        self.events.append(record)
+        point = branch_point(record)
+        if point is None:
+            return
+        self._abandon_after(point, change)
+        self.rewound_to = point
+        path = record.get("checkpoint")
+        if isinstance(path, str) and path:  # the file a rewind wrote holds that epoch
+            self.checkpoints[path] = CheckpointMark(point, path, False)
+            change.checkpoints = True
 
     def _apply_epoch(self, record: dict, change: Change) -> None:
-        if not isinstance(record.get("epoch"), int):
+        if _int(record.get("epoch")) is None:
             return
         point = EpochPoint.from_record(record)
         self.rewound_to = None
@@ -194,12 +206,14 @@ class RunModel:
         self.rewound_to = None
         self.marks_end = not record.get("synthetic")
         self.run_id = str(record.get("run_id") or self.run_id)
-        if isinstance(record.get("epochs"), int):
+        if (_int(record.get("epochs")) or 0) > 0:
             self.planned_epochs = record["epochs"]
-        if isinstance(record.get("target_acc1"), (int, float)):
-            self.target_acc1 = float(record["target_acc1"])
-        if record.get("lr_schedule"):
-            self.plan = [float(x) for x in record["lr_schedule"]]
+        target = _num(record.get("target_acc1"))
+        if 0 < target <= 100:
+            self.target_acc1 = target
+        plan = _lr_list(record.get("lr_schedule"))
+        if plan is not None:
+            self.plan = plan
             self.planned_epochs = self.planned_epochs or len(self.plan)
             change.plan = True
         if isinstance(record.get("schedule"), dict):
@@ -208,12 +222,12 @@ class RunModel:
             self.config = record["config"]
         if record.get("type") == "resume":
             self.end = None
-            self._abandon_after(int(record.get("after_epoch", 0)), change)
+            self._abandon_after(_int(record.get("after_epoch")) or 0, change)
 
     def _apply_checkpoint(self, record: dict) -> None:
-        path = str(record.get("path", ""))
-        epoch = record.get("epoch")
-        if not path or not isinstance(epoch, int):
+        path = record.get("path")
+        epoch = _int(record.get("epoch"))
+        if not isinstance(path, str) or not path or epoch is None:
             return
         self.checkpoints[path] = CheckpointMark(epoch, path, bool(record.get("is_best")))
         # The same save also wrote last.pt (and best.pt): copies of this epoch, in `files`.

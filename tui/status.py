@@ -34,6 +34,8 @@ class HeaderFacts:
     eta_at: float | None  # Unix time the target is reached, when forecast
     bad_lines: int
     bad_reason: str = ""  # why the last bad line or record was skipped
+    target: float = 75.0
+    source_kind: str = ""
 
 
 def epoch_time(model: RunModel) -> float | None:
@@ -49,7 +51,7 @@ def epoch_time(model: RunModel) -> float | None:
 
 def stall_after_s(model: RunModel) -> float:
     per_epoch = epoch_time(model) or 0.0
-    if len(model.step_loss):
+    if len(model.steps):
         return max(STALL_WITH_STEPS_S, 0.25 * per_epoch)
     return max(STALL_MIN_S, 1.5 * per_epoch)
 
@@ -74,8 +76,8 @@ def run_state(model: RunModel, follow: FollowState, now: float,
 
 
 def header_facts(model: RunModel, follow: FollowState, run_name: str, now: float | None = None,
-                 last_activity: float | None = None,
-                 forecast: dict | None = None) -> HeaderFacts:
+                 last_activity: float | None = None, forecast: dict | None = None,
+                 target: float = 75.0, source_kind: str = "") -> HeaderFacts:
     now = time.time() if now is None else now
     state, words = run_state(model, follow, now, last_activity)
     latest = model.latest()
@@ -100,6 +102,8 @@ def header_facts(model: RunModel, follow: FollowState, run_name: str, now: float
         eta_at=eta_at,
         bad_lines=follow.bad_lines,
         bad_reason=follow.last_reason,
+        target=target,
+        source_kind=source_kind,
     )
 
 

@@ -48,8 +48,6 @@ class EpochTable(DataTable):
         self._peak: int | None = None
         self._shown: list[int] = []
         self._regressions: frozenset[int] = frozenset()  # from the latest forecast
-
-    def on_mount(self) -> None:
         for name, width in COLUMNS.items():
             self.add_column(name, key=name, width=width)
 

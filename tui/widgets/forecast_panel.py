@@ -4,10 +4,11 @@ each model's verdict, and the schedule events ahead. Shows the note when there i
 
 from __future__ import annotations
 
-from rich.markup import escape
+from rich.text import Text
+from textual.reactive import reactive
 from textual.widgets import Static
 
-from runwatch.tui.forecasting import ForecastOutcome
+from runwatch.tui.forecasting import WAITING, ForecastOutcome
 from runwatch.tui.status import eta_timestamp, format_when
 
 MAX_MODELS = 4
@@ -41,7 +42,7 @@ def event_text(event: dict) -> str:
 def forecast_lines(outcome: ForecastOutcome) -> list[str]:
     data = outcome.data
     if data is None:
-        return [outcome.note or "forecast: waiting"]
+        return [outcome.note or WAITING]
     target = data.get("target")
     eta_epoch = data.get("eta_epoch")
     if eta_epoch is None:
@@ -75,6 +76,8 @@ def forecast_lines(outcome: ForecastOutcome) -> list[str]:
 
 
 class ForecastPanel(Static):
-    def show(self, outcome: ForecastOutcome) -> None:
+    outcome: reactive[ForecastOutcome] = reactive(ForecastOutcome(None, WAITING))
+
+    def watch_outcome(self, outcome: ForecastOutcome) -> None:
         self.set_class(outcome.data is None, "-unavailable")
-        self.update(escape("\n".join(forecast_lines(outcome))))
+        self.update(Text("\n".join(forecast_lines(outcome))))
