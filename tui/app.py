@@ -202,7 +202,10 @@ class RunwatchApp(App[str | None]):
         if change.new_epochs or change.rebuild:
             for table in self.query(EpochTable):
                 table.sync(self.model, change.new_epochs, change.rebuild)
-        if change.new_epochs or change.rebuild or change.steps or change.plan:
+        # While a long history loads only the table follows (the first rows show at once);
+        # the whole-history views are drawn once it is all in.
+        if not self.loading and (was_loading or change.new_epochs or change.rebuild
+                                 or change.steps or change.plan):
             for trends in self.query(TrendLines):
                 trends.trends = trends_of(self.model)
             self._show_charts()

@@ -45,8 +45,8 @@ def minmax_buckets(xs: Sequence[float] | np.ndarray, ys: Sequence[float] | np.nd
 
 def bucket_means(values: Sequence[float] | np.ndarray, buckets: int) -> list[float]:
     """The mean of each of at most `buckets` consecutive buckets (non-finite values skipped)."""
-    y = np.asarray(values, dtype=float)
-    y = y[np.isfinite(y)]
+    y = np.asarray(values)
+    y = y[np.isfinite(y)].astype(float)
     if len(y) <= buckets:
         return y.tolist()
     return np.nanmean(_rows(y, buckets), axis=1).tolist()

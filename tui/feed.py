@@ -12,6 +12,7 @@ returns is data for the UI thread.
 from __future__ import annotations
 
 import math
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,11 +26,11 @@ CHUNK_BYTES = 8 << 20  # per poll: bounded memory, and the first epochs show at 
 
 @dataclass
 class StepBatch:
-    """The steps folded in one poll. `marks`: (epoch, how many of these steps came before
-    that epoch's record), in stream order."""
+    """The steps folded in one poll (float32: 8 bytes a step in flight to the UI thread).
+    `marks`: (epoch, how many of these steps came before that epoch's record), in order."""
 
-    loss: list[float] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
+    loss: array = field(default_factory=lambda: array("f"))
+    lr: array = field(default_factory=lambda: array("f"))
     marks: list[tuple[int, int]] = field(default_factory=list)
     time: float | None = None
     images_per_s: float | None = None

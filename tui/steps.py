@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from runwatch.tui.downsample import bucket_means
+
 
 @dataclass(frozen=True)
 class StepWindow:
@@ -35,7 +37,7 @@ class StepSeries:
     def __len__(self) -> int:
         return len(self.loss)
 
-    def extend(self, loss: Sequence[float], lr: Sequence[float]) -> None:
+    def extend(self, loss: Sequence[float] | array, lr: Sequence[float] | array) -> None:
         self.loss.extend(loss)
         self.lr.extend(lr)
 
@@ -71,6 +73,10 @@ class StepSeries:
         loss = np.frombuffer(self.loss, dtype=np.float32)[take].astype(float)
         lr = np.frombuffer(self.lr, dtype=np.float32)[take].astype(float)
         return StepWindow(np.concatenate(xs), loss, lr)
+
+    def loss_means(self, buckets: int) -> list[float]:
+        """Bucket means of every step loss in stream order (a view, no copy of the steps)."""
+        return bucket_means(np.frombuffer(self.loss, dtype=np.float32), buckets)
 
     def _typical_length(self) -> int:
         lengths = [end - start for start, end in self.bounds.values() if end > start]

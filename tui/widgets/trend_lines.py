@@ -11,7 +11,6 @@ from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.widgets import Label, Sparkline
 
-from runwatch.tui.downsample import bucket_means
 from runwatch.tui.run_model import RunModel
 from runwatch.tui.status import format_lr
 
@@ -42,8 +41,7 @@ def trends_of(model: RunModel) -> Trends:
     # The LR line covers the whole plan, so the restarts ahead are visible too.
     if model.plan and len(model.plan) >= len(lrs):
         lrs = lrs + model.plan[len(lrs):]
-    steps = model.steps.window([p.epoch for p in points])
-    loss = (bucket_means(steps.loss, LOSS_BUCKETS) if len(steps.loss)
+    loss = (model.steps.loss_means(LOSS_BUCKETS) if len(model.steps)
             else _finite([p.train_loss for p in points]))
     return Trends(
         acc=Trend(tuple(acc), f"{acc[-1]:.2f}" if acc else "-"),
