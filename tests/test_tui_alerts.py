@@ -1,12 +1,19 @@
 import math
+from pathlib import Path
 
 import numpy as np
-from tui_records import epoch, run_records
+from tui_records import epoch, model_of, run_records
 
+from runwatch.schedule import ScheduleSpec
 from runwatch.stream import FollowState
-from runwatch.tui.alerts import compute_alerts
+from runwatch.stream.sources import read_source
+from runwatch.tui.alerts import AlertContext, compute_alerts, missing
 from runwatch.tui.forecasting import run_forecast
 from runwatch.tui.run_model import RunModel
+from runwatch.tui.tags import warmup_end
+from runwatch.tui.widgets.epoch_table import table_rows
+
+DATA = Path(__file__).parent / "data"
 
 
 def alerts_of(records, follow=None, state="running", words="running", forecast=None):
@@ -103,7 +110,6 @@ def test_stream_health_stalled_unreadable_reset_missing_branch():
     got = alerts_of(records, follow, "stalled", "stalled for 12 min")
     assert {"STALLED", "UNREADABLE LINES", "FILE REPLACED", "BRANCH ABANDONED"} <= set(kinds(got))
     assert any("3 skipped" in a.message and "garbage{" in a.message for a in got)
-    assert "FILE MISSING" in kinds(alerts_of([], FollowState(missing=True), "missing", ""))
     quiet = alerts_of(run_records(4), state="quiet", words="no new epoch for 3h")
     assert [(a.level, a.kind) for a in quiet if a.kind == "QUIET"] == [("info", "QUIET")]
     assert "STALLED" not in kinds(quiet)
@@ -124,3 +130,67 @@ def test_the_end_of_a_branch_rewound_away_is_not_an_alert():
     rewound = ended + [{"type": "event", "kind": "rewind", "to_epoch": 2, "time": 2.0}]
     got = kinds(alerts_of(rewound, state="finished", words="rewound to epoch 2"))
     assert "RUN ENDED" not in got and "BRANCH ABANDONED" in got
+
+
+def test_restart_ahead_is_ranked_by_its_predicted_cost_then_by_nearness():
+    # Defect: one epoch before a restart with a predicted gain, "[!!]"; 27 epochs before the
+    # seed's 21-point drop, "[i]".
+    gain = {"events": [{"kind": "lr_restart", "epoch": 11, "predicted_drop": -1.5}]}
+    near = alerts_of(run_records(10), forecast=gain)[0]
+    assert (near.level, near.kind) == ("info", "LR RESTART AHEAD")
+    assert "next epoch" in near.message and "predicted gain 1.5 pts" in near.message
+    big = {"events": [{"kind": "lr_restart", "epoch": 31, "predicted_drop": 21.0}]}
+    spec = ScheduleSpec("cosine_restarts", 0.05, 100, t0=30, eta_min=1e-5)
+    far = alerts_of(run_records(4, spec=spec), forecast=big)[0]
+    assert far.level == "critical" and "in 27 epochs" in far.message and far.cost == 21.0
+    # Within a level, the costlier first.
+    records = run_records(4, spec=spec) + [epoch(5, 20.0, spec=spec)]
+    both = alerts_of(records, forecast={**big, "events": big["events"] + [
+        {"kind": "divergence", "epoch": 5, "metric": "test_acc1", "value": 20.0,
+         "best": 60.0}]})
+    assert [a.kind for a in both if a.level == "critical"][:2] == ["LR RESTART AHEAD",
+                                                                  "DIVERGING"]
+
+
+def test_a_warmup_is_no_restart(tmp_path):
+    # Defect: runwatch's recipe (warmup_epochs=5) gave "[!!] LR RESTART AHEAD ... 3x" at
+    # epoch 2, and its table tagged the warmup's epoch 3 "LR RESTART".
+    spec = ScheduleSpec("cosine", 0.1, 40, warmup_epochs=5, warmup_start_factor=0.1)
+    model = model_of(run_records(2, spec=spec))
+    assert warmup_end(model) == 5
+    assert "LR RESTART AHEAD" not in kinds(compute_alerts(model, FollowState(), "running",
+                                                          "running", {}))
+    tags = [r.tag for r in table_rows(model_of(run_records(6, spec=spec)))]
+    assert tags[1] == "warmup" and "LR RESTART" not in tags  # epoch 2 ran at 2.8x epoch 1
+    # A foreign log says no schedule: its LRs do (DeiT: warmup from 1e-6 over 5 epochs).
+    deit = DATA / "foreign/deit_style_log_txt/repvit_m0_9_distill_300e.txt"
+    records, _ = read_source(deit)
+    model = model_of(records)
+    assert warmup_end(model) >= 3
+    tags = [r.tag for r in table_rows(model)]
+    assert "LR RESTART" not in tags[:warmup_end(model)]
+
+
+def test_a_missing_path_says_which_and_warns_only_when_it_stays_missing():
+    # Defect: the demo's first seconds showed "[!] FILE MISSING" while its trainer started,
+    # and a mistyped path waited forever without naming the path.
+    starting = missing(AlertContext(path="/tmp/demo", missing_s=2.0, trainer_pid=42))
+    assert (starting.level, starting.kind) == ("info", "STARTING")
+    assert "pid 42" in starting.message and "/tmp/demo" in starting.message
+    waiting = missing(AlertContext(path="runs/r5O", missing_s=5.0))
+    assert (waiting.level, waiting.kind) == ("info", "WAITING") and "runs/r5O" in waiting.message
+    typo = missing(AlertContext(path="runs/r5O", missing_s=45.0))
+    assert (typo.level, typo.kind) == ("warning", "FILE MISSING")
+    assert "still nothing at runs/r5O after 45 s: check the path" in typo.message
+    shown = compute_alerts(RunModel(), FollowState(missing=True), "missing", "",
+                           context=AlertContext(path="runs/r5O", missing_s=45.0))
+    assert [a.kind for a in shown] == ["FILE MISSING"]
+
+
+def test_the_target_reached_is_an_alert():
+    records = run_records(0) + [epoch(1, 50.0), epoch(2, 76.0), epoch(3, 77.0)]
+    model = model_of(records)
+    got = compute_alerts(model, FollowState(), "running", "running", {},
+                         AlertContext(target=75.0))
+    reached = [a for a in got if a.kind == "TARGET REACHED"]
+    assert reached and reached[0].epoch == 2 and "76.00 at epoch 2" in reached[0].message

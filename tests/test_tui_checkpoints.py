@@ -1,6 +1,11 @@
 from tui_records import run_records
 
-from runwatch.tui.checkpoints import checkpoint_files, checkpoint_rows, run_dir_of
+from runwatch.tui.checkpoints import (
+    checkpoint_files,
+    checkpoint_rows,
+    epoch_from_name,
+    run_dir_of,
+)
 from runwatch.tui.run_model import RunModel
 
 
@@ -45,3 +50,12 @@ def test_last_pt_takes_its_epoch_from_the_files_the_trainer_names(tmp_path):
          "is_best": False, "files": [f"epoch-{e:04d}.pt", "last.pt"]} for e in (3, 4)])
     rows = {row.path.name: row for row in list_checkpoints(tmp_path, model)}
     assert rows["last.pt"].epoch == 4
+
+
+def test_the_epoch_in_a_name_is_the_one_after_its_word_not_a_free_names_suffix():
+    # Issue 9: rewind-from-0003-2.pt (the second rewind to epoch 3) was labelled epoch 2.
+    assert epoch_from_name("rewind-from-0003-2.pt") == 3
+    assert epoch_from_name("epoch-0030-edited-2.pt") == 30
+    assert epoch_from_name("checkpoint-12.pth") == 12  # timm
+    assert epoch_from_name("epoch=3-step=100.ckpt") == 3  # Lightning
+    assert epoch_from_name("model_best.pth") is None and epoch_from_name("resnet50.pt") is None

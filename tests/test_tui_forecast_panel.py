@@ -27,15 +27,16 @@ def test_no_forecast_says_why():
         "forecast unavailable"]
 
 
-def test_models_listed_are_those_that_make_the_forecast_at_the_plans_end():
+def test_the_models_are_summed_up_in_words_not_named():
+    # Defect: the panel showed model internals ("lr_law_acc_p0.7_k1: 54.1% misses (w 0.34)").
     data = _data(eta_epoch=305, last_epoch=300)
     data["models"] = [
         {"name": "pow3", "final_acc1": 80.0, "weight": 0.5, "end_weight": 0.0},
         {"name": "lr_law_acc_p0.5_k3", "final_acc1": 83.0, "weight": 0.2, "end_weight": 0.7},
-        {"name": "lr_law_acc_p1_kinf", "final_acc1": 82.5, "weight": 0.3, "end_weight": 0.3}]
-    models = [line for line in forecast_lines(ForecastOutcome(data)) if line.startswith("  ")]
-    assert models == ["  lr_law_acc_p0.5_k3: 83.0% reaches (w 0.70)",
-                      "  lr_law_acc_p1_kinf: 82.5% reaches (w 0.30)"]
+        {"name": "lr_law_acc_p1_kinf", "final_acc1": 81.5, "weight": 0.3, "end_weight": 0.3}]
+    lines = forecast_lines(ForecastOutcome(data))
+    assert lines[-1] == "ep 301: 2 models say 81.5-83.0%; 1 of 2 reach 82%"
+    assert not any("lr_law" in line or "(w " in line for line in lines)
 
 
 def test_events_ahead_come_before_the_models_so_a_short_panel_keeps_them():
@@ -46,6 +47,6 @@ def test_events_ahead_come_before_the_models_so_a_short_panel_keeps_them():
                       {"kind": "lr_restart", "epoch": 302, "ratio": 15.0, "predicted_drop": 6.7}]
     lines = forecast_lines(ForecastOutcome(data))
     first = next(i for i, line in enumerate(lines) if line.startswith("next:"))
-    assert lines[first:first + 2] == ["next: ep 301: lr_drop",
-                                      "next: ep 302: lr_restart LR x15, drop ~6.7 pts"]
-    assert lines[first + 2].startswith("  m0")
+    assert lines[first:first + 2] == ["next: ep 301: LR drop",
+                                      "next: ep 302: LR restart LR x15, drop ~6.7 pts"]
+    assert lines[first + 2].startswith("ep 301: 4 models")

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -35,12 +36,12 @@ def fake_command(run_dir: Path) -> list[str]:
 def test_demo_starts_training_and_stops_or_leaves_it(monkeypatch, capsys, choice):
     started = []
 
-    def fake_app(source, path, target, training=None, config_name=None):
+    def fake_app(source, path, target, training=None, notify=None):
         started.append((path, training))
         end = time.monotonic() + 10
         while not (path / "metrics.jsonl").exists() and time.monotonic() < end:
             time.sleep(0.05)
-        return choice
+        return choice, SimpleNamespace(return_code=0)
 
     monkeypatch.setattr(launch, "demo_command", fake_command)
     monkeypatch.setattr(launch, "_run_app", fake_app)

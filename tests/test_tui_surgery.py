@@ -1,12 +1,15 @@
+"""The monitor's surgery: every rewind and edit through ckpt_tools' rewind, described in words
+with its exact resume command before anything is written."""
+
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
+from tui_pilot import tiny_run
 
 from runwatch.schedule import ScheduleSpec, lr_at, spec_to_dict
 from runwatch.tui import surgery
-from runwatch.tui.surgery import EditChoice, describe_plan, edited_path, preview_lrs, resume_command
+from runwatch.tui.surgery import EditChoice, describe_plan, preview_lrs, rewind_command
 
 SEED = ScheduleSpec("cosine_restarts", 0.05, 100, t0=30, eta_min=1e-5)
 
@@ -21,39 +24,35 @@ def test_preview_of_t0_100_keep_phase_shows_the_jump_match_lr_avoids_it():
     assert match[0] <= 2 * last
 
 
-def test_edit_never_overwrites_and_resume_command():
-    assert edited_path(Path("c/epoch-0030.pt")) == Path("c/epoch-0030-edited.pt")
-    assert resume_command(Path("x.pt"), "smoke_cpu") == (
-        "runwatch train --config smoke_cpu --resume-from x.pt")
+def test_the_cli_command_that_does_the_same():
+    assert rewind_command("runs/r 1", 29, EditChoice(t0=100, continuity="match-lr")) == (
+        "runwatch ckpt rewind 'runs/r 1' --to 29 --t0 100 --continuity match-lr")
+    assert rewind_command("r", "best", None) == "runwatch ckpt rewind r --to best"
 
 
-def test_a_second_edit_of_the_same_checkpoint_gets_a_new_name(tmp_path):
-    (tmp_path / "epoch-0030-edited.pt").write_bytes(b"first edit")
-    assert edited_path(tmp_path / "epoch-0030.pt") == tmp_path / "epoch-0030-edited-2.pt"
+def test_the_confirmation_says_what_is_abandoned_the_lrs_and_the_exact_resume_command(
+        tmp_path):
+    run = tiny_run(tmp_path / "run")
+    plan = surgery.plan_rewind(run, 3, EditChoice(t0=10, continuity="match-lr"))
+    text = describe_plan(plan)
+    assert text.startswith("rewind to epoch 3 (test acc ")
+    assert "abandons epochs 4, 5 (kept in the stream as an abandoned branch)" in text
+    assert "schedule: t0 3 -> 10; continuity match-lr" in text
+    assert "epoch 3 ran at " in text and "no jump at the resume point" in text
+    assert "writes rewind-from-0003.pt and rewind-0003.toml; nothing is overwritten" in text
+    planned = text.split("then resume with:\n  ")[1]
+    result = surgery.apply_rewind(plan)
+    assert planned == result.resume_command  # what was confirmed is what was written
+    assert planned.endswith(f"--resume-from {run / 'checkpoints' / 'rewind-from-0003.pt'}")
 
 
-def test_an_edit_name_taken_after_the_dialog_becomes_the_next_free_one(tmp_path):
-    from ckpt_builders import torchvision_checkpoint
-
-    source = torchvision_checkpoint(tmp_path / "epoch-0030.pt", 30)
-    plan = surgery.plan_edit(source, EditChoice(t0=60))
-    out = edited_path(source)
-    out.write_bytes(b"another edit, written while the dialog was open")
-    written = surgery.write_edit(plan, out)
-    assert written == tmp_path / "epoch-0030-edited-2.pt"
-    assert out.read_bytes() == b"another edit, written while the dialog was open"
+def test_file_names_from_files_are_shown_printable(tmp_path):
+    run = tiny_run(tmp_path / "grid[\x1b]0;owned\x07")
+    text = describe_plan(surgery.plan_rewind(run, "best"))
+    assert "\x1b" not in text and "\x07" not in text and "grid[\\x1b]0;owned\\x07" in text
 
 
 def test_tools_unavailable(monkeypatch):
     monkeypatch.setitem(sys.modules, "runwatch.ckpt_tools", None)
     with pytest.raises(surgery.ToolsUnavailable, match="checkpoint tools unavailable"):
         surgery.plan_rewind(Path("."))
-
-
-def test_a_rewind_plan_is_described_in_the_units_the_monitor_shows():
-    plan = SimpleNamespace(to_dict=lambda: {
-        "to_epoch": 6, "test_acc1": 89.453125, "source": "checkpoints/best.pt",
-        "abandoned_epochs": list(range(7, 25)), "warnings": ["a", "b"]})
-    assert describe_plan(plan).splitlines() == [
-        "to_epoch: 6", "test_acc1: 89.45", "source: checkpoints/best.pt",
-        "abandoned_epochs: 7-24 (18 epochs)", "warnings: ['a', 'b']"]

@@ -49,3 +49,27 @@ def fake_checkpoints(run_dir: Path) -> None:
     folder.mkdir()
     for name in ("epoch-0004.pt", "epoch-0005.pt", "best.pt", "last.pt"):
         (folder / name).write_bytes(b"x" * 1000)
+
+
+TINY_RUN = ["--set", 'model.arch="tiny_cnn"', "--set", "model.num_classes=4",
+            "--set", "data.image_size=8", "--set", "data.batch_size=8",
+            "--set", "data.train_size=64", "--set", "data.val_size=32",
+            "--set", "schedule.t0=3", "--set", "train.epochs=5",
+            "--set", "train.checkpoint_keep=10", "--set", 'train.device="cpu"']
+_trained: list[Path] = []
+
+
+def tiny_run(dest: Path) -> Path:
+    """A real 5-epoch runwatch run (restart at epoch 4, a checkpoint per epoch) at `dest`:
+    trained once per test process, copied for each test."""
+    import shutil
+    import tempfile
+
+    from runwatch.cli import main
+
+    if not _trained:
+        run = Path(tempfile.mkdtemp(prefix="tui-tiny-run-")) / "run"
+        assert main(["train", "--config", "smoke_cpu", "--run-dir", str(run), *TINY_RUN]) == 0
+        _trained.append(run)
+    shutil.copytree(_trained[0], dest)
+    return dest

@@ -17,11 +17,17 @@ from runwatch.stream import FollowState
 from runwatch.terminal import printable
 from runwatch.tui.run_model import RunModel
 from runwatch.tui.status import format_lr
-from runwatch.tui.tags import RESTART_RATIO, lr_jumped
+from runwatch.tui.tags import RESTART_RATIO, lr_jumped, warmup_end
 
 LEVELS = ("critical", "warning", "info")
 MARKERS = {"critical": "!!", "warning": "!", "info": "i"}
-RESTART_HORIZON = 15  # epochs ahead within which an LR restart is a warning (critical <= 3)
+# An LR restart ahead is ranked by what the forecast says it costs: a drop of BIG_DROP points or
+# more is critical however far ahead, one of SMALL_DROP or more a warning, a gain is news.
+# Without a forecast, by nearness: critical within 3 epochs, a warning within RESTART_HORIZON.
+BIG_DROP = 5.0
+SMALL_DROP = 1.0
+RESTART_HORIZON = 15
+MISSING_GRACE_S = 30.0  # a path still missing after this is probably mistyped
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,12 @@ class Alert:
     kind: str
     message: str
     epoch: int | None = None
+    cost: float = 0.0  # predicted points lost: ranks alerts of one level
+
+    @property
+    def key(self) -> tuple[str, int | None]:
+        """What makes it the same alert from one update to the next (its words change)."""
+        return self.kind, self.epoch
 
     @property
     def marker(self) -> str:
@@ -40,41 +52,64 @@ class Alert:
         return f"[{self.marker}] {self.kind}: {self.message}"
 
 
+@dataclass(frozen=True)
+class AlertContext:
+    """What the alerts need besides the model and the forecast."""
+
+    source_note: str = ""  # how a foreign log was read (which fields)
+    target: float | None = None
+    path: str = ""  # what the user asked to watch
+    missing_s: float = 0.0  # how long it has been missing
+    trainer_pid: int | None = None  # the training the app started, if it did
+
+
 def compute_alerts(model: RunModel, follow: FollowState, state: str, status_words: str,
-                   forecast: dict | None = None, source_note: str = "") -> list[Alert]:
-    """Every alert, most urgent first; `source_note` says how a foreign log was read."""
+                   forecast: dict | None = None,
+                   context: AlertContext = AlertContext()) -> list[Alert]:
+    """Every alert, most urgent first: by level, then by predicted cost, then newest."""
     alerts: list[Alert] = []
     alerts += restart_ahead(model, forecast)
     alerts += step_nonfinite(model)
     alerts += run_end(model)
+    alerts += target_reached(model, context.target)
     alerts += history_alerts(forecast, ended=model.end is not None)
     alerts += stream_health(model, follow, state, status_words)
-    if source_note:
-        alerts.append(Alert("info", "SOURCE", source_note))
+    if state == "missing":
+        alerts.append(missing(context, follow.problem))
+    if context.source_note:
+        alerts.append(Alert("info", "SOURCE", context.source_note))
     order = {level: i for i, level in enumerate(LEVELS)}
-    return sorted(alerts, key=lambda a: (order[a.level], -(a.epoch or 0)))
+    return sorted(alerts, key=lambda a: (order[a.level], -a.cost, -(a.epoch or 0)))
 
 
 def restart_ahead(model: RunModel, forecast: dict | None) -> list[Alert]:
-    """The next planned LR jump (a restart, or an edit that raises the LR)."""
+    """The next planned LR jump (a restart, or an edit that raises the LR); a rise inside the
+    warmup is no restart."""
     latest = model.latest()
     if latest is None or not model.plan or latest.epoch >= len(model.plan):
         return []
     prev_lr = latest.lr if math.isfinite(latest.lr) else model.planned_lr(latest.epoch)
-    jumps = find_jumps(model.plan[latest.epoch:], latest.epoch + 1, RESTART_RATIO, prev_lr)
+    warmup = warmup_end(model)
+    jumps = [j for j in find_jumps(model.plan[latest.epoch:], latest.epoch + 1, RESTART_RATIO,
+                                   prev_lr) if j.epoch > warmup]
     if not jumps:
         return []
     jump = jumps[0]
     ahead = jump.epoch - latest.epoch
-    level = "info" if ahead > RESTART_HORIZON else "critical" if ahead <= 3 else "warning"
     drop = _predicted_drop(forecast, jump.epoch)
-    drop_text = (f"predicted drop {drop:.1f} pts" if drop is not None
-                 else "predicted drop: forecast unavailable")
+    if drop is None:
+        level = "info" if ahead > RESTART_HORIZON else "critical" if ahead <= 3 else "warning"
+        drop_text = "predicted drop: forecast unavailable"
+    else:
+        level = "critical" if drop >= BIG_DROP else "warning" if drop >= SMALL_DROP else "info"
+        drop_text = (f"predicted drop {drop:.1f} pts" if drop >= 0.05
+                     else f"predicted gain {-drop:.1f} pts" if drop <= -0.05
+                     else "no predicted drop")
     when = "next epoch" if ahead == 1 else f"in {ahead} epochs"
     return [Alert(level, "LR RESTART AHEAD",
                   f"{when} (epoch {jump.epoch}): LR {format_lr(jump.lr_before)} -> "
                   f"{format_lr(jump.lr_after)} ({jump.ratio:.0f}x), {drop_text}",
-                  jump.epoch)]
+                  jump.epoch, max(drop or 0.0, 0.0))]
 
 
 def _predicted_drop(forecast: dict | None, epoch: int) -> float | None:
@@ -105,6 +140,33 @@ def run_end(model: RunModel) -> list[Alert]:
     return [Alert(level, "RUN ENDED", f"{status} {message}".strip(), model.end.get("epoch"))]
 
 
+def target_reached(model: RunModel, target: float | None) -> list[Alert]:
+    """The first epoch of the live branch at or above the target."""
+    if target is None:
+        return []
+    reached = next((p for p in model.epochs() if p.test_acc1 >= target), None)
+    if reached is None:
+        return []
+    return [Alert("info", "TARGET REACHED", f"test acc {reached.test_acc1:.2f} at epoch "
+                  f"{reached.epoch} (target {target:g}%)", reached.epoch)]
+
+
+def missing(context: AlertContext, problem: str = "") -> Alert:
+    """Nothing to read at the watched path yet: something there that is no file (`problem`:
+    a directory, a FIFO), the demo's trainer starting, a run not started yet, or (after
+    MISSING_GRACE_S) a mistyped path; each says the path it waits for."""
+    if problem:
+        return Alert("warning", "FILE MISSING", f"{printable(problem)}; watching for a file")
+    if context.trainer_pid is not None:
+        return Alert("info", "STARTING", f"the trainer (pid {context.trainer_pid}) is starting: "
+                     f"its stream appears in {context.path} with its first records")
+    if context.missing_s < MISSING_GRACE_S:
+        return Alert("info", "WAITING", f"nothing at {context.path} yet; watching for it")
+    return Alert("warning", "FILE MISSING", f"still nothing at {context.path} after "
+                 f"{context.missing_s:.0f} s: check the path (a run directory, its "
+                 "metrics.jsonl, or a log file)")
+
+
 def history_alerts(forecast: dict | None, ended: bool) -> list[Alert]:
     """The forecast's events behind the run as alerts.
 
@@ -133,7 +195,7 @@ def _regression(event: dict) -> Alert:
     return Alert("warning", "REGRESSION",
                  f"epoch {epoch}{cause}: test acc {event['acc_before']:.2f} -> "
                  f"{event['acc_after']:.2f} ({-event['drop']:+.2f} pts, noise "
-                 f"{event['noise']:.2f}){back}", epoch)
+                 f"{event['noise']:.2f}){back}", epoch, event['drop'])
 
 
 def _plateau(event: dict) -> Alert:
@@ -194,10 +256,6 @@ def stream_health(model: RunModel, follow: FollowState, state: str,
         out.append(Alert("info", "QUIET", f"{status_words}: this log format writes no end "
                                           "marker, so a finished run and a stopped one look "
                                           "alike"))
-    if state == "missing":
-        out.append(Alert("warning", "FILE MISSING",
-                         f"{printable(follow.problem)}; watching for a file" if follow.problem
-                         else "no stream file yet; watching for it"))
     if follow.bad_lines:
         why = f"{follow.last_reason}: " if follow.last_reason else ""
         last = f" (last: {why}{follow.last_bad[:40]!r})" if follow.last_bad else ""

@@ -1,16 +1,17 @@
-"""The live monitor: follows a run's stream and shows it, forecasts it, and repairs it.
+"""The live monitor: follows a run's stream and shows it, forecasts it, says what to do, and
+repairs it.
 
 One owner of the run state: the app's RunModel, changed only on the UI thread. The follower
 worker polls the feed (~4 Hz, from the last offset) and posts what it read as `RecordsRead`;
-the forecast and the checkpoint listing run in thread workers on copies of what they need and
-post their results. The app applies each message and sets the widgets' reactives (attributes
-down). Rewind and edit go through one async flow (`run_surgery`) that asks with `push_screen_wait`.
-On quit every worker is told to stop and returns within one poll interval.
+the forecast (with the "what to do" options as scenarios), the checkpoint listing and the
+`--notify-cmd` runs are thread workers that get copies of what they need and post their
+results. The app applies each message and sets the widgets' reactives (attributes down).
+Every surgery goes through one async flow (tui.surgery_flow) that asks with
+`push_screen_wait`. On quit every worker is told to stop and returns within one poll interval.
 """
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import Callable
@@ -21,36 +22,45 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, TabbedContent, TabPane
+from textual.widgets import Footer, Input, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
-from runwatch.errors import RunwatchError
-from runwatch.runlock import live_holder, stop_holder, wait_released
-from runwatch.stream import FollowState
-from runwatch.tui import surgery
-from runwatch.tui.alerts import compute_alerts
+from runwatch.terminal import printable
+from runwatch.tui import advice as advice_of
+from runwatch.tui.alerts import AlertContext, compute_alerts
 from runwatch.tui.checkpoints import checkpoint_files, checkpoint_rows, run_dir_of
 from runwatch.tui.feed import StreamFeed
 from runwatch.tui.forecasting import WAITING, ForecastOutcome, run_forecast
-from runwatch.tui.launch import STOP_WAIT_S
-from runwatch.tui.messages import CheckpointFilesListed, ForecastReady, RecordsRead
+from runwatch.tui.headless import AlertLog
+from runwatch.tui.messages import (
+    CheckpointFilesListed,
+    ForecastReady,
+    NotifyFailed,
+    RecordsRead,
+)
+from runwatch.tui.notify import Notifier, NotifySettings, alert_json, in_tmux, run_command
+from runwatch.tui.notify import terminal_sequences as notification_sequences
 from runwatch.tui.run_model import RunModel
-from runwatch.tui.screens.confirm_screen import ConfirmScreen
-from runwatch.tui.screens.edit_screen import EditContext, EditScreen
+from runwatch.tui.screens.edit_screen import EditContext
 from runwatch.tui.screens.help_screen import HelpScreen
 from runwatch.tui.screens.quit_screen import QuitScreen
 from runwatch.tui.source import MonitorSource
 from runwatch.tui.status import header_facts, run_state
+from runwatch.tui.surgery_flow import SurgeryRequest, run_surgery
 from runwatch.tui.widgets.accuracy_chart import AccuracyChart, chart_series
+from runwatch.tui.widgets.advice_panel import AdvicePanel
 from runwatch.tui.widgets.alert_list import AlertList
 from runwatch.tui.widgets.checkpoint_panel import CheckpointPanel
-from runwatch.tui.widgets.epoch_table import EpochTable
+from runwatch.tui.widgets.commands_panel import Command, CommandsPanel
+from runwatch.tui.widgets.epoch_table import EpochTable, table_rows
 from runwatch.tui.widgets.forecast_panel import ForecastPanel
 from runwatch.tui.widgets.run_header import RunHeader
+from runwatch.tui.widgets.step_chart import StepChart, step_view
 from runwatch.tui.widgets.trend_lines import TrendLines, trends_of
 
 POLL_S = 0.25
 DEFAULT_TARGET = 75.0
+MAX_COMMANDS = 6
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,7 @@ class ForecastInputs:
     target: float
     patience: int | None
     now: float | None
+    options: list[advice_of.Option]
 
 
 class RunwatchApp(App[str | None]):
@@ -76,25 +87,36 @@ class RunwatchApp(App[str | None]):
         Binding("1", "show_tab('run')", "Run"),
         Binding("2", "show_tab('chart')", "Chart"),
         Binding("3", "show_tab('checkpoints')", "Ckpts"),
+        Binding("4", "show_tab('steps')", "Steps"),
+        Binding("f", "fix", "Fix"),
         Binding("b", "rewind_best", "Rewind"),
         Binding("e", "edit", "Edit"),
+        Binding("c", "copy", "Copy cmd"),
+        Binding("slash", "jump", "Jump"),
         Binding("a", "focus_alerts", "Alerts", show=False),
         Binding("end,G", "follow", "Follow", show=False),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
-    KEY_HELP = [
-        ("q", "quit (asks first when it started the training)"),
+    KEY_HELP = [  # each fits one line of the help at 80 columns
+        ("q Ctrl+Q", "quit (asks first when it started the training)"),
         ("?", "this list of keys"),
-        ("1 2 3", "tabs: run, chart + forecast, checkpoints"),
+        ("1 2 3 4", "tabs: run, chart, checkpoints + commands, steps"),
+        ("f", "open what to do's fix in the edit dialog, pre-filled"),
         ("b", "rewind to the best checkpoint (asks first)"),
-        ("e", "edit a checkpoint's schedule, with LR and forecast previews"),
-        ("a", "focus the alert list (arrows/PgUp/PgDn scroll it)"),
-        ("End G", "jump to and follow the newest epoch"),
+        ("e", "edit the selected checkpoint's schedule (asks first)"),
+        ("c", "copy the newest command to the clipboard (OSC 52)"),
+        ("/", "jump to an epoch, or show one tag: regression, restart..."),
+        ("Esc", "show every epoch again after /"),
+        ("Home g", "first row of a table; End G: the last (followed)"),
+        ("+ - [ ] 0", "steps tab: zoom in, out, earlier, later, all epochs"),
+        ("a", "focus the alert list (arrows, PgUp, PgDn scroll it)"),
         ("Tab", "move focus between panels"),
     ]
 
     def __init__(self, source: MonitorSource, path: str | Path, *, target: float | None = None,
                  run_name: str | None = None, clock: Callable[[], float] = time.time,
-                 poll_s: float = POLL_S, training=None, config_name: str | None = None) -> None:
+                 poll_s: float = POLL_S, training=None, replay: bool = False,
+                 notify: NotifySettings | None = None) -> None:
         super().__init__()
         self.feed = StreamFeed(source)
         self.path = Path(path)
@@ -103,13 +125,19 @@ class RunwatchApp(App[str | None]):
         self.clock = clock
         self.poll_s = poll_s
         self.training = training  # a subprocess.Popen the caller started, or None
-        self.config_name = config_name  # for the resume command, when the caller knows it
+        self.replay = replay  # a recorded run played back: no files, the log's own clock
+        self.notifier = Notifier(notify or NotifySettings(), self.run_name)
         # The run's state: changed on the UI thread only.
         self.model = RunModel()
-        self.follow_state = FollowState(missing=True)
+        self.follow_state = replace(self.feed.state)  # the follower posts its own copies
         self.activity: float | None = None
         self.forecast = ForecastOutcome(None, WAITING)
+        self.advice = advice_of.Advice(note="what to do: waiting for the forecast")
+        self.alert_log = AlertLog()
+        self.notifications: list[tuple[str, str]] = []  # (title, body) of each one sent
+        self.commands: tuple[Command, ...] = ()  # newest first: the commands panel's
         self.loading = True  # until the follower has read to the end of the file once
+        self.started = clock()
         self._checkpoint_files: list[tuple[Path, int]] = []
         self._state = ""  # the header's last run state: a change re-dates the forecast's ETA
         self._forecast_wanted = False  # the history changed since the forecast shown
@@ -122,9 +150,21 @@ class RunwatchApp(App[str | None]):
         return self.target_arg or self.model.target_acc1 or DEFAULT_TARGET
 
     @property
+    def run_dir(self) -> Path:
+        return run_dir_of(self.path)
+
+    @property
     def forecasting(self) -> bool:
         """A forecast is running, or one is due for the history on screen."""
         return self._forecast_running or self._forecast_wanted
+
+    def closing(self) -> bool:
+        return self._stop.is_set()
+
+    def replay_ended(self) -> bool:
+        """A replay that has played its last record, all of it applied."""
+        return (self.replay and self.feed.caught_up()
+                and self.follow_state.records == self.feed.state.records)
 
     def compose(self) -> ComposeResult:
         yield RunHeader(id="header")
@@ -137,15 +177,23 @@ class RunwatchApp(App[str | None]):
                     yield AccuracyChart(id="chart-small", classes="chart")
                     yield ForecastPanel(id="forecast-small", classes="forecast")
                     yield AlertList(id="alerts")
+                    yield AdvicePanel(id="advice-small", classes="advice", full=False)
             with TabPane("Chart [2]", id="chart"):
                 yield AccuracyChart(id="chart-big", classes="chart")
                 yield ForecastPanel(id="forecast-big", classes="forecast")
+                yield AdvicePanel(id="advice-big", classes="advice")
             with TabPane("Checkpoints [3]", id="checkpoints"):
                 yield CheckpointPanel(id="ckpts")
+                yield CommandsPanel(id="commands")
+            with TabPane("Steps [4]", id="steps"):
+                yield StepChart(id="step-chart")
+        yield Input(placeholder="epoch number, or a tag: regression, restart, peak, warmup, dip",
+                    id="jump")
         yield Footer()
 
     def on_mount(self) -> None:
         self.title = f"runwatch: {self.run_name}"
+        self.query_one("#jump", Input).display = False
         self.refresh_status()
         self.follow_stream()
         self.set_interval(1.0, self.refresh_status)
@@ -176,15 +224,23 @@ class RunwatchApp(App[str | None]):
     @work(thread=True, group="forecast")
     def forecast_run(self, inputs: ForecastInputs) -> None:
         outcome = run_forecast(inputs.history, inputs.plan, inputs.target,
-                               patience=inputs.patience, now=inputs.now)
+                               patience=inputs.patience, now=inputs.now,
+                               scenarios=advice_of.scenarios_of(inputs.options))
         if not get_current_worker().is_cancelled:
-            self.post_message(ForecastReady(outcome))
+            self.post_message(ForecastReady(outcome, inputs.options))
 
     @work(thread=True, exclusive=True, group="checkpoints")
     def list_checkpoint_files(self) -> None:
-        files = checkpoint_files(run_dir_of(self.path))
+        files = checkpoint_files(self.run_dir)
         if not get_current_worker().is_cancelled:
             self.post_message(CheckpointFilesListed(files))
+
+    @work(thread=True, group="notify")
+    def notify_command(self, command: str, payloads: list[str]) -> None:
+        for payload in payloads:
+            failure = run_command(command, payload)
+            if failure is not None:
+                self.post_message(NotifyFailed(failure))
 
     # Messages up: the UI thread applies them -------------------------------------------------
 
@@ -200,8 +256,7 @@ class RunwatchApp(App[str | None]):
         if message.activity is not None:
             self.activity = message.activity
         if change.new_epochs or change.rebuild:
-            for table in self.query(EpochTable):
-                table.sync(self.model, change.new_epochs, change.rebuild)
+            self._show_table()
         # While a long history loads only the table follows (the first rows show at once);
         # the whole-history views are drawn once it is all in.
         if not self.loading and (was_loading or change.new_epochs or change.rebuild
@@ -209,6 +264,7 @@ class RunwatchApp(App[str | None]):
             for trends in self.query(TrendLines):
                 trends.trends = trends_of(self.model)
             self._show_charts()
+            self._show_steps()
         if change.new_epochs or change.rebuild or change.plan:
             self._forecast_wanted = True
         if not self.loading and (was_loading or change.checkpoints or change.rebuild
@@ -220,40 +276,77 @@ class RunwatchApp(App[str | None]):
     def on_forecast_ready(self, message: ForecastReady) -> None:
         self._forecast_running = False
         self.forecast = message.outcome
+        latest = self.model.latest()
+        self.advice = advice_of.advise(message.options, self.forecast.data,
+                                       latest.epoch if latest else 0)
         for panel in self.query(ForecastPanel):
             panel.outcome = self.forecast
-        events = (self.forecast.data or {}).get("events") or []
-        regressions = frozenset(e["epoch"] for e in events if e.get("kind") == "regression")
+        for panel in self.query(AdvicePanel):
+            panel.advice, panel.target = self.advice, self.target
         self._show_charts()
-        for table in self.query(EpochTable):
-            table.show_regressions(self.model, regressions)
+        self._show_table()
         self.refresh_status()
+        self._refresh_keys()
         self._start_forecast()  # the history may have moved on while it ran
 
     def on_checkpoint_files_listed(self, message: CheckpointFilesListed) -> None:
+        had = bool(self._checkpoint_files)
         self._checkpoint_files = message.files
         self._show_checkpoints()
+        if had != bool(message.files):
+            self._refresh_keys()
+            self._forecast_wanted = True  # the options start from the files there are
+            self._start_forecast()
+
+    def on_notify_failed(self, message: NotifyFailed) -> None:
+        self.notify(message.text, severity="warning", markup=False)
+
+    def on_step_chart_zoom_changed(self, message: StepChart.ZoomChanged) -> None:
+        self._show_steps()
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        # The tab's main widget takes the keys (arrows in the checkpoints table at once).
+        focus = {"run": "#epochs", "checkpoints": "#ckpt-table", "steps": "#step-chart"}
+        target = focus.get(event.pane.id or "")
+        if target:
+            self.query_one(target).focus()
+        if event.pane.id == "steps":
+            self._show_steps()
 
     # Attributes down ------------------------------------------------------------------------
+
+    def _clock_now(self) -> float:
+        """Now: the log's own clock in a replay (its last record), else the wall clock."""
+        if self.replay and self.model.last_time is not None:
+            return self.model.last_time
+        return self.clock()
 
     def _start_forecast(self) -> None:
         """Forecast the history on screen once it is all in, one forecast at a time."""
         if not self._forecast_wanted or self.loading or self._forecast_running:
             return
         self._forecast_wanted, self._forecast_running = False, True
-        # A run that is not training dates its ETA from now, not from its last epoch.
+        # A run that is not training dates its ETA from now, not from its last epoch; a
+        # replay's ETA is in the log's own time.
         state = run_state(self.model, self.follow_state, self.clock(), self.activity)[0]
+        kept = None if self.replay else {r.epoch for r in self._rows() if r.epoch is not None}
         self.forecast_run(ForecastInputs(
             history=[p.record for p in self.model.epochs()],
             plan=list(self.model.plan) if self.model.plan else None,
             target=self.target, patience=self.model.patience(),
-            now=None if state == "running" else self.clock()))
+            now=None if state == "running" or self.replay else self.clock(),
+            options=advice_of.options(self.model, kept)))
 
     def refresh_status(self) -> None:
-        facts = header_facts(self.model, self.follow_state, self.run_name, self.clock(),
-                             self.activity, self.forecast.data, self.target, self.feed.kind)
+        ended = self.replay_ended()
+        facts = header_facts(self.model, self.follow_state, self.run_name, self._clock_now(),
+                             self.activity, self.forecast.data, self.target, self.feed.kind,
+                             printable(self.path), ended)
+        context = AlertContext(self._source_note(), self.target, printable(self.path),
+                               self.clock() - self.started,
+                               self.training.pid if self.training is not None else None)
         alerts = compute_alerts(self.model, self.follow_state, facts.state, facts.status,
-                                self.forecast.data, self._source_note())
+                                self.forecast.data, context)
         if facts.state != self._state and self.model.epochs():
             self._forecast_wanted = True
             self._start_forecast()
@@ -262,6 +355,27 @@ class RunwatchApp(App[str | None]):
             header.facts = facts
         for alert_list in self.query(AlertList):
             alert_list.alerts = tuple(alerts)
+        latest = self.model.latest()
+        self.alert_log.add(alerts, latest.epoch if latest else None)
+        self._send_notifications(self.notifier.due(alerts, latest.epoch if latest else None))
+
+    def _send_notifications(self, alerts: list) -> None:
+        if not alerts:
+            return
+        title, body = self.notifier.message(alerts)
+        self.notifications.append((title, body))
+        if self.notifier.settings.terminal:
+            self.write_terminal(notification_sequences(title, body, in_tmux()))
+        command = self.notifier.settings.command
+        if command:
+            now = time.time()
+            self.notify_command(command, [alert_json(a, self.run_name, now) for a in alerts])
+
+    def write_terminal(self, sequence: str) -> None:
+        """Raw output in order with the screen's: Textual's own bell and clipboard go through
+        the driver's writer this way; it has no public call for other sequences."""
+        if self._driver is not None and not self.is_headless:
+            self._driver.write(sequence)
 
     def _source_note(self) -> str:
         """How a foreign log was read (which fields), for the alert list; empty for ours."""
@@ -270,23 +384,66 @@ class RunwatchApp(App[str | None]):
             return ""
         return f"{kind}: {note}"
 
+    def _regressions(self) -> frozenset[int]:
+        events = (self.forecast.data or {}).get("events") or []
+        return frozenset(e["epoch"] for e in events if e.get("kind") == "regression")
+
+    def _show_table(self) -> None:
+        rows = table_rows(self.model, self._regressions())
+        for table in self.query(EpochTable):
+            table.epoch_rows = rows
+
     def _show_charts(self) -> None:
         series = chart_series(self.model, self.forecast.data, self.target)
         for chart in self.query(AccuracyChart):
             chart.series = series
 
+    def _show_steps(self) -> None:
+        chart = self.query_one(StepChart)
+        if self.query_one(TabbedContent).active == "steps":  # drawn when it is looked at
+            chart.view = step_view(self.model, chart.zoom, max(chart.size.width, 40))
+
+    def _rows(self):
+        return checkpoint_rows(self._checkpoint_files, self.model)
+
     def _show_checkpoints(self) -> None:
-        rows = tuple(checkpoint_rows(self._checkpoint_files, self.model))
+        rows = tuple(self._rows())
         for panel in self.query(CheckpointPanel):
             panel.rows = rows
 
     def report(self, text: str) -> None:
         """The outcome of a surgery step: in the checkpoints panel, and as a toast."""
+        lines = [printable(line) for line in text.splitlines()] or [""]
         for panel in self.query(CheckpointPanel):
-            panel.status = text
-        self.notify(text.splitlines()[0], timeout=6, markup=False)
+            panel.status = "\n".join(lines)
+        self.notify(lines[0], timeout=8, markup=False)
+
+    def _refresh_keys(self) -> None:
+        """The footer's keys follow what there is to act on (a late worker's result may come
+        while the app closes: no screen then)."""
+        if self.screen_stack:
+            self.refresh_bindings()
+
+    def keep_command(self, command: Command) -> None:
+        """A command the user will want to run: kept visible in the commands panel."""
+        self.commands = (command, *self.commands)[:MAX_COMMANDS]
+        for panel in self.query(CommandsPanel):
+            panel.commands = self.commands
+        self._refresh_keys()
 
     # Keys ------------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Keys with nothing to act on are neither shown nor answered: b and e need checkpoint
+        files, f a recommended change, c a command to copy."""
+        if action in ("rewind_best", "edit"):
+            return bool(self._checkpoint_files) and not self.replay
+        if action == "fix":
+            best = self.advice.recommended
+            return best is not None and best.option.choice is not None
+        if action == "copy":
+            return bool(self.commands)
+        return True
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.KEY_HELP))
@@ -299,9 +456,46 @@ class RunwatchApp(App[str | None]):
         self.query_one(AlertList).focus()
 
     def action_follow(self) -> None:
+        self.query_one(EpochTable).action_last_row()
+
+    def action_jump(self) -> None:
+        bar = self.query_one("#jump", Input)
+        bar.display = True
+        bar.value = ""
+        bar.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "jump":
+            return
+        event.input.display = False
+        text = event.value.strip()
         table = self.query_one(EpochTable)
-        if table.row_count:
-            table.move_cursor(row=table.row_count - 1)
+        self.action_show_tab("run")
+        table.focus()
+        if text.isdigit():
+            if not table.jump_to(int(text)):
+                self.notify(f"no epoch {text} on the live branch", markup=False)
+            return
+        table.tag_filter = text
+        if text and not table.row_count:
+            table.tag_filter = ""
+            self.notify(f"no epoch tagged {printable(text)!r}", markup=False)
+
+    def action_clear_filter(self) -> None:
+        bar = self.query_one("#jump", Input)
+        if bar.display:
+            bar.display = False
+            self.query_one(EpochTable).focus()
+        else:
+            self.query_one(EpochTable).tag_filter = ""
+
+    def action_copy(self) -> None:
+        if not self.commands:
+            return
+        text = self.commands[0].text
+        self.copy_to_clipboard(text)
+        self.notify(f"copied to the clipboard (OSC 52): {printable(text)[:60]}...",
+                    markup=False)
 
     async def action_quit(self) -> None:
         """q and Ctrl+Q: ask first when the app started a training that still runs."""
@@ -313,110 +507,52 @@ class RunwatchApp(App[str | None]):
             if choice in ("stop", "leave"):
                 self.exit(choice)
 
-        self.push_screen(QuitScreen(self.training.pid, str(run_dir_of(self.path))), decided)
+        self.push_screen(QuitScreen(self.training.pid, str(self.run_dir)), decided)
 
     def action_rewind_best(self) -> None:
         self.action_show_tab("checkpoints")
-        if not self.query_one(CheckpointPanel).rows:  # a replay or a foreign log: no files
-            self.report("rewind: this run has no checkpoints yet")
-            return
-        self.run_surgery("rewind")
+        self.surgery(SurgeryRequest("rewind", "best"))
 
     def action_edit(self) -> None:
         self.action_show_tab("checkpoints")
         row = self.query_one(CheckpointPanel).selected()
-        if row is None:
-            self.report("edit: this run has no checkpoints yet")
-            return
-        point = self.model.live.get(row.epoch) if row.epoch else None
-        if self.model.schedule is None or point is None:
+        point = self.model.live.get(row.epoch) if row is not None and row.epoch else None
+        context = self._edit_context(point.epoch, str(row.path), None) if point else None
+        if context is None:
             self.report("edit: the stream does not say this run's schedule or the checkpoint's "
-                        "epoch (only runwatch runs can be edited from here)")
+                        "epoch on the live branch (only runwatch runs can be edited here)")
             return
+        self.surgery(SurgeryRequest("edit", point.epoch, context))
+
+    def action_fix(self) -> None:
+        best = self.advice.recommended
+        if best is None or best.option.choice is None:
+            return
+        option = best.option
+        files = [r.path.name for r in self._rows() if r.epoch == option.checkpoint]
+        context = self._edit_context(option.checkpoint, files[0] if files else "",
+                                     option.choice)
+        if context is not None:
+            self.surgery(SurgeryRequest("fix", option.checkpoint, context))
+
+    def _edit_context(self, epoch: int, label: str, prefill) -> EditContext | None:
+        point, latest = self.model.live.get(epoch), self.model.latest()
+        if self.model.schedule is None or point is None or latest is None:
+            return None
         # The whole live branch: epochs after the checkpoint are evidence too (as
         # `runwatch forecast --checkpoint` fits them); the scenarios start at the checkpoint.
-        context = EditContext(str(row.path), self.model.schedule, point.epoch, point.lr,
-                              [p.record for p in self.model.epochs()],
-                              list(self.model.plan) if self.model.plan else None, self.target)
-        self.run_surgery("edit", row.path, context)
-
-    # The one confirm flow for every surgery ------------------------------------------------
+        last_lr = point.lr if point.lr == point.lr else self.model.planned_lr(epoch) or 0.0
+        return EditContext(label, self.model.schedule, epoch, last_lr,
+                           [p.record for p in self.model.epochs()],
+                           list(self.model.plan) if self.model.plan else None, self.target,
+                           prefill=prefill, writable=not self.replay,
+                           rewinds=latest.epoch - epoch)
 
     @work(group="surgery")
-    async def run_surgery(self, action: str, checkpoint: Path | None = None,
-                      context: EditContext | None = None) -> None:
-        """Rewind to best, or edit `checkpoint`: refuse or stop a live trainer, ask for the
-        edit, plan, confirm with the plan's facts, write, say how to resume."""
+    async def surgery(self, request: SurgeryRequest) -> None:
+        """One surgery at a time: a second key press while one asks is not queued."""
         if any(w.group == "surgery" and w is not get_current_worker() and not w.is_finished
-               for w in self.workers):  # one at a time: a second key press is not queued
-            self.report(f"{action}: another rewind or edit is still being asked for")
+               for w in self.workers):
+            self.report(f"{request.action}: another rewind or edit is still being asked for")
             return
-        run_dir = run_dir_of(self.path)
-        if not await self._may_write(run_dir, action):
-            return
-        choice = None
-        if context is not None:
-            choice = await self.push_screen_wait(EditScreen(context))
-            if choice is None:
-                self.report(f"{action} cancelled: nothing written")
-                return
-        try:
-            if checkpoint is None:
-                plan = await asyncio.to_thread(surgery.plan_rewind, run_dir, "best")
-                question, yes, out = "Rewind to the best checkpoint?", "Rewind", None
-            else:
-                plan = await asyncio.to_thread(surgery.plan_edit, checkpoint, choice)
-                out = await asyncio.to_thread(surgery.edited_path, checkpoint)
-                question, yes = "Write the edited checkpoint?", "Write"
-        except (surgery.ToolsUnavailable, RunwatchError) as exc:
-            self.report(f"{action}: {exc}")
-            return
-        details = surgery.describe_plan(plan)
-        if out is not None:
-            details += f"\nwrites {out} (the original is kept)"
-        if not await self.push_screen_wait(ConfirmScreen(question, details, yes=yes)):
-            self.report(f"{action} cancelled: nothing written")
-            return
-        try:
-            if out is None:
-                result = await asyncio.to_thread(surgery.apply_rewind, plan)
-                written, command = result.checkpoint, result.resume_command
-            else:
-                written = await asyncio.to_thread(surgery.write_edit, plan, out)
-                command = plan.resume_hint or surgery.resume_command(written, self.config_name)
-        except (surgery.ToolsUnavailable, RunwatchError) as exc:
-            self.report(f"{action} failed: {exc}")
-            return
-        verb = "rewound to" if out is None else "wrote"
-        self.report(f"{verb} {written}\nresume with:\n  {command}")
-        self.list_checkpoint_files()
-
-    async def _may_write(self, run_dir: Path, action: str) -> bool:
-        """True when no trainer holds the run, whoever started it; else refuse, or offer to
-        stop it first (SIGTERM, then wait until it has checkpointed and let go)."""
-        holder = await asyncio.to_thread(live_holder, run_dir)
-        if holder is None:
-            return True
-        refusal = f"{action}: {holder.describe()}"
-        if holder.role != "trainer" or not holder.local:  # nothing this app can stop
-            self.report(refusal)
-            return False
-        details = (f"It writes and prunes this run's checkpoints and its stream: a {action} "
-                   f"now would mix with them.\nStop: send it SIGTERM (it checkpoints and exits), "
-                   f"wait for that, then {action}.\nCancel: leave it running; nothing is written.")
-        if not await self.push_screen_wait(ConfirmScreen(f"Stop {holder.who()}?", details,
-                                                         yes="Stop", no="Cancel")):
-            self.report(refusal)
-            return False
-        try:
-            await asyncio.to_thread(stop_holder, holder)
-        except RunwatchError as exc:
-            self.report(f"{action}: {exc}")
-            return False
-        self.report(f"{action}: stopping {holder.who()}; waiting for its checkpoint")
-        if await asyncio.to_thread(wait_released, run_dir, STOP_WAIT_S, self._stop.is_set):
-            return True
-        if not self._stop.is_set():
-            self.report(f"{action}: {holder.who()} still runs after {STOP_WAIT_S} s: nothing "
-                        "written")
-        return False
+        await run_surgery(self, request)

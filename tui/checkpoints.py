@@ -3,7 +3,9 @@
 Listed from `RUN_DIR/checkpoints/` (docs/checkpoint-layout.md) in a worker thread
 (`checkpoint_files`), then matched on the UI thread to the epochs the stream names
 (`checkpoint_rows`): the trainer's `checkpoint` records, a rewind event's file; `best.pt` and
-`last.pt` are copies of an epoch file.
+`last.pt` are copies of an epoch file. A name alone says the epoch only in the patterns
+trainers use (`epoch-0003.pt`, `rewind-from-0003-2.pt`: epoch 3, never the `-2` that a free
+name adds; timm's `checkpoint-12.pth`, Lightning's `epoch=3-step=100.ckpt`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 from runwatch.tui.run_model import RunModel
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
-_EPOCH_IN_NAME = re.compile(r"(\d+)")
+_EPOCH_IN_NAME = re.compile(r"(?:^|[-_])(?:epoch|from|checkpoint)[-_=]?(\d+)")
 
 
 @dataclass(frozen=True)
@@ -67,5 +69,5 @@ def checkpoint_rows(files: list[tuple[Path, int]], model: RunModel) -> list[Chec
 
 
 def epoch_from_name(name: str) -> int | None:
-    digits = _EPOCH_IN_NAME.findall(name)
-    return int(digits[-1]) if digits else None
+    match = _EPOCH_IN_NAME.search(name)
+    return int(match.group(1)) if match else None

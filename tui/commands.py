@@ -8,12 +8,26 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from runwatch.errors import RunwatchError
+
 SEED_RUN_EPOCHS_PER_S = 0.5  # 31 epochs in about a minute
+
+
+def _notify_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--notify", action=argparse.BooleanOptionalAction, default=None,
+                        help="terminal bell and desktop notification (OSC 9/777, through "
+                             "tmux's passthrough) on the alerts that matter, each once "
+                             "(default: on, off for replays)")
+    parser.add_argument("--notify-cmd", metavar="CMD",
+                        help="also run the shell command CMD for each alert, with the alert as "
+                             "JSON on its stdin (e.g. curl -d @- https://ntfy.sh/topic)")
+    parser.add_argument("--notify-restart-within", type=int, default=3, metavar="EPOCHS",
+                        help="notify of an LR restart this many epochs ahead (default 3)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     watch = subparsers.add_parser(
-        "watch", help="watch a run live: epochs, forecast, alerts, checkpoints",
+        "watch", help="watch a run live: epochs, forecast, what to do, alerts, checkpoints",
         description="Watch a run directory, a metrics.jsonl, or another trainer's log "
                     "(TensorBoard events, a Hugging Face output dir, an MLflow run, DeiT "
                     "log.txt, timm summary.csv, Lightning metrics.csv, any epoch/accuracy CSV).")
@@ -30,6 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     watch.add_argument("--replay", type=float, nargs="?", const=1.0, default=None,
                        metavar="SPEED", help="replay a finished log at SPEED epochs per second "
                                              "(default 1)")
+    _notify_arguments(watch)
     watch.set_defaults(func=run_watch)
 
     demo = subparsers.add_parser(
@@ -39,7 +54,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo.add_argument("--seed-run", action="store_true",
                       help="replay the packaged seed run (ResNet50/ImageNet, 31 epochs) in "
                            "about a minute instead of training")
+    demo.add_argument("--headless", action="store_true",
+                      help="with --seed-run: no terminal (for CI); replays as fast as the "
+                           "forecasts allow (or at --speed), then prints a summary")
+    demo.add_argument("--speed", type=float, metavar="EPOCHS_PER_S",
+                      help=f"with --seed-run: replay speed (default {SEED_RUN_EPOCHS_PER_S}; "
+                           "headless: as fast as possible)")
+    demo.add_argument("--keep", action="store_true",
+                      help="keep the demo run's checkpoints when it ends (removed by default)")
+    _notify_arguments(demo)
     demo.set_defaults(func=run_demo)
+
+
+def notify_settings(args: argparse.Namespace, replay: bool):
+    from runwatch.tui.notify import NotifySettings
+
+    if args.notify_restart_within < 0:
+        raise RunwatchError(f"--notify-restart-within {args.notify_restart_within}: give a "
+                            "number of epochs, 0 or more")
+    terminal = (not replay) if args.notify is None else args.notify
+    return NotifySettings(terminal=terminal, command=args.notify_cmd,
+                          restart_within=args.notify_restart_within)
 
 
 def run_watch(args: argparse.Namespace) -> int:
@@ -48,10 +83,17 @@ def run_watch(args: argparse.Namespace) -> int:
 
     return watch(args.path, target=target_percent(args.target),
                  metric=accuracy_metric(args.metric), replay=args.replay,
-                 lr_tag=args.lr_tag, choice=args.source)
+                 lr_tag=args.lr_tag, choice=args.source,
+                 notify=notify_settings(args, replay=args.replay is not None))
 
 
 def run_demo(args: argparse.Namespace) -> int:
     from runwatch.tui.launch import demo, demo_seed_run
 
-    return demo_seed_run(SEED_RUN_EPOCHS_PER_S) if args.seed_run else demo()
+    if (args.headless or args.speed is not None) and not args.seed_run:
+        raise RunwatchError("--headless and --speed replay the seed run: add --seed-run")
+    notify = notify_settings(args, replay=args.seed_run)
+    if args.seed_run:
+        speed = args.speed if args.speed is not None or args.headless else SEED_RUN_EPOCHS_PER_S
+        return demo_seed_run(speed, headless=args.headless, notify=notify)
+    return demo(keep=args.keep, notify=notify)

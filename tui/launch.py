@@ -1,12 +1,14 @@
 """Shells around the app: open a source and run the monitor, or start the demo training.
 
-The demo starts `python -m trainer --config smoke_cpu --run-dir DIR` as its own process (its
-own session, so a Ctrl-C in the monitor does not reach it); on quit the app asks whether to
-stop it (SIGTERM: the trainer checkpoints and stops) or leave it running.
+The demo starts `python -m runwatch.trainer --config smoke_cpu --run-dir DIR` as its own
+process (its own session, so a Ctrl-C in the monitor does not reach it); on quit the app asks
+whether to stop it (SIGTERM: the trainer checkpoints and stops) or leave it running. A monitor
+that crashes exits non-zero (its traceback is Textual's), never 0.
 """
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,15 +16,17 @@ import tempfile
 from pathlib import Path
 
 from runwatch.errors import RunwatchError
+from runwatch.terminal import printable
 from runwatch.trainer.cli import require_training_extra
 
 DEMO_CONFIG = "smoke_cpu"
 STOP_WAIT_S = 30
+CRASHED = 1  # exit status of a monitor that crashed (a bug: Textual prints the traceback)
 
 
 def watch(path: Path, target: float | None = None, metric: str | None = None,
           replay: float | None = None, lr_tag: str | None = None,
-          choice: str | None = None) -> int:
+          choice: str | None = None, notify=None) -> int:
     from runwatch.stream.sources import open_source
 
     if replay is not None:
@@ -33,15 +37,32 @@ def watch(path: Path, target: float | None = None, metric: str | None = None,
         source = open_replay(path, replay, metric, lr_tag=lr_tag, choice=choice)
     else:
         source = open_source(path, metric, lr_tag=lr_tag, choice=choice)
-    _run_app(source, path, target)
-    return 0
+    return _exit_status(_run_app(source, path, target, replay=replay is not None,
+                                 notify=notify)[1])
 
 
-def demo_seed_run(epochs_per_s: float) -> int:
+def demo_seed_run(epochs_per_s: float | None, headless: bool = False, notify=None) -> int:
+    """The seed run replayed; headless (for CI): stepped epoch by epoch when no speed is given,
+    and a plain-text summary printed at the end."""
     from runwatch.stream.replay import ReplaySource, seed_run_records
+    from runwatch.tui import headless as hl
+    from runwatch.tui.app import RunwatchApp
 
-    source = ReplaySource(seed_run_records(), epochs_per_s, kind="seed run replay")
-    _run_app(source, Path("seed-run"), None, run_name="ResNet50/ImageNet seed run")
+    if epochs_per_s is not None and epochs_per_s <= 0:
+        raise RunwatchError(f"--speed {epochs_per_s}: the speed must be positive (epochs/s)")
+    speed = epochs_per_s or 1.0
+    clock = hl.StepClock() if headless and epochs_per_s is None else None
+    source = ReplaySource(seed_run_records(), speed, kind="seed run replay",
+                          **({"clock": clock} if clock is not None else {}))
+    app = RunwatchApp(source, Path("seed-run"), run_name="ResNet50/ImageNet seed run",
+                      replay=True, notify=notify, poll_s=0.05 if headless else 0.25)
+    if not headless:
+        app.run()
+        return _exit_status(app)
+    app.run(headless=True, size=hl.SIZE, auto_pilot=hl.stepper(clock, speed))
+    if app.return_code:
+        return _exit_status(app)
+    print(hl.summary(app))
     return 0
 
 
@@ -50,7 +71,7 @@ def demo_command(run_dir: Path) -> list[str]:
             "--run-dir", str(run_dir)]
 
 
-def demo() -> int:
+def demo(keep: bool = False, notify=None) -> int:
     require_training_extra("runwatch demo (it trains a small model; --seed-run does not)")
     run_dir = Path(tempfile.mkdtemp(prefix="runwatch-demo-"))
     log = open(run_dir / "train.log", "w")  # noqa: SIM115 - the child writes it
@@ -60,9 +81,12 @@ def demo() -> int:
     print(f"runwatch demo: training in the background (pid {process.pid}), run dir {run_dir}")
     from runwatch.stream.sources import open_source
 
-    choice = _run_app(open_source(run_dir), run_dir, None, training=process,
-                      config_name=DEMO_CONFIG)
-    return finish_training(process, run_dir, choice)
+    choice, app = _run_app(open_source(run_dir), run_dir, None, training=process,
+                           notify=notify)
+    status = finish_training(process, run_dir, choice)
+    if process.poll() is not None and not keep:
+        remove_checkpoints(run_dir)
+    return _exit_status(app) or status
 
 
 def finish_training(process: subprocess.Popen, run_dir: Path, choice: str | None) -> int:
@@ -74,6 +98,9 @@ def finish_training(process: subprocess.Popen, run_dir: Path, choice: str | None
         print(f"runwatch demo: training left running (pid {process.pid}); re-attach with:\n"
               f"  runwatch watch {run_dir}")
         return 0
+    # Said before the wait: the trainer finishes its step and writes a checkpoint first.
+    print(f"runwatch demo: stopping the training (pid {process.pid}): waiting for its "
+          f"checkpoint (up to {STOP_WAIT_S} s)...", flush=True)
     process.send_signal(signal.SIGTERM)
     try:
         process.wait(STOP_WAIT_S)
@@ -86,7 +113,27 @@ def finish_training(process: subprocess.Popen, run_dir: Path, choice: str | None
     return 0
 
 
-def _run_app(source, path: Path, target: float | None, **kwargs) -> str | None:
+def remove_checkpoints(run_dir: Path) -> None:
+    """The demo's checkpoints (tens of MB each) go with it; its stream and log stay."""
+    folder = run_dir / "checkpoints"
+    if not folder.is_dir():
+        return
+    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    shutil.rmtree(folder, ignore_errors=True)
+    print(f"runwatch demo: removed its checkpoints ({size / 1e6:.0f} MB); `runwatch demo "
+          f"--keep` keeps them. The stream stays: runwatch watch {printable(run_dir)}")
+
+
+def _exit_status(app) -> int:
+    """0, or non-zero when the app crashed (Textual sets the return code and has printed the
+    traceback): a crash must never look like success to a script or CI."""
+    code = app.return_code
+    return code if code else 0
+
+
+def _run_app(source, path: Path, target: float | None, **kwargs):
+    """(what the app exited with, the app)."""
     from runwatch.tui.app import RunwatchApp
 
-    return RunwatchApp(source, path, target=target, **kwargs).run()
+    app = RunwatchApp(source, path, target=target, **kwargs)
+    return app.run(), app

@@ -8,6 +8,7 @@ from pathlib import Path
 from textual.message import Message
 
 from runwatch.stream import FollowState
+from runwatch.tui.advice import Option
 from runwatch.tui.feed import Batch
 from runwatch.tui.forecasting import ForecastOutcome
 
@@ -25,12 +26,21 @@ class RecordsRead(Message):
 
 
 class ForecastReady(Message):
-    def __init__(self, outcome: ForecastOutcome) -> None:
+    """A forecast of the history, with the "what to do" options it evaluated as scenarios."""
+
+    def __init__(self, outcome: ForecastOutcome, options: list[Option]) -> None:
         super().__init__()
         self.outcome = outcome
+        self.options = options
 
 
 class CheckpointFilesListed(Message):
     def __init__(self, files: list[tuple[Path, int]]) -> None:
         super().__init__()
         self.files = files  # (path, size in bytes), sorted by name
+
+
+class NotifyFailed(Message):
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text  # why --notify-cmd failed, in one line

@@ -57,14 +57,21 @@ def stall_after_s(model: RunModel) -> float:
 
 
 def run_state(model: RunModel, follow: FollowState, now: float,
-              last_activity: float | None) -> tuple[str, str]:
-    """(state, words) for the header."""
+              last_activity: float | None, waiting_for: str = "",
+              ended: bool = False) -> tuple[str, str]:
+    """(state, words) for the header. `ended`: the source will give nothing more (a replay
+    that has played its last record)."""
     if follow.missing:
-        return "missing", follow.problem or "file missing (waiting for it)"
+        return "missing", follow.problem or (f"waiting for {waiting_for}" if waiting_for
+                                             else "file missing")
     if model.rewound_to is not None:  # the run_end before it was the abandoned branch's
         return "finished", f"rewound to epoch {model.rewound_to}: resume to continue"
     if model.end is not None:
         return "finished", f"finished: {model.end.get('status', 'unknown')}"
+    if ended:
+        latest = model.latest()
+        at = f" at epoch {latest.epoch}" if latest else ""
+        return "finished", f"replay ended{at}"
     if last_activity is None or model.records_seen == 0:
         return "waiting", "waiting for records"
     idle = now - last_activity
@@ -77,12 +84,15 @@ def run_state(model: RunModel, follow: FollowState, now: float,
 
 def header_facts(model: RunModel, follow: FollowState, run_name: str, now: float | None = None,
                  last_activity: float | None = None, forecast: dict | None = None,
-                 target: float = 75.0, source_kind: str = "") -> HeaderFacts:
+                 target: float = 75.0, source_kind: str = "", waiting_for: str = "",
+                 ended: bool = False) -> HeaderFacts:
+    """`ended`: a replay that has played everything; its clock is the log's, so its elapsed
+    time ends at its last record."""
     now = time.time() if now is None else now
-    state, words = run_state(model, follow, now, last_activity)
+    state, words = run_state(model, follow, now, last_activity, waiting_for, ended)
     latest = model.latest()
     per_epoch = epoch_time(model)
-    end_time = model.end.get("time") if model.end else None
+    end_time = model.end.get("time") if model.end else model.last_time if ended else None
     clock = end_time if isinstance(end_time, (int, float)) else now
     elapsed = clock - model.start_time if model.start_time is not None else None
     eta_epoch = _eta_epoch(forecast)

@@ -1,9 +1,14 @@
-"""Asks before anything is written or stopped: the action, what it will do, y / n."""
+"""Asks before anything is written or stopped: the action, what it will do, y / n.
+
+The question and the details are plain text (file names may hold `[`, which markup would
+read); long details scroll while the buttons stay on screen.
+"""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
@@ -13,16 +18,17 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def __init__(self, question: str, details: str = "", yes: str = "Yes", no: str = "No") -> None:
         super().__init__()
-        self._question, self._details, self._yes, self._no = question, details, yes, no
+        self.question, self.details, self.yes, self.no = question, details, yes, no
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-body"):
-            yield Static(f"[b]{self._question}[/b]", id="confirm-question")
-            if self._details:
-                yield Static(self._details, id="confirm-details", markup=False)
+            with VerticalScroll(id="confirm-text"):
+                yield Static(Text(self.question, style="bold"), id="confirm-question")
+                if self.details:
+                    yield Static(Text(self.details), id="confirm-details")
             with Horizontal(id="confirm-buttons"):
-                yield Button(f"{self._yes} (y)", id="yes", variant="warning")
-                yield Button(f"{self._no} (n)", id="no")
+                yield Button(f"{self.yes} (y)", id="yes", variant="warning")
+                yield Button(f"{self.no} (n)", id="no")
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)

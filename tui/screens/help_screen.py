@@ -1,11 +1,20 @@
-"""`?`: every key the app answers to, read from the bindings (so the list cannot go stale)."""
+"""`?`: every key the app answers to (plain text: a key like `[` is no markup)."""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+
+def help_text(keys: list[tuple[str, str]]) -> Text:
+    text = Text("Keys\n\n", style="bold")
+    for i, (key, what) in enumerate(keys + [("Esc ?", "close this help")]):
+        text.append(f"{chr(10) if i else ''}  {key:<10}", style="bold")
+        text.append(f" {what}")
+    return text
 
 
 class HelpScreen(ModalScreen[None]):
@@ -13,10 +22,8 @@ class HelpScreen(ModalScreen[None]):
 
     def __init__(self, keys: list[tuple[str, str]]) -> None:
         super().__init__()
-        self._keys = keys
+        self.keys = keys
 
     def compose(self) -> ComposeResult:
-        lines = ["[b]Keys[/b]", ""] + [f"  [b]{key:<8}[/b] {what}" for key, what in self._keys]
-        lines += ["", "  Esc/?    close this help"]
         with VerticalScroll(id="help-body"):
-            yield Static("\n".join(lines))
+            yield Static(help_text(self.keys))

@@ -7,6 +7,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from runwatch.terminal import printable
+
 
 class QuitScreen(ModalScreen[str]):
     """Dismisses with "stop", "leave" or "cancel"."""
@@ -22,7 +24,8 @@ class QuitScreen(ModalScreen[str]):
         with Vertical(id="confirm-body"):
             yield Static(f"[b]The training (pid {self._pid}) is still running.[/b]")
             yield Static(f"Stop it (SIGTERM: it checkpoints and stops), or leave it running "
-                         f"and re-attach later with: runwatch watch {self._run_dir}", markup=False)
+                         f"and re-attach later with: runwatch watch {printable(self._run_dir)}",
+                         markup=False)
             with Horizontal(id="confirm-buttons"):
                 yield Button("Stop (s)", id="stop", variant="warning")
                 yield Button("Leave running (l)", id="leave")

@@ -65,15 +65,17 @@ class AccuracyChart(PlotextPlot):
         xs, ys = minmax_buckets(*series.live, buckets)
         axs, ays = minmax_buckets(*series.abandoned, buckets)
         # The legend names markers, not colours, so it reads under NO_COLOR too.
-        plt.title("acc %  ⠤run  ⠒forecast  • 80% band  ─ target")
+        plt.title("acc %  ⠤ run  • forecast  · 80% band  x abandoned  ─ target")
         if axs:
-            plt.scatter(axs, ays, marker="dot", color="gray")
+            plt.scatter(axs, ays, marker="x", color="gray")
         preds = series.predictions
         if preds:
             px = [p[0] for p in preds]
-            plt.plot(px, [p[3] for p in preds], marker="dot", color="blue+")
-            plt.plot(px, [p[2] for p in preds], marker="dot", color="blue+")
-            plt.plot(px, [p[1] for p in preds], marker="braille", color="cyan")
+            # Other glyphs than the run's braille: under NO_COLOR they must not join into one
+            # line with it.
+            plt.plot(px, [p[3] for p in preds], marker="·", color="blue+")
+            plt.plot(px, [p[2] for p in preds], marker="·", color="blue+")
+            plt.plot(px, [p[1] for p in preds], marker="•", color="cyan")
         if xs:
             plt.plot(xs, ys, marker="braille", color="green")
         if series.target is not None:

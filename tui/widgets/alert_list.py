@@ -31,7 +31,8 @@ class AlertList(VerticalScroll, can_focus=True):
     def compose(self):
         yield Static("no alerts", id="alert-lines")
 
-    def on_mount(self) -> None:
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
         self.border_title = "Alerts"
 
     def watch_alerts(self, alerts: tuple[Alert, ...]) -> None:

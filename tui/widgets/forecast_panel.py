@@ -1,6 +1,7 @@
 """When the target is reached (epoch, date, interval), the chance within the planned budget,
-each model's verdict, and the schedule events ahead. Shows the note when there is no forecast
-(the forecast package missing: "forecast unavailable")."""
+the schedule events ahead, and how far the models that make the forecast agree at the plan's
+end. Shows the note when there is no forecast (the forecast package missing: "forecast
+unavailable")."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from textual.widgets import Static
 from runwatch.tui.forecasting import WAITING, ForecastOutcome
 from runwatch.tui.status import eta_timestamp, format_when
 
-MAX_MODELS = 4
 MAX_EVENTS = 3
+EVENT_WORDS = {"lr_restart": "LR restart", "lr_jump": "LR jump", "lr_drop": "LR drop"}
 
 
 def _interval(data: dict) -> str:
@@ -28,7 +29,7 @@ def _interval(data: dict) -> str:
 
 def event_text(event: dict) -> str:
     kind = event.get("kind", "?")
-    text = f"ep {event.get('epoch')}: {kind}"
+    text = f"ep {event.get('epoch')}: {EVENT_WORDS.get(kind, kind)}"
     if kind == "lr_restart":
         ratio = event.get("ratio")
         drop = event.get("predicted_drop")
@@ -64,15 +65,24 @@ def forecast_lines(outcome: ForecastOutcome) -> list[str]:
     ahead = [e for e in data.get("events") or [] if (e.get("epoch") or 0) > data.get(
         "last_epoch", 0)]
     lines += ["next: " + event_text(event) for event in ahead[:MAX_EVENTS]]
-    # The models that make the forecast at the plan's end (LR-blind ones drop out where the
-    # plan moves the LR), not those that fitted the past best.
-    counted = [m for m in data.get("models") or [] if (m.get("end_weight") or 0) > 0]
-    for model in sorted(counted, key=lambda m: -m["end_weight"])[:MAX_MODELS]:
-        final = model.get("final_acc1")
-        verdict = "-" if final is None else (
-            f"{final:.1f}% {'reaches' if final >= target else 'misses'}")
-        lines.append(f"  {model.get('name')}: {verdict} (w {model['end_weight']:.2f})")
+    lines.append(models_line(data))
     return [line for line in lines if line]
+
+
+def models_line(data: dict) -> str:
+    """How far the models that make the forecast at the plan's end agree (LR-blind ones drop
+    out where the plan moves the LR): their range, and how many reach the target."""
+    finals = [m["final_acc1"] for m in data.get("models") or []
+              if (m.get("end_weight") or 0) > 0 and m.get("final_acc1") is not None]
+    preds = data.get("predictions") or []
+    if not finals or not preds:
+        return ""
+    target = data.get("target")
+    reach = sum(1 for f in finals if target is not None and f >= target)
+    spread = (f"{finals[0]:.1f}%" if len(finals) == 1
+              else f"{min(finals):.1f}-{max(finals):.1f}%")
+    return (f"ep {preds[-1]['epoch']}: {len(finals)} models say {spread}; "
+            f"{reach} of {len(finals)} reach {target:g}%")
 
 
 class ForecastPanel(Static):

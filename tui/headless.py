@@ -1,0 +1,100 @@
+"""`runwatch demo --seed-run --headless`: the seed replay with no terminal, for CI.
+
+Textual's headless mode runs the whole app (widgets, workers, forecasts) without a terminal.
+As fast as possible (no `--speed`), the replay's clock is stepped one epoch at a time, each
+step once the monitor has shown the epoch and its forecast, so every alert is raised at the
+epoch it would be live; at a given speed the replay runs on the wall clock. It ends when the
+replay has played its last record and the last forecast is in, and prints a plain-text summary:
+the epochs shown, each alert with the epoch it first appeared, the recommended action.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from runwatch.terminal import printable
+from runwatch.tui.alerts import Alert
+
+if TYPE_CHECKING:
+    from runwatch.tui.app import RunwatchApp
+
+SIZE = (80, 24)
+SETTLE_TIMEOUT_S = 120.0  # one epoch's forecast, on a slow machine
+
+
+class StepClock:
+    """A replay clock that moves only when told to."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class AlertLog:
+    """Each alert with the epoch it first appeared at, and its latest words."""
+
+    first_seen: dict = field(default_factory=dict)  # key -> epoch shown when it appeared
+    latest: dict = field(default_factory=dict)  # key -> the alert as last shown
+
+    def add(self, alerts: list[Alert], epoch: int | None) -> None:
+        for alert in alerts:
+            self.first_seen.setdefault(alert.key, epoch)
+            self.latest[alert.key] = alert
+
+    def lines(self) -> list[str]:
+        return [f"  from epoch {self.first_seen[key]}: {printable(self.latest[key].text())}"
+                for key in self.first_seen]
+
+
+def settled(app: RunwatchApp) -> bool:
+    """Everything the replay released is on screen, and its forecast is in."""
+    return (not app.loading and not app.forecasting
+            and app.follow_state.records == app.feed.state.records)
+
+
+async def _until(pilot, condition, timeout: float = SETTLE_TIMEOUT_S) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not condition():
+        if loop.time() > end:
+            raise TimeoutError("the headless replay stopped making progress")
+        await pilot.pause(0.02)
+
+
+def released_more(app: RunwatchApp, released: int):
+    return lambda: app.feed.state.records > released
+
+
+def stepper(clock: StepClock | None, epochs_per_s: float):
+    """The auto-pilot: step the replay (or let the wall clock run it) until it has ended."""
+
+    async def drive(pilot) -> None:
+        app = pilot.app
+        while True:
+            await _until(pilot, lambda: settled(app))
+            if app.replay_ended():
+                break
+            if clock is None:
+                await pilot.pause(0.05)
+                continue
+            clock.now += 1.0 / epochs_per_s
+            # One epoch at a time: the next step waits until the follower has taken this one.
+            await _until(pilot, released_more(app, app.feed.state.records))
+        app.exit(None)
+
+    return drive
+
+
+def summary(app: RunwatchApp) -> str:
+    epochs = [p.epoch for p in app.model.epochs()]
+    shown = f"{epochs[0]}-{epochs[-1]} ({len(epochs)} epochs)" if epochs else "none"
+    lines = [f"runwatch demo --seed-run --headless: {printable(app.run_name)}",
+             f"epochs shown: {shown}", "alerts (epoch first shown: alert as last shown):"]
+    lines += app.alert_log.lines() or ["  none"]
+    lines.append(f"what to do: {printable(app.advice.words())}")
+    return "\n".join(lines)
