@@ -56,3 +56,34 @@ def test_watch_a_growing_stream_in_tmux(tmp_path: Path):
         wait_screen(session, "EXITED 0", timeout=10)
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], check=False)
+
+
+def test_seed_replay_fix_then_copy_its_command_in_tmux_at_80x24():
+    # The loop closed in a real terminal: the fix recommended, one key to its dialog, the
+    # command kept, and copied with c through OSC 52 (tmux with set-clipboard on keeps it).
+    session = f"runwatch-e2e-{uuid.uuid4().hex[:8]}"
+    runwatch = Path(sys.executable).parent / "runwatch"
+    command = f"{runwatch} demo --seed-run --speed 2; echo EXITED $?; sleep 30"
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24",
+                    command], check=True)
+    try:
+        subprocess.run(["tmux", "set-option", "-s", "-t", session, "set-clipboard", "on"],
+                       check=True)
+        shown = wait_screen(session, " instead of ", timeout=60)
+        assert "LR RESTART AHEAD" in shown and "predicted drop" in shown
+        subprocess.run(["tmux", "send-keys", "-t", session, "f"], check=True)
+        wait_screen(session, "Edit the schedule from epoch", timeout=10)
+        subprocess.run(["tmux", "send-keys", "-t", session, "C-s"], check=True)
+        wait_screen(session, "c Copy cmd", timeout=10)
+        subprocess.run(["tmux", "send-keys", "-t", session, "c"], check=True)
+        end = time.monotonic() + 10
+        buffer = ""
+        while "runwatch ckpt rewind RUN_DIR --to" not in buffer and time.monotonic() < end:
+            time.sleep(0.2)
+            buffer = subprocess.run(["tmux", "show-buffer"], capture_output=True,
+                                    text=True).stdout
+        assert buffer.startswith("runwatch ckpt rewind RUN_DIR --to ")
+        subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
+        wait_screen(session, "EXITED 0", timeout=10)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], check=False)

@@ -16,6 +16,8 @@ from runwatch.tui import launch
 FAKE_TRAINER = r"""
 import json, signal, sys, time
 from pathlib import Path
+(Path(sys.argv[-1]) / "checkpoints").mkdir()
+(Path(sys.argv[-1]) / "checkpoints" / "last.pt").write_bytes(b"x" * 2_000_000)
 stream = Path(sys.argv[-1]) / "metrics.jsonl"
 stopped = []
 signal.signal(signal.SIGTERM, lambda *_: stopped.append(1))
@@ -53,9 +55,13 @@ def test_demo_starts_training_and_stops_or_leaves_it(monkeypatch, capsys, choice
         if choice == "stop":
             assert process.returncode is not None and "training stopped" in out
             assert '"status": "interrupted"' in (run_dir / "metrics.jsonl").read_text()
+            # The demo's checkpoints go with it (each demo left ~90 MB each in /tmp).
+            assert not (run_dir / "checkpoints").exists()
+            assert "removed its checkpoints (2 MB); `runwatch demo --keep` keeps them" in out
         else:
             assert process.poll() is None
             assert f"runwatch watch {run_dir}" in out
+            assert (run_dir / "checkpoints" / "last.pt").exists()  # still training
     finally:
         process.kill()
         process.wait()
@@ -71,3 +77,35 @@ def test_finish_training_that_already_ended(tmp_path, capsys):
 def test_replay_speed_must_be_positive(tmp_path):
     with pytest.raises(RunwatchError, match="speed must be positive"):
         launch.watch(tmp_path, replay=0.0)
+
+
+def test_stopping_says_so_before_it_waits_for_the_checkpoint(tmp_path, capsys, monkeypatch):
+    # Defect: after "stop", nothing was shown for ~20 s while the trainer checkpointed.
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    said_before_waiting = []
+    wait = process.wait
+
+    def waiting(timeout=None):
+        said_before_waiting.append(capsys.readouterr().out)
+        return wait(timeout)
+
+    monkeypatch.setattr(process, "wait", waiting)
+    try:
+        assert launch.finish_training(process, tmp_path, "stop") == 0
+    finally:
+        process.kill()
+        wait()
+    assert "stopping the training" in said_before_waiting[0]
+    assert "waiting for its checkpoint (up to 30 s)" in said_before_waiting[0]
+
+
+def test_a_crash_in_the_monitor_exits_non_zero(tmp_path, monkeypatch):
+    # Issue 9: a record that crashed the monitor left it with exit status 0.
+    from runwatch.tui.run_model import RunModel
+
+    def broken(self, records, steps=None):
+        raise RuntimeError("a bug")
+
+    (tmp_path / "metrics.jsonl").write_text('{"type": "run_start", "time": 1.0}\n')
+    monkeypatch.setattr(RunModel, "apply", broken)
+    assert launch.watch(tmp_path) == 1

@@ -102,13 +102,20 @@ def monitor(tmp_path: Path, monkeypatch, no_color: bool) -> RunwatchApp:
                        clock=lambda: NOW, poll_s=0.05)
 
 
+async def quiet(pilot) -> None:
+    """Let the last updates lay out (a loaded machine may take a while)."""
+    for _ in range(3):
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause(0.2)
+
+
 async def settled(pilot) -> None:
     app = pilot.app
     end = time.monotonic() + 10
     while (app.query_one(EpochTable).row_count < EPOCHS or app.forecast.data is None
            or app.forecasting) and time.monotonic() < end:
         await pilot.pause(0.05)
-    await pilot.pause(0.3)
+    await quiet(pilot)
 
 
 @pytest.mark.parametrize("no_color", COLOURS)
@@ -170,7 +177,7 @@ def to_epoch(clock: hl.StepClock, epoch: int):
                 break
             clock.now += 1.0
             await hl._until(pilot, hl.released_more(app, app.feed.state.records))
-        await pilot.pause(0.3)
+        await quiet(pilot)
 
     return run
 

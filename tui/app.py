@@ -517,7 +517,7 @@ class RunwatchApp(App[str | None]):
         self.action_show_tab("checkpoints")
         row = self.query_one(CheckpointPanel).selected()
         point = self.model.live.get(row.epoch) if row is not None and row.epoch else None
-        context = self._edit_context(point.epoch, str(row.path), None) if point else None
+        context = self._edit_context(point.epoch, row.path.name, None) if point else None
         if context is None:
             self.report("edit: the stream does not say this run's schedule or the checkpoint's "
                         "epoch on the live branch (only runwatch runs can be edited here)")

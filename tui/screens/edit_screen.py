@@ -183,7 +183,11 @@ class EditScreen(ModalScreen[EditChoice | None]):
                 scenario_text(outcome.data, outcome.note, choice.continuity)))
 
     def on_edit_screen_modes_forecast(self, message: ModesForecast) -> None:
-        self.query_one("#edit-forecast", Static).update(message.text)
+        forecast = self.query_one("#edit-forecast", Static)
+        forecast.update(message.text)
+        # Lay it out again after this refresh: a height asked for while a layout is under
+        # way can stay the old one inside the scroll (seen with Textual 8.2).
+        self.call_after_refresh(forecast.refresh, layout=True)
 
     def action_write(self) -> None:
         if not self.query_one("#write", Button).disabled:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.reactive import reactive
-from textual.widgets import Static
+from textual.widget import Widget
 
 from runwatch.terminal import printable
 from runwatch.tui.alerts import Alert
@@ -15,6 +15,8 @@ LEVEL_STYLES = {"critical": "bold white on red", "warning": "bold yellow", "info
 
 
 def alert_text(alerts: tuple[Alert, ...]) -> Text:
+    if not alerts:
+        return Text("no alerts")
     text = Text()
     for i, alert in enumerate(alerts):
         if i:
@@ -25,18 +27,30 @@ def alert_text(alerts: tuple[Alert, ...]) -> Text:
     return text
 
 
+class AlertLines(Widget):
+    """The lines themselves (rendered from the list's alerts: nothing cached apart)."""
+
+    alerts: reactive[tuple[Alert, ...]] = reactive((), layout=True)
+
+    def render(self) -> Text:
+        return alert_text(self.alerts)
+
+
 class AlertList(VerticalScroll, can_focus=True):
     alerts: reactive[tuple[Alert, ...]] = reactive((), init=False)
-
-    def compose(self):
-        yield Static("no alerts", id="alert-lines")
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.border_title = "Alerts"
 
+    def compose(self):
+        yield AlertLines(id="alert-lines")
+
     def watch_alerts(self, alerts: tuple[Alert, ...]) -> None:
         self.border_title = f"Alerts ({len(alerts)})"
-        self.query_one("#alert-lines", Static).update(alert_text(alerts) if alerts
-                                                      else "no alerts")
+        lines = self.query_one(AlertLines)
+        lines.alerts = alerts
         self.set_class(any(a.level == "critical" for a in alerts), "-critical")
+        # Lay the lines out again once this refresh is done: a layout asked for while one is
+        # under way can keep their old height inside the scroll (seen with Textual 8.2).
+        self.call_after_refresh(lines.refresh, layout=True)

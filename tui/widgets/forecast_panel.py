@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.reactive import reactive
-from textual.widgets import Static
+from textual.widget import Widget
 
 from runwatch.tui.forecasting import WAITING, ForecastOutcome
 from runwatch.tui.status import eta_timestamp, format_when
@@ -85,9 +85,11 @@ def models_line(data: dict) -> str:
             f"{reach} of {len(finals)} reach {target:g}%")
 
 
-class ForecastPanel(Static):
-    outcome: reactive[ForecastOutcome] = reactive(ForecastOutcome(None, WAITING))
+class ForecastPanel(Widget):
+    outcome: reactive[ForecastOutcome] = reactive(ForecastOutcome(None, WAITING), layout=True)
 
     def watch_outcome(self, outcome: ForecastOutcome) -> None:
         self.set_class(outcome.data is None, "-unavailable")
-        self.update(Text("\n".join(forecast_lines(outcome))))
+
+    def render(self) -> Text:
+        return Text("\n".join(forecast_lines(self.outcome)))
