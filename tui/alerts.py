@@ -10,7 +10,7 @@ end, the file's health) are read from the model on every update, so they never g
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from runwatch.schedule import find_jumps
 from runwatch.stream import FollowState
@@ -270,3 +270,20 @@ def stream_health(model: RunModel, follow: FollowState, state: str,
                          f"{len(epochs)} epoch(s) {epochs[0]}-{epochs[-1]} replaced by a "
                          "resume/rewind (hidden from the table)"))
     return out
+
+
+@dataclass
+class AlertLog:
+    """Each alert with the epoch it first appeared at, and its latest words."""
+
+    first_seen: dict = field(default_factory=dict)  # key -> epoch shown when it appeared
+    latest: dict = field(default_factory=dict)  # key -> the alert as last shown
+
+    def add(self, alerts: list[Alert], epoch: int | None) -> None:
+        for alert in alerts:
+            self.first_seen.setdefault(alert.key, epoch)
+            self.latest[alert.key] = alert
+
+    def lines(self) -> list[str]:
+        return [f"  from epoch {self.first_seen[key]}: {printable(self.latest[key].text())}"
+                for key in self.first_seen]

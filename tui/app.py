@@ -27,11 +27,16 @@ from textual.worker import get_current_worker
 
 from runwatch.terminal import printable
 from runwatch.tui import advice as advice_of
-from runwatch.tui.alerts import AlertContext, compute_alerts
-from runwatch.tui.checkpoints import checkpoint_files, checkpoint_rows, run_dir_of
+from runwatch.tui.alerts import AlertContext, AlertLog, compute_alerts
+from runwatch.tui.checkpoints import (
+    CheckpointRow,
+    checkpoint_files,
+    checkpoint_rows,
+    run_dir_of,
+)
 from runwatch.tui.feed import StreamFeed
 from runwatch.tui.forecasting import WAITING, ForecastOutcome, run_forecast
-from runwatch.tui.headless import AlertLog
+from runwatch.tui.keys import KeyActions
 from runwatch.tui.messages import (
     CheckpointFilesListed,
     ForecastReady,
@@ -41,12 +46,8 @@ from runwatch.tui.messages import (
 from runwatch.tui.notify import Notifier, NotifySettings, alert_json, in_tmux, run_command
 from runwatch.tui.notify import terminal_sequences as notification_sequences
 from runwatch.tui.run_model import RunModel
-from runwatch.tui.screens.edit_screen import EditContext
-from runwatch.tui.screens.help_screen import HelpScreen
-from runwatch.tui.screens.quit_screen import QuitScreen
 from runwatch.tui.source import MonitorSource
 from runwatch.tui.status import header_facts, run_state
-from runwatch.tui.surgery_flow import SurgeryRequest, run_surgery
 from runwatch.tui.widgets.accuracy_chart import AccuracyChart, chart_series
 from runwatch.tui.widgets.advice_panel import AdvicePanel
 from runwatch.tui.widgets.alert_list import AlertList
@@ -75,7 +76,7 @@ class ForecastInputs:
     options: list[advice_of.Option]
 
 
-class RunwatchApp(App[str | None]):
+class RunwatchApp(KeyActions, App[str | None]):
     """Exits with None, or "stop"/"leave" when it was asked about a training it started."""
 
     CSS_PATH = "app.tcss"
@@ -329,7 +330,8 @@ class RunwatchApp(App[str | None]):
         # A run that is not training dates its ETA from now, not from its last epoch; a
         # replay's ETA is in the log's own time.
         state = run_state(self.model, self.follow_state, self.clock(), self.activity)[0]
-        kept = None if self.replay else {r.epoch for r in self._rows() if r.epoch is not None}
+        kept = None if self.replay else {r.epoch for r in self.checkpoint_rows()
+                                         if r.epoch is not None}
         self.forecast_run(ForecastInputs(
             history=[p.record for p in self.model.epochs()],
             plan=list(self.model.plan) if self.model.plan else None,
@@ -403,11 +405,11 @@ class RunwatchApp(App[str | None]):
         if self.query_one(TabbedContent).active == "steps":  # drawn when it is looked at
             chart.view = step_view(self.model, chart.zoom, max(chart.size.width, 40))
 
-    def _rows(self):
+    def checkpoint_rows(self) -> list[CheckpointRow]:
         return checkpoint_rows(self._checkpoint_files, self.model)
 
     def _show_checkpoints(self) -> None:
-        rows = tuple(self._rows())
+        rows = tuple(self.checkpoint_rows())
         for panel in self.query(CheckpointPanel):
             panel.rows = rows
 
@@ -430,129 +432,3 @@ class RunwatchApp(App[str | None]):
         for panel in self.query(CommandsPanel):
             panel.commands = self.commands
         self._refresh_keys()
-
-    # Keys ------------------------------------------------------------------------------------
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Keys with nothing to act on are neither shown nor answered: b and e need checkpoint
-        files, f a recommended change, c a command to copy."""
-        if action in ("rewind_best", "edit"):
-            return bool(self._checkpoint_files) and not self.replay
-        if action == "fix":
-            best = self.advice.recommended
-            return best is not None and best.option.choice is not None
-        if action == "copy":
-            return bool(self.commands)
-        return True
-
-    def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.KEY_HELP))
-
-    def action_show_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
-
-    def action_focus_alerts(self) -> None:
-        self.action_show_tab("run")
-        self.query_one(AlertList).focus()
-
-    def action_follow(self) -> None:
-        self.query_one(EpochTable).action_last_row()
-
-    def action_jump(self) -> None:
-        bar = self.query_one("#jump", Input)
-        bar.display = True
-        bar.value = ""
-        bar.focus()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id != "jump":
-            return
-        event.input.display = False
-        text = event.value.strip()
-        table = self.query_one(EpochTable)
-        self.action_show_tab("run")
-        table.focus()
-        if text.isdigit():
-            if not table.jump_to(int(text)):
-                self.notify(f"no epoch {text} on the live branch", markup=False)
-            return
-        table.tag_filter = text
-        if text and not table.row_count:
-            table.tag_filter = ""
-            self.notify(f"no epoch tagged {printable(text)!r}", markup=False)
-
-    def action_clear_filter(self) -> None:
-        bar = self.query_one("#jump", Input)
-        if bar.display:
-            bar.display = False
-            self.query_one(EpochTable).focus()
-        else:
-            self.query_one(EpochTable).tag_filter = ""
-
-    def action_copy(self) -> None:
-        if not self.commands:
-            return
-        text = self.commands[0].text
-        self.copy_to_clipboard(text)
-        self.notify(f"copied to the clipboard (OSC 52): {printable(text)[:60]}...",
-                    markup=False)
-
-    async def action_quit(self) -> None:
-        """q and Ctrl+Q: ask first when the app started a training that still runs."""
-        if self.training is None or self.training.poll() is not None:
-            self.exit(None)
-            return
-
-        def decided(choice: str | None) -> None:
-            if choice in ("stop", "leave"):
-                self.exit(choice)
-
-        self.push_screen(QuitScreen(self.training.pid, str(self.run_dir)), decided)
-
-    def action_rewind_best(self) -> None:
-        self.action_show_tab("checkpoints")
-        self.surgery(SurgeryRequest("rewind", "best"))
-
-    def action_edit(self) -> None:
-        self.action_show_tab("checkpoints")
-        row = self.query_one(CheckpointPanel).selected()
-        point = self.model.live.get(row.epoch) if row is not None and row.epoch else None
-        context = self._edit_context(point.epoch, row.path.name, None) if point else None
-        if context is None:
-            self.report("edit: the stream does not say this run's schedule or the checkpoint's "
-                        "epoch on the live branch (only runwatch runs can be edited here)")
-            return
-        self.surgery(SurgeryRequest("edit", point.epoch, context))
-
-    def action_fix(self) -> None:
-        best = self.advice.recommended
-        if best is None or best.option.choice is None:
-            return
-        option = best.option
-        files = [r.path.name for r in self._rows() if r.epoch == option.checkpoint]
-        context = self._edit_context(option.checkpoint, files[0] if files else "",
-                                     option.choice)
-        if context is not None:
-            self.surgery(SurgeryRequest("fix", option.checkpoint, context))
-
-    def _edit_context(self, epoch: int, label: str, prefill) -> EditContext | None:
-        point, latest = self.model.live.get(epoch), self.model.latest()
-        if self.model.schedule is None or point is None or latest is None:
-            return None
-        # The whole live branch: epochs after the checkpoint are evidence too (as
-        # `runwatch forecast --checkpoint` fits them); the scenarios start at the checkpoint.
-        last_lr = point.lr if point.lr == point.lr else self.model.planned_lr(epoch) or 0.0
-        return EditContext(label, self.model.schedule, epoch, last_lr,
-                           [p.record for p in self.model.epochs()],
-                           list(self.model.plan) if self.model.plan else None, self.target,
-                           prefill=prefill, writable=not self.replay,
-                           rewinds=latest.epoch - epoch)
-
-    @work(group="surgery")
-    async def surgery(self, request: SurgeryRequest) -> None:
-        """One surgery at a time: a second key press while one asks is not queued."""
-        if any(w.group == "surgery" and w is not get_current_worker() and not w.is_finished
-               for w in self.workers):
-            self.report(f"{request.action}: another rewind or edit is still being asked for")
-            return
-        await run_surgery(self, request)

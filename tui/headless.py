@@ -11,11 +11,9 @@ the epochs shown, each alert with the epoch it first appeared, the recommended a
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from runwatch.terminal import printable
-from runwatch.tui.alerts import Alert
 
 if TYPE_CHECKING:
     from runwatch.tui.app import RunwatchApp
@@ -32,23 +30,6 @@ class StepClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@dataclass
-class AlertLog:
-    """Each alert with the epoch it first appeared at, and its latest words."""
-
-    first_seen: dict = field(default_factory=dict)  # key -> epoch shown when it appeared
-    latest: dict = field(default_factory=dict)  # key -> the alert as last shown
-
-    def add(self, alerts: list[Alert], epoch: int | None) -> None:
-        for alert in alerts:
-            self.first_seen.setdefault(alert.key, epoch)
-            self.latest[alert.key] = alert
-
-    def lines(self) -> list[str]:
-        return [f"  from epoch {self.first_seen[key]}: {printable(self.latest[key].text())}"
-                for key in self.first_seen]
 
 
 def settled(app: RunwatchApp) -> bool:

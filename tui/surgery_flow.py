@@ -15,6 +15,7 @@ same on the real run instead. Blocking calls (the lock, the tools) run in thread
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,9 +23,12 @@ from typing import TYPE_CHECKING
 from runwatch.errors import RunwatchError
 from runwatch.runlock import live_holder, stop_holder, wait_released
 from runwatch.tui import surgery
+from runwatch.tui.advice import Option
+from runwatch.tui.checkpoints import CheckpointRow
 from runwatch.tui.launch import STOP_WAIT_S
 from runwatch.tui.screens.confirm_screen import ConfirmScreen
 from runwatch.tui.screens.edit_screen import EditContext, EditScreen
+from runwatch.tui.surgery import EditChoice
 from runwatch.tui.widgets.commands_panel import Command
 
 if TYPE_CHECKING:
@@ -36,6 +40,38 @@ class SurgeryRequest:
     action: str  # "rewind", "edit" or "fix": the word the messages use
     to: int | str  # an epoch, or "best"
     context: EditContext | None = None  # ask for an edit with this dialog first
+
+
+def edit_context(app: RunwatchApp, epoch: int, label: str,
+                 prefill: EditChoice | None) -> EditContext | None:
+    """The dialog's view of the run from `epoch` (None: the stream does not say its schedule
+    or the epoch is not on the live branch)."""
+    model = app.model
+    point, latest = model.live.get(epoch), model.latest()
+    if model.schedule is None or point is None or latest is None:
+        return None
+    last_lr = point.lr if math.isfinite(point.lr) else model.planned_lr(epoch) or 0.0
+    # The whole live branch: epochs after the checkpoint are evidence too (as
+    # `runwatch forecast --checkpoint` fits them); the scenarios start at the checkpoint.
+    return EditContext(label, model.schedule, epoch, last_lr,
+                       [p.record for p in model.epochs()],
+                       list(model.plan) if model.plan else None, app.target,
+                       prefill=prefill, writable=not app.replay, rewinds=latest.epoch - epoch)
+
+
+def edit_request(app: RunwatchApp, row: CheckpointRow) -> SurgeryRequest | None:
+    """`e`: edit the selected checkpoint's schedule (a rewind to its epoch)."""
+    context = edit_context(app, row.epoch, row.path.name, None) if row.epoch else None
+    return SurgeryRequest("edit", row.epoch, context) if context is not None else None
+
+
+def fix_request(app: RunwatchApp, option: Option) -> SurgeryRequest | None:
+    """`f`: the recommended option, in the dialog pre-filled (None: keep the plan)."""
+    if option.choice is None:
+        return None
+    files = [r.path.name for r in app.checkpoint_rows() if r.epoch == option.checkpoint]
+    context = edit_context(app, option.checkpoint, files[0] if files else "", option.choice)
+    return SurgeryRequest("fix", option.checkpoint, context) if context is not None else None
 
 
 async def run_surgery(app: RunwatchApp, request: SurgeryRequest) -> None:

@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.reactive import reactive
 from textual.widgets import DataTable
 
+from runwatch.terminal import printable
 from runwatch.tui.run_model import EpochPoint, RunModel
 from runwatch.tui.status import format_cell, format_lr
 from runwatch.tui.tags import epoch_tag, gain, warmup_end
@@ -110,6 +111,18 @@ class EpochTable(DataTable):
         for row in rows:
             if matches(row, self.tag_filter):
                 self._add(row)
+
+    def go(self, text: str) -> str:
+        """`/`: to an epoch's row when `text` is a number, else show only the rows of that
+        tag (empty: all). What is not there is said in the words returned (else "")."""
+        text = text.strip()
+        if text.isdigit():
+            return "" if self.jump_to(int(text)) else f"no epoch {text} on the live branch"
+        self.tag_filter = text
+        if text and not self.row_count:
+            self.tag_filter = ""
+            return f"no epoch tagged {printable(text)!r}"
+        return ""
 
     def jump_to(self, epoch: int) -> bool:
         """Put the cursor on `epoch`'s row (clearing a filter that hides it); False if the live
