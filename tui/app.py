@@ -143,6 +143,9 @@ class RunwatchApp(KeyActions, App[str | None]):
         self._state = ""  # the header's last run state: a change re-dates the forecast's ETA
         self._forecast_wanted = False  # the history changed since the forecast shown
         self._forecast_running = False  # from its start to its ForecastReady
+        self._forecast_started = 0.0  # time.monotonic() of the last start
+        self._forecast_rest_until = 0.0  # no new forecast before (see on_forecast_ready)
+        self._forecast_timer_set = False  # a timer will start the forecast after the rest
         self._stop = threading.Event()  # tells the threads the app is closing
 
     @property
@@ -276,6 +279,11 @@ class RunwatchApp(KeyActions, App[str | None]):
 
     def on_forecast_ready(self, message: ForecastReady) -> None:
         self._forecast_running = False
+        if self._forecast_wanted:
+            # Epochs came while it ran (a replay, a fast run): rest as long as it took, so the
+            # forecasts take at most half the time the table and the follower need.
+            now = time.monotonic()
+            self._forecast_rest_until = now + (now - self._forecast_started)
         self.forecast = message.outcome
         latest = self.model.latest()
         self.advice = advice_of.advise(message.options, self.forecast.data,
@@ -326,7 +334,14 @@ class RunwatchApp(KeyActions, App[str | None]):
         """Forecast the history on screen once it is all in, one forecast at a time."""
         if not self._forecast_wanted or self.loading or self._forecast_running:
             return
+        resting = self._forecast_rest_until - time.monotonic()
+        if resting > 0:
+            if not self._forecast_timer_set:
+                self._forecast_timer_set = True
+                self.set_timer(resting, self._rested)
+            return
         self._forecast_wanted, self._forecast_running = False, True
+        self._forecast_started = time.monotonic()
         # A run that is not training dates its ETA from now, not from its last epoch; a
         # replay's ETA is in the log's own time.
         state = run_state(self.model, self.follow_state, self.clock(), self.activity)[0]
@@ -338,6 +353,10 @@ class RunwatchApp(KeyActions, App[str | None]):
             target=self.target, patience=self.model.patience(),
             now=None if state == "running" or self.replay else self.clock(),
             options=advice_of.options(self.model, kept)))
+
+    def _rested(self) -> None:
+        self._forecast_timer_set = False
+        self._start_forecast()
 
     def refresh_status(self) -> None:
         ended = self.replay_ended()

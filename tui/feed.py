@@ -12,6 +12,7 @@ returns is data for the UI thread.
 from __future__ import annotations
 
 import math
+import re
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,9 @@ from runwatch.stream.sources import KINDS, Source
 from runwatch.tui.source import MonitorSource
 
 STEP_PREFIX = '{"type":"step",'
+# The two numbers of a step line as StreamWriter writes it (`..."loss":L,"lr":R,...}`); a line
+# laid out otherwise is parsed the ordinary way.
+_LOSS_LR = re.compile(r'"loss":([^,}]*),"lr":([^,}]*)[,}]')
 CHUNK_BYTES = 8 << 20  # per poll: bounded memory, and the first epochs show at once
 
 
@@ -75,17 +79,17 @@ class StepFolder:
     def __call__(self, line: str) -> dict | None:
         if not line.startswith(STEP_PREFIX):
             return self._note(parse_line(line))
-        text = line.rstrip()
-        if not text.endswith("}"):
-            raise ValueError("truncated step record")
+        match = _LOSS_LR.search(line)
         try:
-            loss, lr = _field(text, '"loss":'), _field(text, '"lr":')
-        except ValueError:  # a null or odd value: the slow way
-            self._add(parse_line(line))
+            if match is None or not line.rstrip().endswith("}"):
+                raise ValueError
+            loss, lr = float(match[1]), float(match[2])
+        except ValueError:  # another layout, a null, or a truncated line (which parse_line
+            self._add(parse_line(line))  # refuses: a bad line)
             return None
-        self.batch.loss.append(math.nan if loss is None else loss)
-        self.batch.lr.append(math.nan if lr is None else lr)
-        self._last = text
+        self.batch.loss.append(loss)
+        self.batch.lr.append(lr)
+        self._last = line
         return None
 
     def fold(self, records: list[dict]) -> list[dict]:
