@@ -185,6 +185,11 @@ def test_a_missing_path_says_which_and_warns_only_when_it_stays_missing():
     shown = compute_alerts(RunModel(), FollowState(missing=True), "missing", "",
                            context=AlertContext(path="runs/r5O", missing_s=45.0))
     assert [a.kind for a in shown] == ["FILE MISSING"]
+    # Something there that is no file (the reader says what): a warning at once.
+    fifo = compute_alerts(RunModel(), FollowState(missing=True, problem="runs/r5 is a FIFO"),
+                          "missing", "", context=AlertContext(path="runs/r5", missing_s=1.0))
+    assert [(a.level, a.message) for a in fifo] == [
+        ("warning", "runs/r5 is a FIFO; watching for a file")]
 
 
 def test_the_target_reached_is_an_alert():
