@@ -171,7 +171,6 @@ def test_the_monitor_header_shows_the_count_and_the_reason(tmp_path):
     import asyncio
 
     from runwatch.tui.app import RunwatchApp
-    from runwatch.tui.feed import StreamFeed
     from runwatch.tui.widgets.run_header import RunHeader
 
     run = tmp_path / "run"
@@ -181,7 +180,7 @@ def test_the_monitor_header_shows_the_count_and_the_reason(tmp_path):
     (run / "metrics.jsonl").write_text("\n".join(lines) + "\n")
 
     async def scenario() -> str:
-        app = RunwatchApp(StreamFeed(open_source(run)), run, poll_s=0.05)
+        app = RunwatchApp(open_source(run), run, poll_s=0.05)  # it wraps the source in its feed
         async with app.run_test(size=(120, 40)) as pilot:
             for _ in range(100):
                 await pilot.pause(0.05)
