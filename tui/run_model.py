@@ -96,12 +96,6 @@ class Change:
     plan: bool = False
     checkpoints: bool = False
     steps: bool = False
-    ended: bool = False
-
-    @property
-    def any(self) -> bool:
-        return bool(self.new_epochs or self.rebuild or self.plan or self.checkpoints
-                    or self.steps or self.ended)
 
 
 @dataclass
@@ -154,7 +148,6 @@ class RunModel:
                 self._apply_event(record, change)
             elif kind == "run_end":
                 self.end = record
-                change.ended = True
         if steps is not None:
             self._apply_steps(steps)
             change.steps = True

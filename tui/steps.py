@@ -8,7 +8,6 @@ again after a resume or rewind is marked again, and the live branch's marks win.
 
 from __future__ import annotations
 
-import math
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -81,10 +80,3 @@ class StepSeries:
     def _typical_length(self) -> int:
         lengths = [end - start for start, end in self.bounds.values() if end > start]
         return lengths[-1] if lengths else 0
-
-    def recent_loss(self) -> float:
-        """The last finite step loss (NaN when there is none)."""
-        for value in reversed(self.loss[-64:]):
-            if math.isfinite(value):
-                return float(value)
-        return math.nan
