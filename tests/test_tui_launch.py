@@ -16,8 +16,6 @@ from runwatch.tui import launch
 FAKE_TRAINER = r"""
 import json, signal, sys, time
 from pathlib import Path
-(Path(sys.argv[-1]) / "checkpoints").mkdir()
-(Path(sys.argv[-1]) / "checkpoints" / "last.pt").write_bytes(b"x" * 2_000_000)
 stream = Path(sys.argv[-1]) / "metrics.jsonl"
 stopped = []
 signal.signal(signal.SIGTERM, lambda *_: stopped.append(1))
@@ -55,13 +53,9 @@ def test_demo_starts_training_and_stops_or_leaves_it(monkeypatch, capsys, choice
         if choice == "stop":
             assert process.returncode is not None and "training stopped" in out
             assert '"status": "interrupted"' in (run_dir / "metrics.jsonl").read_text()
-            # The demo's checkpoints go with it (each demo left ~90 MB each in /tmp).
-            assert not (run_dir / "checkpoints").exists()
-            assert "removed its checkpoints (2 MB); `runwatch demo --keep` keeps them" in out
         else:
             assert process.poll() is None
             assert f"runwatch watch {run_dir}" in out
-            assert (run_dir / "checkpoints" / "last.pt").exists()  # still training
     finally:
         process.kill()
         process.wait()

@@ -60,8 +60,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo.add_argument("--speed", type=float, metavar="EPOCHS_PER_S",
                       help=f"with --seed-run: replay speed (default {SEED_RUN_EPOCHS_PER_S}; "
                            "headless: as fast as possible)")
-    demo.add_argument("--keep", action="store_true",
-                      help="keep the demo run's checkpoints when it ends (removed by default)")
     _notify_arguments(demo)
     demo.set_defaults(func=run_demo)
 
@@ -96,4 +94,4 @@ def run_demo(args: argparse.Namespace) -> int:
     if args.seed_run:
         speed = args.speed if args.speed is not None or args.headless else SEED_RUN_EPOCHS_PER_S
         return demo_seed_run(speed, headless=args.headless, notify=notify)
-    return demo(keep=args.keep, notify=notify)
+    return demo(notify=notify)

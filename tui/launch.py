@@ -8,7 +8,6 @@ that crashes exits non-zero (its traceback is Textual's), never 0.
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +15,6 @@ import tempfile
 from pathlib import Path
 
 from runwatch.errors import RunwatchError
-from runwatch.terminal import printable
 from runwatch.trainer.cli import require_training_extra
 
 DEMO_CONFIG = "smoke_cpu"
@@ -71,7 +69,7 @@ def demo_command(run_dir: Path) -> list[str]:
             "--run-dir", str(run_dir)]
 
 
-def demo(keep: bool = False, notify=None) -> int:
+def demo(notify=None) -> int:
     require_training_extra("runwatch demo (it trains a small model; --seed-run does not)")
     run_dir = Path(tempfile.mkdtemp(prefix="runwatch-demo-"))
     log = open(run_dir / "train.log", "w")  # noqa: SIM115 - the child writes it
@@ -83,10 +81,7 @@ def demo(keep: bool = False, notify=None) -> int:
 
     choice, app = _run_app(open_source(run_dir), run_dir, None, training=process,
                            notify=notify)
-    status = finish_training(process, run_dir, choice)
-    if process.poll() is not None and not keep:
-        remove_checkpoints(run_dir)
-    return _exit_status(app) or status
+    return _exit_status(app) or finish_training(process, run_dir, choice)
 
 
 def finish_training(process: subprocess.Popen, run_dir: Path, choice: str | None) -> int:
@@ -111,17 +106,6 @@ def finish_training(process: subprocess.Popen, run_dir: Path, choice: str | None
         return 1
     print(f"runwatch demo: training stopped (checkpointed); run in {run_dir}")
     return 0
-
-
-def remove_checkpoints(run_dir: Path) -> None:
-    """The demo's checkpoints (tens of MB each) go with it; its stream and log stay."""
-    folder = run_dir / "checkpoints"
-    if not folder.is_dir():
-        return
-    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-    shutil.rmtree(folder, ignore_errors=True)
-    print(f"runwatch demo: removed its checkpoints ({size / 1e6:.0f} MB); `runwatch demo "
-          f"--keep` keeps them. The stream stays: runwatch watch {printable(run_dir)}")
 
 
 def _exit_status(app) -> int:
