@@ -12,7 +12,7 @@ from pathlib import Path
 
 from runwatch.ckpt_tools.layouts import detect
 from runwatch.ckpt_tools.load import LoadedCheckpoint, load_checkpoint
-from runwatch.ckpt_tools.pickled import TensorRef
+from runwatch.ckpt_tools.placeholders import TensorRef
 from runwatch.ckpt_tools.tree import is_tensor
 from runwatch.errors import RunwatchError
 

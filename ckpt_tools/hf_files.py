@@ -15,8 +15,9 @@ import math
 import struct
 from pathlib import Path
 
-from runwatch.ckpt_tools import pickled
+from runwatch.ckpt_tools import pickled, placeholders
 from runwatch.errors import RunwatchError
+from runwatch.terminal import printable
 
 MAX_HEADER = 100_000_000  # bytes: safetensors refuses larger headers
 LENGTH = struct.Struct("<Q")
@@ -41,7 +42,7 @@ def _parse(p: Path, raw: bytes, what: str) -> object:
         raise RunwatchError(f"{p}: its {what} is nested too deeply to read: the file is damaged "
                             "or crafted") from None
     except ValueError as exc:
-        raise RunwatchError(f"{p}: its {what} is not valid JSON ({pickled.printable_name(exc)})"
+        raise RunwatchError(f"{p}: its {what} is not valid JSON ({printable(exc, 80)})"
                             ": the file is damaged") from None
     try:
         pickled.check_tree(value, pickled.node_budget(len(raw)))
@@ -79,7 +80,7 @@ def read_safetensors_header(p: Path) -> dict:
     data_size = size - LENGTH.size - n
     for name, entry in header.items():
         if not _is_entry(entry, data_size):
-            raise RunwatchError(f"{p}: tensor {pickled.printable_name(name)!r} has a header "
+            raise RunwatchError(f"{p}: tensor {printable(name, 80)!r} has a header "
                                 "entry safetensors never writes (dtype, shape, data_offsets "
                                 "inside the file): the file is damaged or crafted")
     return header
@@ -89,7 +90,7 @@ def _is_entry(entry: object, data_size: int) -> bool:
     if not (isinstance(entry, dict) and isinstance(entry.get("dtype"), str)):
         return False
     shape, offsets = entry.get("shape"), entry.get("data_offsets")
-    return (isinstance(shape, list) and all(pickled.is_count(d) for d in shape)
+    return (isinstance(shape, list) and all(placeholders.is_count(d) for d in shape)
             and isinstance(offsets, list) and len(offsets) == 2
-            and all(pickled.is_count(o) for o in offsets)
+            and all(placeholders.is_count(o) for o in offsets)
             and offsets[0] <= offsets[1] <= data_size)

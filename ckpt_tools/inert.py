@@ -17,6 +17,7 @@ from pathlib import Path
 
 from runwatch.ckpt_tools import pickled, zipfmt
 from runwatch.errors import RunwatchError
+from runwatch.terminal import printable
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class InertUnpickler(pickled.RestrictedUnpickler):
     def find_class(self, module: str, name: str) -> Named:
         if not (isinstance(module, str) and isinstance(name, str)) or len(module + name) > 200:
             raise pickled.refusal("a global with an unreadable name")
-        return Named(pickled.printable_name(module), pickled.printable_name(name))
+        return Named(printable(module, 80), printable(name, 80))
 
     def persistent_load(self, pid: object) -> object:
         raise pickled.refusal("a tensor in a file that should hold only arguments")

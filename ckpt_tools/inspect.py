@@ -8,7 +8,7 @@ from pathlib import Path
 
 from runwatch.ckpt_tools.layouts import CheckpointView, detect
 from runwatch.ckpt_tools.load import load_checkpoint
-from runwatch.ckpt_tools.pickled import TensorRef
+from runwatch.ckpt_tools.placeholders import TensorRef
 from runwatch.ckpt_tools.preview import TABLE_EPOCHS, Preview, epoch_of
 from runwatch.ckpt_tools.tree import Hints, is_number, is_tensor, plain
 from runwatch.errors import RunwatchError

@@ -16,8 +16,9 @@ import re
 from pathlib import Path
 from typing import BinaryIO
 
-from runwatch.ckpt_tools import pickled
+from runwatch.ckpt_tools import pickled, placeholders
 from runwatch.errors import RunwatchError
+from runwatch.terminal import printable
 
 MAGIC = 0x1950A86A20F9469CFC6C
 # The global torch's weights-only loader refused, in its message (both wordings: "Unsupported
@@ -55,17 +56,17 @@ class _LegacyUnpickler(pickled.RestrictedUnpickler):
         super().__init__(f)
         self.claimed: dict[str, int] = {}  # root key -> bytes its storage needs
 
-    def persistent_load(self, pid: object) -> pickled.StorageRef:
+    def persistent_load(self, pid: object) -> placeholders.StorageRef:
         if not (isinstance(pid, tuple) and len(pid) == 6 and pid[0] == "storage"
                 and (pid[5] is None or isinstance(pid[5], tuple))):
-            raise pickled.refusal(f"an unknown persistent id {pickled.printable_name(pid)}")
+            raise pickled.refusal(f"an unknown persistent id {printable(pid, 80)}")
         _, type_ref, key, location, numel, view = pid
         ref = super().persistent_load(("storage", type_ref, key, location, numel))
         self.claimed[key] = ref.nbytes
         if view is None:
             return ref
-        if not (len(view) == 3 and isinstance(view[0], str) and pickled.is_count(view[1])
-                and pickled.is_count(view[2]) and view[1] + view[2] <= numel):
+        if not (len(view) == 3 and isinstance(view[0], str) and placeholders.is_count(view[1])
+                and placeholders.is_count(view[2]) and view[1] + view[2] <= numel):
             raise pickled.refusal("a storage view outside its storage")
         return super().persistent_load(("storage", type_ref, view[0], location, view[2]))
 
@@ -124,4 +125,4 @@ def torch_error_line(exc: Exception) -> str:
         return f"torch refuses the global {refused.group(1)}"
     lines = [line.strip() for line in text.splitlines()
              if line.strip() and "weights_only" not in line]
-    return pickled.printable_name(lines[0], 200) if lines else type(exc).__name__
+    return printable(lines[0], 200) if lines else type(exc).__name__

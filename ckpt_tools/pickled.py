@@ -26,27 +26,15 @@ import struct
 import types
 from typing import BinaryIO
 
-from runwatch.errors import RunwatchError
-
-# Bytes per element of each torch storage type (`torch.<Name>Storage`).
-STORAGE_ITEMSIZE = {
-    "DoubleStorage": 8, "FloatStorage": 4, "HalfStorage": 2, "BFloat16Storage": 2,
-    "LongStorage": 8, "IntStorage": 4, "ShortStorage": 2, "CharStorage": 1, "ByteStorage": 1,
-    "BoolStorage": 1, "ComplexFloatStorage": 8, "ComplexDoubleStorage": 16,
-    "UntypedStorage": 1,
-}
-STORAGE_DTYPE = {
-    "DoubleStorage": "float64", "FloatStorage": "float32", "HalfStorage": "float16",
-    "BFloat16Storage": "bfloat16", "LongStorage": "int64", "IntStorage": "int32",
-    "ShortStorage": "int16", "CharStorage": "int8", "ByteStorage": "uint8",
-    "BoolStorage": "bool", "ComplexFloatStorage": "complex64",
-    "ComplexDoubleStorage": "complex128", "UntypedStorage": "uint8",
-}
-TENSOR_REBUILDERS = frozenset(
-    {"_rebuild_tensor_v2", "_rebuild_tensor", "_rebuild_parameter",
-     "_rebuild_parameter_with_state"}
+from runwatch.ckpt_tools.placeholders import (
+    GlobalRef,
+    StorageRef,
+    TensorRef,
+    is_int,
+    is_torch_global,
 )
-STORAGE_MODULES = ("torch", "torch.storage")
+from runwatch.errors import RunwatchError
+from runwatch.terminal import printable
 
 # Bounds that keep a hostile pickle from costing more than its own size: the deepest nesting any
 # real checkpoint has is about 10; integers are at most 64-bit in torch's files (an epoch of a
@@ -59,190 +47,6 @@ MAX_NODES_PER_BYTE = 8
 MIN_NODE_BUDGET = 100_000
 STORAGE_KEY = re.compile(r"[0-9A-Za-z_]{1,64}")
 LOCATION = re.compile(r"[0-9A-Za-z_:.\-]{1,64}")
-
-
-class _Frozen:
-    """An immutable placeholder: set once in `__init__`, never changed; a copy of a tree
-    shares it (copy.deepcopy would otherwise rebuild it slot by slot, which immutability
-    refuses)."""
-
-    __slots__ = ()
-
-    def __setattr__(self, key: str, value: object) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable")
-
-    def __copy__(self) -> _Frozen:
-        return self
-
-    def __deepcopy__(self, memo: dict) -> _Frozen:
-        return self
-
-
-class GlobalRef(_Frozen):
-    """A torch global named in the pickle (never imported): written back as the same GLOBAL.
-
-    Only the names torch uses for tensors and storages can exist; instances cannot be changed.
-    """
-
-    __slots__ = ("module", "name")
-
-    def __init__(self, module: str, name: str) -> None:
-        if not is_torch_global(module, name):
-            raise RunwatchError(f"refused: {printable_name(module)}.{printable_name(name)} is "
-                                "not a torch tensor or storage name")
-        object.__setattr__(self, "module", module)
-        object.__setattr__(self, "name", name)
-
-    def __eq__(self, other: object) -> bool:
-        return (isinstance(other, GlobalRef) and (self.module, self.name)
-                == (other.module, other.name))
-
-    def __hash__(self) -> int:
-        return hash((self.module, self.name))
-
-    def __str__(self) -> str:
-        return f"{self.module}.{self.name}"
-
-    def __repr__(self) -> str:
-        return f"GlobalRef({self})"
-
-    @property
-    def is_rebuilder(self) -> bool:
-        return self.module == "torch._utils"
-
-    def __call__(self, *args: object) -> TensorRef:
-        # Only tensor rebuilders are callable; storage classes only appear in persistent ids.
-        if not self.is_rebuilder:
-            raise RunwatchError(f"refused: {self} is not a tensor rebuild function")
-        return TensorRef(self, args)
-
-
-def is_torch_global(module: object, name: object) -> bool:
-    return ((module == "torch._utils" and name in TENSOR_REBUILDERS)
-            or (module in STORAGE_MODULES and name in STORAGE_ITEMSIZE))
-
-
-class StorageRef(_Frozen):
-    """One tensor storage: a zip record `data/<key>` of `numel` elements."""
-
-    __slots__ = ("type_ref", "key", "location", "numel")
-
-    def __init__(self, type_ref: GlobalRef, key: str, location: str, numel: int) -> None:
-        object.__setattr__(self, "type_ref", type_ref)
-        object.__setattr__(self, "key", key)
-        object.__setattr__(self, "location", location)
-        object.__setattr__(self, "numel", numel)
-
-    @property
-    def dtype(self) -> str:
-        return STORAGE_DTYPE[self.type_ref.name]
-
-    @property
-    def itemsize(self) -> int:
-        return STORAGE_ITEMSIZE[self.type_ref.name]
-
-    @property
-    def nbytes(self) -> int:
-        return self.numel * self.itemsize
-
-    def persistent_id(self) -> tuple:
-        return ("storage", self.type_ref, self.key, self.location, self.numel)
-
-
-class TensorRef(_Frozen):
-    """A tensor as pickled: the rebuild function and its arguments, checked and kept verbatim."""
-
-    __slots__ = ("rebuild", "args")
-
-    def __init__(self, rebuild: GlobalRef, args: tuple) -> None:
-        _check_rebuild_args(rebuild, args)
-        object.__setattr__(self, "rebuild", rebuild)
-        object.__setattr__(self, "args", args)
-
-    @property
-    def base(self) -> TensorRef:
-        """The plain tensor under a parameter."""
-        inner = self.args[0]
-        return inner.base if isinstance(inner, TensorRef) else self
-
-    @property
-    def is_parameter(self) -> bool:
-        return self.rebuild.name.startswith("_rebuild_parameter")
-
-    @property
-    def storage(self) -> StorageRef:
-        return self.base.args[0]
-
-    @property
-    def offset(self) -> int:
-        return self.base.args[1]
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return tuple(self.base.args[2])
-
-    @property
-    def stride(self) -> tuple[int, ...]:
-        return tuple(self.base.args[3])
-
-    @property
-    def dtype(self) -> str:
-        return self.storage.dtype
-
-    @property
-    def numel(self) -> int:
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
-
-    @property
-    def nbytes(self) -> int:
-        return self.numel * self.storage.itemsize
-
-    def __reduce__(self) -> tuple:
-        return (self.rebuild, self.args)
-
-    def __repr__(self) -> str:
-        return f"TensorRef({self.dtype}, {list(self.shape)})"
-
-
-def _is_int(x: object) -> bool:
-    return type(x) is int
-
-
-def is_count(x: object) -> bool:
-    """A plain non-negative int (never a bool, a float or an int subclass)."""
-    return _is_int(x) and x >= 0
-
-
-def _int_tuple(x: object) -> bool:
-    return (isinstance(x, (tuple, list)) and len(x) <= 64
-            and all(is_count(v) for v in x))
-
-
-def _check_rebuild_args(rebuild: GlobalRef, args: tuple) -> None:
-    """Refuse a tensor whose arguments are not what torch writes, or that reads past its
-    storage: such a file would crash every reader after us (torch.load included)."""
-    bad = RunwatchError(f"refused to load: a {rebuild.name} call with arguments torch never "
-                        "writes; the file is damaged or hand-crafted: use another checkpoint")
-    if rebuild.name.startswith("_rebuild_parameter"):
-        if not (2 <= len(args) <= 4 and isinstance(args[0], TensorRef)
-                and isinstance(args[1], bool)):
-            raise bad
-        return
-    if not (4 <= len(args) <= 7 and isinstance(args[0], StorageRef) and _is_int(args[1])
-            and args[1] >= 0 and _int_tuple(args[2]) and _int_tuple(args[3])
-            and len(args[2]) == len(args[3])):
-        raise bad
-    storage, offset, shape, stride = args[:4]
-    if 0 not in shape:
-        last = offset + sum((n - 1) * s for n, s in zip(shape, stride, strict=True))
-        if last >= storage.numel:
-            raise RunwatchError(
-                f"refused to load: a tensor of shape {list(shape)} reads past its storage "
-                f"data/{storage.key} ({storage.numel} elements); the file is damaged: use "
-                "another checkpoint")
 
 
 def _codecs_encode(text: object, encoding: object = "utf-8") -> bytes:
@@ -308,11 +112,6 @@ FILLABLE = {
 }
 
 
-def printable_name(text: object, limit: int = 80) -> str:
-    """A name from the file, safe to print: control characters escaped, length capped."""
-    return repr(str(text)[:limit])[1:-1]
-
-
 def refusal(what: str) -> RunwatchError:
     return RunwatchError(f"refused to load: {what} (a checkpoint of plain tensors and dicts "
                          "never does that; it could run code or exhaust memory)")
@@ -337,8 +136,8 @@ class RestrictedUnpickler(pickle._Unpickler):
         if is_torch_global(module, name):
             return GlobalRef(module, name)
         raise RunwatchError(
-            f"refused to load: the checkpoint names the global {printable_name(module)}."
-            f"{printable_name(name)}, which is not on the allow-list (it could run code); "
+            f"refused to load: the checkpoint names the global {printable(module, 80)}."
+            f"{printable(name, 80)}, which is not on the allow-list (it could run code); "
             "re-save it with plain tensors and dicts"
         )
 
@@ -347,8 +146,8 @@ class RestrictedUnpickler(pickle._Unpickler):
                 and isinstance(pid[1], GlobalRef) and not pid[1].is_rebuilder
                 and isinstance(pid[2], str) and STORAGE_KEY.fullmatch(pid[2])
                 and isinstance(pid[3], str) and LOCATION.fullmatch(pid[3])
-                and _is_int(pid[4]) and 0 <= pid[4] < 1 << 62):
-            raise refusal(f"an unknown persistent id {printable_name(pid)}")
+                and is_int(pid[4]) and 0 <= pid[4] < 1 << 62):
+            raise refusal(f"an unknown persistent id {printable(pid, 80)}")
         _, type_ref, key, location, numel = pid
         known = self._storages.get(key)
         if known is None:
@@ -377,7 +176,7 @@ class RestrictedUnpickler(pickle._Unpickler):
             return
         check = CALL_CHECKS.get(func) if _hashable(func) else None
         if check is None and func not in (argparse.Namespace,):
-            raise refusal(f"a call of {printable_name(getattr(func, '__name__', type(func)))}")
+            raise refusal(f"a call of {printable(getattr(func, '__name__', type(func)), 80)}")
         if check is not None:
             check(func, args)
         elif args:  # Namespace() takes its fields by BUILD, never by position
@@ -389,7 +188,7 @@ class RestrictedUnpickler(pickle._Unpickler):
         cls = self.stack.pop()
         # Protocol 2 pickles a Namespace as NEWOBJ of the class, then BUILD with its fields.
         if cls is not argparse.Namespace or args != ():
-            raise refusal(f"an object made with NEWOBJ of {printable_name(cls)}")
+            raise refusal(f"an object made with NEWOBJ of {printable(cls, 80)}")
         self.append(argparse.Namespace())
 
     def load_build(self) -> None:
@@ -398,7 +197,7 @@ class RestrictedUnpickler(pickle._Unpickler):
         state = self.stack.pop()
         inst = self.stack[-1]
         if type(inst) not in BUILDABLE:
-            raise refusal(f"BUILD applied to {printable_name(type(inst).__name__)} (only an "
+            raise refusal(f"BUILD applied to {printable(type(inst).__name__, 80)} (only an "
                           "argparse.Namespace or OrderedDict takes fields)")
         if not (isinstance(state, dict) and all(type(k) is str for k in state)):
             raise refusal("BUILD given fields that are not a dict of names")
@@ -407,7 +206,7 @@ class RestrictedUnpickler(pickle._Unpickler):
     def _fillable(self, kind: str) -> object:
         target = self.stack[-1]
         if type(target) not in FILLABLE[kind]:
-            raise refusal(f"{kind.upper()} applied to {printable_name(type(target).__name__)}")
+            raise refusal(f"{kind.upper()} applied to {printable(type(target).__name__, 80)}")
         return target
 
     def load_append(self) -> None:
@@ -536,7 +335,7 @@ def load_with(unpickler: RestrictedUnpickler, size: int, what: str = "data.pkl")
     except Exception as exc:  # any malformed pickle: report it, never a traceback
         raise RunwatchError(
             f"{what} is not a readable pickle ({type(exc).__name__}: "
-            f"{printable_name(exc, 120)}); the file is damaged: use another checkpoint"
+            f"{printable(exc, 120)}); the file is damaged: use another checkpoint"
         ) from None
     check_tree(obj, node_budget(size))
     return obj
@@ -574,7 +373,7 @@ class _TorchPickler(pickle._Pickler):
         if not (_hashable(obj) and obj in WRITABLE_GLOBALS):
             raise RunwatchError(
                 f"refused to write: the checkpoint would name "
-                f"{printable_name(getattr(obj, '__qualname__', type(obj).__name__))}, which is not "
+                f"{printable(getattr(obj, '__qualname__', type(obj).__name__), 80)}, which is not "
                 "on the allow-list; nothing was written")
         super().save_global(obj, name)
 

@@ -13,7 +13,7 @@ import argparse
 import math
 from dataclasses import dataclass
 
-from runwatch.ckpt_tools.pickled import TensorRef
+from runwatch.ckpt_tools.placeholders import TensorRef
 from runwatch.errors import RunwatchError
 from runwatch.terminal import printable
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runwatch.ckpt_tools.pickled import StorageRef
+from runwatch.ckpt_tools.placeholders import StorageRef
 from runwatch.errors import RunwatchError
 
 if TYPE_CHECKING:

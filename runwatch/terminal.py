@@ -13,6 +13,7 @@ import re
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
 
-def printable(text: object) -> str:
-    """`text` with every control character written as its escape (\\x1b, \\n, ...)."""
-    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], str(text))
+def printable(text: object, limit: int | None = None) -> str:
+    """`text` with every control character written as its escape (\\x1b, \\n, ...); with
+    `limit`, cut to that many characters first (a name from a file can be a megabyte)."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], str(text)[:limit])

@@ -14,7 +14,8 @@ from ckpt_builders import Payload
 
 from runwatch.ckpt_tools import zipfmt
 from runwatch.ckpt_tools.load import file_stamp, load_checkpoint
-from runwatch.ckpt_tools.pickled import TensorRef, dumps_torch, loads_restricted
+from runwatch.ckpt_tools.pickled import dumps_torch, loads_restricted
+from runwatch.ckpt_tools.placeholders import TensorRef
 from runwatch.errors import RunwatchError
 
 

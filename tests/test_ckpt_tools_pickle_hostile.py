@@ -19,7 +19,8 @@ import torch
 from ckpt_builders import torchvision_checkpoint
 
 from runwatch.ckpt_tools.load import load_checkpoint
-from runwatch.ckpt_tools.pickled import GlobalRef, dumps_torch, loads_restricted
+from runwatch.ckpt_tools.pickled import dumps_torch, loads_restricted
+from runwatch.ckpt_tools.placeholders import GlobalRef
 from runwatch.errors import RunwatchError
 
 PROTO = b"\x80\x02"

@@ -19,7 +19,7 @@ from torch.optim import lr_scheduler as L
 from runwatch.ckpt_tools.inspect import summarize_model, summarize_optimizer
 from runwatch.ckpt_tools.layouts import detect
 from runwatch.ckpt_tools.load import load_checkpoint
-from runwatch.ckpt_tools.pickled import TensorRef
+from runwatch.ckpt_tools.placeholders import TensorRef
 from runwatch.ckpt_tools.plan import EditRequest, plan_loaded
 from runwatch.ckpt_tools.preview import TABLE_EPOCHS
 from runwatch.errors import RunwatchError

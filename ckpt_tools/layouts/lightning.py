@@ -19,7 +19,7 @@ from runwatch.ckpt_tools.layouts.base import (
     scheduler_at,
     whole,
 )
-from runwatch.ckpt_tools.pickled import TensorRef
+from runwatch.ckpt_tools.placeholders import TensorRef
 from runwatch.ckpt_tools.stepping import settle, taken_steps
 from runwatch.ckpt_tools.tree import at
 
