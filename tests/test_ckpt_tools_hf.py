@@ -72,3 +72,30 @@ def test_training_args_are_read_as_data_never_run(hf_run, tmp_path):
     with pytest.raises(RunwatchError, match="TrainingArguments"):
         inspect_checkpoint(copy)
     assert not (tmp_path / "pwned").exists()
+
+
+# Every other lr_scheduler_type the layout models, `linear` (the Trainer's default) first:
+# inspect's preview is the LRs the real Trainer used after the save, and an edit of the peak
+# and length resumes in the real Trainer step for step with its preview.
+OTHER_TYPES = [
+    dict(lr_scheduler_type="linear", warmup_steps=2),
+    dict(lr_scheduler_type="constant_with_warmup", warmup_steps=3),
+    dict(lr_scheduler_type="cosine_with_restarts", warmup_steps=2,
+         lr_scheduler_kwargs={"num_cycles": 2}),
+    dict(lr_scheduler_type="cosine_with_min_lr", warmup_steps=2,
+         lr_scheduler_kwargs={"min_lr_rate": 0.1}),
+    dict(lr_scheduler_type="constant"),
+]
+
+
+@pytest.mark.parametrize("shape", OTHER_TYPES, ids=lambda s: s["lr_scheduler_type"])
+def test_other_schedule_types_preview_and_edit_as_the_trainer_resumes(shape, tmp_path):
+    args = dict(learning_rate=0.1, max_steps=12, save_steps=4) | shape
+    lrs = train(tmp_path / "run", **args)
+    src = tmp_path / "run" / "checkpoint-4"
+    assert inspect_checkpoint(src).next_steps == pytest.approx(lrs[4:12], rel=1e-12)
+    plan = plan_edit(src, EditRequest(lr=0.05, total_steps=16))
+    out = write_edit(plan, tmp_path / "edited")
+    resumed = train(tmp_path / "resumed", resume=out, **(args | plan.new_args))
+    assert resumed == pytest.approx(plan.steps_after, rel=1e-12)
+    assert len(resumed) == 12
