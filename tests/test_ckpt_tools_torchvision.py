@@ -64,7 +64,7 @@ def test_the_resume_hint_names_the_flags_the_script_builds_its_scheduler_from(tm
            "--epochs 30" in plan.resume_hint
 
 
-def test_a_torchvision_style_file_stepped_every_batch_is_read_per_step(tmp_path):
+def test_a_torchvision_style_file_stepped_every_batch_is_read_and_edited_per_step(tmp_path):
     # The reference steps once per epoch; a copy of its loop that steps every batch saves the
     # same dict, and its last_epoch (4 x the epochs done) says so.
     import torch
@@ -97,3 +97,7 @@ def test_a_torchvision_style_file_stepped_every_batch_is_read_per_step(tmp_path)
     assert info.next_lrs == pytest.approx(full[12::4], rel=1e-12)  # to --epochs 10
     plan = plan_edit(tmp_path / "model_2.pth", EditRequest(epochs=20))
     assert plan.changes["T_max"] == [40, 80]
+    out = write_edit(plan, tmp_path / "edited.pth")
+    resumed = run(20, resume=out)  # the loop's own resume lines, every batch stepped
+    assert len(plan.steps_after) > 4
+    assert resumed[:len(plan.steps_after)] == pytest.approx(plan.steps_after, rel=1e-12)
