@@ -52,14 +52,17 @@ def data() -> DataLoader:
 
 
 def fit(folder: Path, make_scheduler: Callable, max_epochs: int, interval: str = "epoch",
-        ckpt_path: Path | None = None, save_after: Path | None = None) -> list[float]:
+        ckpt_path: Path | None = None, save_after: Path | None = None,
+        every_n_steps: int | None = None) -> list[float]:
     """Fit to `max_epochs` (resuming from `ckpt_path`), ModelCheckpoint files `folder/ck/
-    epoch=N.ckpt` for every epoch, `trainer.save_checkpoint(save_after)` after fit; returns
+    epoch=N.ckpt` for every epoch (with `every_n_steps`: `folder/ck/step=N.ckpt` every N
+    optimizer steps, mid-epoch too), `trainer.save_checkpoint(save_after)` after fit; returns
     the LR of every optimizer step this fit ran."""
     logging.getLogger("lightning").setLevel(logging.ERROR)
     record = RecordLR()
-    saver = L.pytorch.callbacks.ModelCheckpoint(dirpath=folder / "ck", save_top_k=-1,
-                                                filename="{epoch}")
+    when = {"every_n_train_steps": every_n_steps, "filename": "{step}"} if every_n_steps \
+        else {"filename": "{epoch}"}
+    saver = L.pytorch.callbacks.ModelCheckpoint(dirpath=folder / "ck", save_top_k=-1, **when)
     trainer = L.Trainer(max_epochs=max_epochs, accelerator="cpu", logger=False,
                         enable_progress_bar=False, enable_model_summary=False,
                         callbacks=[record, saver], default_root_dir=folder)

@@ -132,3 +132,32 @@ def test_per_step_schedulers_resume_with_the_preview(tmp_path, make, epochs, req
     resumed = fit(tmp_path / "resume", make, request_.epochs, interval="step", ckpt_path=out)
     assert resumed == pytest.approx(plan.steps_after[:len(resumed)], rel=1e-12)
     assert epoch_starts(resumed) == pytest.approx(plan.lr_after, rel=1e-12)
+
+
+@pytest.mark.parametrize("interval,make", [("step", cosine_24), ("epoch", warm_restarts)])
+def test_files_saved_every_n_steps_mid_epoch_resume_with_the_preview(tmp_path, interval, make):
+    # ModelCheckpoint(every_n_train_steps=3) saves inside on_train_batch_end, where the batch
+    # is counted processed but not completed: steps 6 and 12 read as "5" and "6 per epoch"
+    # (a wrong --epochs edit) and 9, 15, 18 were refused.
+    full = fit(tmp_path / "run", make, 6, interval=interval, every_n_steps=3)
+    for step in (6, 9, 12, 15):
+        src = tmp_path / "run" / "ck" / f"step={step}.ckpt"
+        info = inspect_checkpoint(src)
+        assert info.epochs_done == step // STEPS_PER_EPOCH, step
+        if interval == "step":
+            assert info.stepping.endswith(f"{STEPS_PER_EPOCH} per epoch"), info.stepping
+            assert info.next_steps == pytest.approx(full[step:step + len(info.next_steps)])
+        else:  # the epoch the file stops in, then the next ones
+            starts = epoch_starts(full)
+            assert info.next_lrs[:2] == pytest.approx(starts[info.epochs_done:][:2])
+    src = tmp_path / "run" / "ck" / "step=6.ckpt"  # 2 of epoch 2's 4 steps done
+    plan = plan_edit(src, EditRequest(epochs=8) if interval == "step"
+                     else EditRequest(t0=6, continuity="match-lr"))
+    out = write_edit(plan, tmp_path / "edited.ckpt")
+    resumed = fit(tmp_path / "resume", make, 8, interval=interval, ckpt_path=out)
+    if interval == "step":
+        assert plan.changes["T_max"] == [24, 8 * STEPS_PER_EPOCH]
+        assert resumed == pytest.approx(plan.steps_after[:len(resumed)], rel=1e-12)
+    else:  # the rest of epoch 2, then whole epochs
+        per_epoch = [resumed[0], *resumed[2::STEPS_PER_EPOCH]]
+        assert per_epoch == pytest.approx(plan.lr_after[:len(per_epoch)], rel=1e-12)

@@ -48,18 +48,24 @@ class Lightning(Layout):
         processed = whole(at(obj, (*loop, "epoch_progress", "current", "processed")))
         epoch = whole(obj.get("epoch"))
         last_batch = at(obj, (*loop, "epoch_loop.batch_progress", "is_last_batch"))
+        # Optimizer steps of the current epoch (not batches: gradient accumulation).
+        steps_now = whole(at(obj, (*loop, "epoch_loop.automatic_optimization.optim_progress",
+                                   "optimizer", "step", "current", "completed")))
         per_epoch_hint = None
         if processed is not None:
+            if last_batch is True and _saved_in_batch_end(obj, loop):
+                # ModelCheckpoint(every_n_train_steps) on the last batch: the epoch's steps
+                # are all done, its end is not counted yet; fit resumes at the next epoch.
+                processed += 1
             view.epochs_done = processed
             view.found.append(f"epochs done = {processed}, from the fit loop's progress "
                               f"(the epoch key is {epoch})")
             if last_batch is True:
-                per_epoch_hint = whole(at(obj, (*loop, "epoch_loop.automatic_optimization."
-                                               "optim_progress", "optimizer", "step",
-                                               "current", "completed")))
+                per_epoch_hint = steps_now
             elif last_batch is False:
-                view.step_in_epoch = whole(at(obj, (*loop, "epoch_loop.batch_progress",
-                                                    "current", "completed"))) or 0
+                view.step_in_epoch = steps_now or 0
+                view.found.append(f"saved mid-epoch, {view.step_in_epoch} optimizer steps "
+                                  "into the next epoch")
         elif epoch is not None:
             view.epochs_done = epoch + 1
             view.found.append(f"epoch = {epoch}: the index of the epoch the file ends (no loop "
@@ -75,6 +81,15 @@ class Lightning(Layout):
         return ("resume with Trainer(...).fit(model, ckpt_path=OUT)" + longer + ": Lightning "
                 "builds the scheduler in configure_optimizers (keep its class and interval) "
                 "and loads the edited state into it")
+
+
+def _saved_in_batch_end(obj: dict, loop: tuple) -> bool:
+    """Saved inside on_train_batch_end: the batch is counted processed, not yet completed."""
+    batches = at(obj, (*loop, "epoch_loop.batch_progress", "current"))
+    if not isinstance(batches, dict):
+        return False
+    processed, completed = whole(batches.get("processed")), whole(batches.get("completed"))
+    return processed is not None and completed is not None and processed > completed
 
 
 def _metrics(obj: dict, loaded) -> dict:
