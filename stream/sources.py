@@ -72,19 +72,22 @@ class Found:
 
 def find_logs(run_dir: Path) -> tuple[list[Found], list[Path]]:
     """The recognised logs in a folder (by a known name, up to three folders down; else any
-    recognised .jsonl/.csv/.txt beside it), and the known-named files too short to tell yet."""
+    recognised .jsonl/.csv/.txt beside it, or a CSV .log), and the known-named files too
+    short to tell yet."""
     paths = {p for name in LOG_NAMES for depth in ("", "*/", "*/*/", "*/*/*/")
              for p in run_dir.glob(depth + name) if p.is_file()}
     if not paths:
         paths = {p for p in run_dir.iterdir() if p.is_file()
-                 and p.suffix in (".jsonl", ".csv", ".txt")}  # not *.log: a trainer's stdout
+                 and p.suffix in (".jsonl", ".csv", ".txt", ".log")}
     found, pending = [], []
     for path in sorted(paths):
         try:
             fmt = detect(_read_head(path))
         except (OSError, RunwatchError):
             continue
-        if isinstance(fmt, LogFormat):
+        if isinstance(fmt, LogFormat) and (path.suffix != ".log" or fmt.name == "csv"):
+            # A *.log is a CSV (Keras's CSVLogger writes training.log) or a trainer's stdout,
+            # whose JSON-looking lines are not a log of its epochs.
             found.append(Found(fmt, path, fmt.unit(path)))
         elif fmt == PENDING and path.name in LOG_NAMES:
             pending.append(path)

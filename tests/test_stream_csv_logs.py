@@ -115,6 +115,7 @@ def test_a_keras_csv_logger_file_reads_with_val_accuracy_in_percent(tmp_path):
     from runwatch.stream.sources import read_source
 
     keras_fit(tmp_path / "training.log", epochs=4)
+    assert read_source(tmp_path)[1].kind == "CSV (epoch, val_accuracy)"  # found in its folder
     rows = (tmp_path / "training.log").read_text().splitlines()
     assert rows[0].startswith("epoch,accuracy")  # as Keras writes it: 0-based, fractions
     records, source = read_source(tmp_path / "training.log")
