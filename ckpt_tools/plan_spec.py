@@ -85,9 +85,11 @@ def plan_runwatch(view: CheckpointView, request):
             "--resume-from CKPT --override-schedule`")
     if view.epochs_done is None:
         raise RunwatchError("the checkpoint stores no epoch: cannot place the resume point")
-    before = [lr for _, lr in view.layout.preview(view, TABLE_EPOCHS).rows()]
     spec = spec_of(view)
     done = view.epochs_done
+    # A finished run plans no more epochs: nothing "before" (the edit's --epochs adds them).
+    before = [lr for _, lr in view.layout.preview(view, TABLE_EPOCHS).rows()] \
+        if spec.epochs > done else []
     mode = request.continuity or "keep-phase"
     last = last_lr(view, spec, done)
     new = specs.apply_changes(spec, changes)
@@ -111,7 +113,8 @@ def plan_runwatch(view: CheckpointView, request):
                         f"{view.step_in_epoch}: those steps ran at {ran:.6g}, the rest of the "
                         f"epoch runs at {after[0]:.6g} ({after[0] / ran:.3g}x); edit the "
                         f"epoch-{done:04d}.pt checkpoint to change the whole epoch")
-    if last is not None and not math.isclose(before[0], lr_at(spec, done + 1), rel_tol=1e-6):
+    if before and last is not None and \
+            not math.isclose(before[0], lr_at(spec, done + 1), rel_tol=1e-6):
         warnings.append(f"the optimizer's lr {before[0]:.6g} differs from the scheduler's "
                         f"{lr_at(spec, done + 1):.6g}: epoch {done + 1} runs at the optimizer's")
     return EditPlan(

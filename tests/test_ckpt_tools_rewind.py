@@ -89,6 +89,26 @@ def test_edit_prints_a_resume_command_that_works_as_printed(smoke_run, tmp_path,
         lr_plan(spec_from_dict(edit["to_schedule"]), 4, 7), rel=1e-9)
 
 
+def test_a_finished_run_is_trained_longer_through_edit_epochs(smoke_run, tmp_path, capsys):
+    # Every planned epoch is trained: inspect says to preview `--epochs N`, and that edit must
+    # then plan the new epochs (nothing was planned after epoch 5) and resume at them.
+    out = tmp_path / "longer.pt"
+    last = smoke_run / "checkpoints" / "epoch-0005.pt"
+    assert main(["ckpt", "edit", str(last), "-o", str(out), "--epochs", "8",
+                 "--continuity", "anneal-from-current", "--yes"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    command = shlex.split(next(line for line in printed if line.startswith("  runwatch train")))
+    assert main(command[1:]) == 0
+    after = _live_lrs(smoke_run)
+    assert sorted(after) == list(range(1, 9))
+    assert after[6] == pytest.approx(after[5], rel=1e-9)  # annealed from the last LR: no jump
+    edit = load_checkpoint(out).obj["edits"][-1]
+    assert [after[e] for e in range(6, 9)] == pytest.approx(
+        lr_plan(spec_from_dict(edit["to_schedule"]), 6, 8), rel=1e-9)
+    with pytest.raises(RunwatchError, match="no epochs left: the run has done 5 of 4"):
+        plan_edit(last, EditRequest(epochs=4))
+
+
 def test_editing_a_checkpoint_taken_inside_an_epoch_says_so(smoke_run, tmp_path):
     # A SIGTERM's last.pt: the first steps of epoch 4 ran at the old LR; the preview's
     # "epoch 4 runs at X" holds only for the rest of it.
