@@ -24,7 +24,13 @@ import copy
 from runwatch.ckpt_tools import sched_forms
 from runwatch.ckpt_tools.knobs import Tuned, tune
 from runwatch.ckpt_tools.layouts.base import CheckpointView, require_schedule
-from runwatch.ckpt_tools.preview import TABLE_EPOCHS, Preview, epoch_of, make_preview
+from runwatch.ckpt_tools.preview import (
+    TABLE_EPOCHS,
+    Preview,
+    epoch_of,
+    last_stored_lr,
+    make_preview,
+)
 from runwatch.ckpt_tools.schedulers import parse_scheduler
 from runwatch.ckpt_tools.stepping import EDIT_RECORD, Stepping
 from runwatch.errors import RunwatchError
@@ -46,7 +52,7 @@ def plan_fields(view: CheckpointView, request):
     sched, stepping = view.scheduler, view.stepping
     view.optimizer.lrs()
     groups = [g.schedule_fields() for g in view.optimizer.groups]
-    before = view.layout.preview(view, TABLE_EPOCHS)
+    before = _before(view)
     last = before.last_lr
     mode = request.continuity or "keep-phase"
     tuned = tune(sched, groups, request.knobs(), stepping)
@@ -133,6 +139,15 @@ def _left(stepping: Stepping, total: int | None) -> str:
     if stepping.per_epoch == 1:
         return f"the {n} epochs left"
     return f"the {n} {stepping.unit}s left"
+
+
+def _before(view: CheckpointView) -> Preview:
+    """The LRs the checkpoint resumes with; none where every planned step is trained (a
+    finished run, which an edit's --epochs trains longer), with the LR its last step ran at."""
+    stepping = view.stepping
+    if view.planned_steps is not None and view.planned_steps <= stepping.taken:
+        return Preview(stepping.per_epoch, stepping.taken, [], last_lr=last_stored_lr(view))
+    return view.layout.preview(view, TABLE_EPOCHS)
 
 
 def _rows(preview: Preview) -> list[float]:

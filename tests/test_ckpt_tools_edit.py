@@ -22,7 +22,7 @@ from ckpt_builders import (
 )
 from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR
 
-from runwatch.ckpt_tools import EditRequest, plan_edit, write_edit
+from runwatch.ckpt_tools import EditRequest, inspect_checkpoint, plan_edit, write_edit
 from runwatch.ckpt_tools.load import load_checkpoint
 from runwatch.ckpt_tools.plan import TABLE_EPOCHS
 from runwatch.errors import RunwatchError
@@ -90,6 +90,20 @@ def test_each_mode_resumes_in_torch_with_the_previewed_lrs(seed_ckpt, tmp_path, 
         assert torch.equal(state["momentum_buffer"], ckpt["optimizer"]["state"][key][
             "momentum_buffer"])
     assert ckpt["args"] == original["args"]
+
+
+def test_a_finished_run_is_trained_longer_with_the_previewed_lrs(tmp_path):
+    # All 10 planned epochs trained: inspect says to preview `--epochs N`; that edit must plan
+    # the new epochs (none were planned) from the LR the last epoch ran at, and resume at them.
+    done = torchvision_checkpoint(tmp_path / "model_9.pth", 10, args=torchvision_args(epochs=10))
+    assert inspect_checkpoint(done).next_lrs == []
+    plan = plan_edit(done, EditRequest(epochs=15, continuity="anneal-from-current"))
+    assert plan.lr_before == [] and plan.first_epoch == 11
+    assert plan.lr_after[0] == pytest.approx(plan.last_lr) and len(plan.lr_after) == 5
+    used, _ = torchvision_resume(write_edit(plan, tmp_path / "longer.pth"), seed_scheduler, 5)
+    assert used == pytest.approx(plan.lr_after, rel=1e-12)
+    with pytest.raises(RunwatchError, match="all 10 planned steps are trained"):
+        plan_edit(done, EditRequest(t0=20))  # no new epochs: still nothing to resume
 
 
 def test_mode_shapes_at_the_resume_point(seed_ckpt):

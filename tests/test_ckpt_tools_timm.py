@@ -80,6 +80,21 @@ def test_edited_lr_and_epochs_resume_with_the_previewed_lrs(timm_run, tmp_path):
     assert resumed == pytest.approx(plan.lr_after, rel=1e-12)
 
 
+def test_a_finished_run_is_trained_longer_with_the_previewed_lrs(tmp_path):
+    # All 3 planned epochs trained: inspect says to edit with --epochs N; that edit must plan
+    # the new epochs and timm must resume at them.
+    folder = tmp_path / "done"
+    folder.mkdir()
+    _train(_args(epochs=3, warmup_epochs=0), 0, 3, None, saver_dir=folder)
+    done = folder / "checkpoint-2.pth.tar"
+    assert inspect_checkpoint(done).next_lrs == []
+    plan = plan_edit(done, EditRequest(epochs=6))
+    assert plan.lr_before == [] and plan.first_epoch == 4 and len(plan.lr_after) == 3
+    out = write_edit(plan, tmp_path / "longer.pth.tar")
+    used = _train(_args(epochs=6, warmup_epochs=0), 0, 6, str(out))
+    assert used == pytest.approx(plan.lr_after, rel=1e-12)
+
+
 def test_model_best_hard_link_is_never_written_through(timm_run):
     folder, _ = timm_run
     best = folder / "model_best.pth.tar"

@@ -100,8 +100,11 @@ class Timm(Layout):
                 "timm rebuilds its cosine from its command line (period = --epochs) and only "
                 "takes initial_lr from the checkpoint: use --lr/--epochs/--eta-min/--warmup "
                 "with --continuity keep-phase")
-        before = self.preview(view, TABLE_EPOCHS)
         done = view.epochs_done
+        # A finished run (every planned epoch trained) has nothing before; --epochs adds more.
+        before = Preview(1, done, [], first_epoch=done + 1, last_lr=self._last_lr(view)) \
+            if done is not None and view.planned_steps is not None \
+            and view.planned_steps <= done else self.preview(view, TABLE_EPOCHS)
         initial = self._bases(view)
         new_args = {k: v for k, v in (("lr", request.lr), ("epochs", request.epochs),
                                       ("min_lr", request.eta_min),
