@@ -115,14 +115,18 @@ def _plan(plan_text: str | None, start: dict, records: list[dict], full: EpochLo
           history: EpochLog, notes: list[str]
           ) -> tuple[list[float] | None, ScheduleSpec | None, str]:
     """(planned LRs, their schedule when known, where they come from): --plan, else the
-    stream's ScheduleSpec, else the planned LRs it carries, else (--upto on a longer log) the
-    LRs the log records, else a plan guessed from the logged LRs (forecast.plan_guess)."""
+    stream's ScheduleSpec (unless an edit starts it later), else the planned LRs it carries,
+    else (--upto on a longer log) the LRs the log records, else a plan guessed from the logged
+    LRs (forecast.plan_guess)."""
     if plan_text:
         spec = parse_plan(plan_text)
         return lr_plan(spec), spec, plan_text
     if isinstance(start.get("schedule"), dict) and not start.get("synthetic"):
         spec = spec_from_dict(start["schedule"])
-        return lr_plan(spec), spec, "the run's own schedule"
+        # An edited schedule (`ckpt edit`, rewind) that starts after epoch `offset` is not the
+        # one its earlier epochs ran on: the whole plan is the LRs the record carries.
+        if not spec.offset:
+            return lr_plan(spec), spec, "the run's own schedule"
     planned = latest_plan(records)
     if planned is not None:
         return planned, None, "the run's own planned LRs"

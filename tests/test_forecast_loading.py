@@ -163,3 +163,25 @@ def test_a_stream_gives_its_optimizer_to_the_forecast(tmp_path):
     start["config"]["optim"] = {"name": "adamw"}
     tmp_path.joinpath("metrics.jsonl").write_text("\n".join([json.dumps(start), *lines[1:]]))
     assert load_run(str(tmp_path / "metrics.jsonl")).options.optimizer == "adamw"
+
+
+def test_a_run_resumed_on_an_edited_schedule_is_forecast_with_its_whole_plan(tmp_path):
+    # `ckpt rewind --continuity anneal-from-current` (or match-lr, restart) writes a schedule
+    # that starts after the rewind epoch (offset 6): its LRs of epochs 1-6 are not its own,
+    # so the plan is the whole one the resume record carries.
+    from runwatch.schedule import continue_schedule
+
+    path = write_stream(tmp_path / "metrics.jsonl", n=8)
+    edited = continue_schedule(SPEC, 6, lr_plan(SPEC)[5], "anneal-from-current")
+    assert edited.offset == 6
+    whole = lr_plan(SPEC)[:6] + lr_plan(edited, 7)
+    resume = {"type": "resume", "time": 900.0, "after_epoch": 6, "run_id": "r1",
+              "schedule": spec_to_dict(edited), "lr_schedule": whole}
+    epochs = [{"type": "epoch", "time": 1000.0 + e, "epoch": e, "test_acc1": 40.0 + e,
+               "lr": whole[e - 1], "epoch_time_s": 100.0} for e in (7, 8, 9)]
+    with path.open("a") as f:
+        f.writelines(json.dumps(r) + "\n" for r in [resume, *epochs])
+    run = load_run(str(path))
+    assert run.plan == pytest.approx(whole)
+    assert run.options.scenarios[0] == ("continue as planned", 9, tuple(whole[9:]))
+    assert forecast_run(run.history, run.plan, run.target, run.options).predictions
