@@ -27,3 +27,16 @@ def test_no_weight_decay_on_norm_weights_and_biases():
 def test_unknown_arch_is_refused():
     with pytest.raises(RunwatchError, match="unknown model.arch 'resnet5'"):
         build_model(ModelConfig("resnet5", 10))
+
+
+def test_the_tiny_cnns_size_is_the_one_the_docs_and_the_demo_config_give():
+    # The docs said 38k parameters for a model of 5.5k (a user sizing the demo reads them).
+    import re
+    from pathlib import Path
+
+    model = build_model(ModelConfig("tiny_cnn", 10))
+    size = f"{sum(p.numel() for p in model.parameters()) / 1000:.1f}k parameters"
+    root = Path(__file__).resolve().parents[1]
+    for doc in (root / "docs" / "trainer.md", root / "configs" / "smoke_cpu.toml"):
+        said = re.findall(r"[\d.]+k parameters", doc.read_text())
+        assert said == [size], doc.name
