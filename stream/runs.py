@@ -6,6 +6,11 @@ total, best accuracy. Our own streams are read at their two ends only (the `run_
 the last `TAIL_BYTES`: the last epoch records carry `best_acc1`, the end carries `run_end`), so
 a hundred long runs list in well under a second (bench/runs_list.py); other logs are read whole.
 
+`RunScanner` re-scans a folder (or the paths given) for the live list: an entry whose log has
+the same mtime and size keeps its summary (only its running/stalled status is re-dated), so a
+re-scan of a hundred quiet runs is a stat each. `is_folder_of_runs` is the rule `runwatch watch
+PATH` opens the run list by; `run_records` reads one run's records whole for its forecast.
+
 Status: `finished` (run_end completed or early_stopped; a log without an end marker that reached
 its planned epochs; an MLflow run marked finished), `failed` (failed, diverged), `stopped`
 (interrupted, killed), `running` (written to within the stall time: 3 epochs, at least
@@ -18,14 +23,24 @@ import math
 import os
 import statistics
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from fnmatch import fnmatch
 from pathlib import Path
 
 from runwatch.errors import RunwatchError
+from runwatch.stream.logs import PENDING
 from runwatch.stream.logs.mlflow import run_status
 from runwatch.stream.reader import MAX_LINE_BYTES, parse_line
 from runwatch.stream.schema import STREAM_NAME, record_problem
-from runwatch.stream.sources import find_log, read_source
+from runwatch.stream.sources import (
+    LOG_NAMES,
+    SNIFF_BYTES,
+    find_log,
+    find_logs,
+    read_source,
+    sniff,
+)
 
 TAIL_BYTES = 256 << 10  # hundreds of epoch records, even between step records
 STALL_MIN_S = 600.0
@@ -49,28 +64,152 @@ class RunSummary:
     best_epoch: int | None
     updated: float  # the log's mtime
     note: str = ""  # why unreadable, or what was read
+    entry: Path | None = None  # what was listed: the run directory or the log file
+    stall_s: float = STALL_MIN_S  # quiet this long while not ended: stalled
 
 
 def scan_runs(folder: str | os.PathLike, now: float | None = None) -> list[RunSummary]:
     """A summary of every run in `folder`, by name."""
-    now = time.time() if now is None else now
+    return RunScanner(folder).scan(now)
+
+
+def is_folder_of_runs(folder: str | os.PathLike) -> bool:
+    """The rule `runwatch watch DIR` opens the run list by: DIR holds no log of its own (no
+    file directly in it that runwatch reads) and at least two of its sub-folders hold one.
+    Anything else is one run, as before: a run directory with its logs nested one sub-folder
+    down (lightning_logs/version_0) stays one run, and several logs of one run still ask
+    which (--source)."""
     root = Path(folder)
-    out = []
-    for entry in sorted(root.iterdir()):
-        if entry.name.startswith("."):
-            continue
-        try:
-            log = find_log(entry) if entry.is_dir() else entry
-            if log is None:
-                continue
-            out.append(summarise(entry.name, log, now))
-        except (RunwatchError, OSError, ValueError) as exc:
-            out.append(RunSummary(entry.name, entry, "?", "unreadable", None, None, None, None,
-                                  0.0, str(exc)))
-    return out
+    if not root.is_dir() or (root / STREAM_NAME).is_file():
+        return False
+    holders = 0
+    for entry in _entries(root):
+        if entry.is_file() and _is_log(entry):
+            return False
+        if holders < 2 and entry.is_dir() and _holds_log(entry):
+            holders += 1
+    return holders >= 2
 
 
-def summarise(name: str, log: Path, now: float) -> RunSummary:
+def _entries(root: Path) -> list[Path]:
+    return sorted(e for e in root.iterdir() if not e.name.startswith("."))
+
+
+def _is_log(path: Path) -> bool:
+    """A file of a known log name, or a .jsonl/.csv/.txt whose content is a log (as
+    `find_logs` looks beside a run's files)."""
+    if any(fnmatch(path.name, name) for name in LOG_NAMES):
+        return True
+    if path.suffix not in (".jsonl", ".csv", ".txt"):
+        return False
+    try:
+        with open(path, "rb") as f:
+            found = sniff(f.read(SNIFF_BYTES))
+    except OSError:
+        return False
+    return found not in (None, PENDING)
+
+
+def _holds_log(folder: Path) -> bool:
+    if (folder / STREAM_NAME).is_file():
+        return True
+    found, pending = find_logs(folder)
+    return bool(found or pending)
+
+
+class RunScanner:
+    """The runs of a folder (entries appear and go as it changes) or of the paths given,
+    re-scanned cheaply: a log is read again only when its mtime or size changed, and an
+    entry's log is looked for again only when the entry itself changed."""
+
+    def __init__(self, folder: str | os.PathLike | None = None,
+                 paths: Sequence[str | os.PathLike] = ()) -> None:
+        self.folder = Path(folder) if folder is not None else None
+        self.paths = [Path(p) for p in paths]
+        # entry -> (the entry's mtime, its log), and log -> ((mtime, size), summary)
+        self._logs: dict[Path, tuple[float, Path | None]] = {}
+        self._summaries: dict[Path, tuple[tuple[float, int], RunSummary]] = {}
+
+    def entries(self) -> list[Path]:
+        return _entries(self.folder) if self.folder is not None else list(self.paths)
+
+    def scan(self, now: float | None = None) -> list[RunSummary]:
+        """A summary of every run, in the entries' order; the unchanged ones re-dated."""
+        now = time.time() if now is None else now
+        out = []
+        for entry in self.entries():
+            try:
+                log = self._log_of(entry)
+                if log is None:
+                    continue
+                out.append(self._summary(entry, log, now))
+            except (RunwatchError, OSError, ValueError) as exc:
+                out.append(RunSummary(_name(entry), entry, "?", "unreadable", None, None, None,
+                                      None, 0.0, str(exc), entry))
+        return out
+
+    def _log_of(self, entry: Path) -> Path | None:
+        if not entry.is_dir():
+            entry.stat()  # a path given that is gone: unreadable, with the reason
+            return entry
+        mtime = entry.stat().st_mtime
+        known = self._logs.get(entry)
+        if known is not None and known[0] == mtime and (known[1] is None or known[1].exists()):
+            return known[1]
+        log = find_log(entry)
+        self._logs[entry] = (mtime, log)
+        return log
+
+    def _summary(self, entry: Path, log: Path, now: float) -> RunSummary:
+        info = log.stat()
+        key = (info.st_mtime, info.st_size)
+        known = self._summaries.get(log)
+        if known is not None and known[0] == key:
+            return redate(known[1], now)
+        summary = summarise(_name(entry), log, now, entry)
+        self._summaries[log] = (key, summary)
+        return summary
+
+
+def _name(entry: Path) -> str:
+    return entry.name or str(entry)
+
+
+def redate(summary: RunSummary, now: float) -> RunSummary:
+    """`summary` as of `now`: a run not written to for its stall time is stalled."""
+    if summary.status not in ("running", "stalled"):
+        return summary
+    status = "running" if now - summary.updated <= summary.stall_s else "stalled"
+    return summary if status == summary.status else replace(summary, status=status)
+
+
+def run_records(summary: RunSummary) -> list[dict]:
+    """Every record of the run but its steps (the list's forecast and the compare view need
+    its epochs, plan and events): our stream read line by line with the step lines skipped
+    unparsed, another log through its reader."""
+    if summary.path.name != STREAM_NAME:
+        return [r for r in read_source(summary.path)[0] if r.get("type") != "step"]
+    records = []
+    with open(summary.path, "rb") as f:
+        for raw in f:
+            record = _record(raw) if raw.endswith(b"\n") else None  # not one still written
+            if record is not None:
+                records.append(record)
+    return records
+
+
+def _record(raw: bytes) -> dict | None:
+    """A stream line's record; None for a step, a blank, a partial or an invalid line."""
+    if not raw.strip() or raw.startswith(_STEP):
+        return None
+    try:
+        record = parse_line(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return record if record is not None and record_problem(record) is None else None
+
+
+def summarise(name: str, log: Path, now: float, entry: Path | None = None) -> RunSummary:
     """The summary of one run whose log is `log`."""
     if log.name == STREAM_NAME:
         records, kind = _stream_ends(log), "runwatch stream"
@@ -84,11 +223,12 @@ def summarise(name: str, log: Path, now: float) -> RunSummary:
     last = epochs[-1] if epochs else None
     best_acc1, best_epoch = _best(epochs)
     planned = start.get("epochs")
-    status = _status(end, last, planned, updated, now, epochs)
+    stall_s = _stall_after(epochs)
+    status = _status(end, last, planned, updated, now, stall_s)
     if log.name == "meta.yaml":  # an MLflow run says its status
         status = _MLFLOW.get(run_status(log.parent) or "", status)
     return RunSummary(name, log, kind, status, last["epoch"] if last else None, planned,
-                      best_acc1, best_epoch, updated)
+                      best_acc1, best_epoch, updated, entry=entry or log, stall_s=stall_s)
 
 
 def _stream_ends(path: Path) -> list[dict]:
@@ -102,17 +242,7 @@ def _stream_ends(path: Path) -> list[dict]:
     lines = tail.split(b"\n")
     if size - TAIL_BYTES > len(head):
         lines = lines[1:]  # the first piece of the tail may be the end of a line
-    records = []
-    for raw in (head, *lines):
-        if not raw.strip() or raw.startswith(_STEP):
-            continue
-        try:
-            record = parse_line(raw.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError):
-            continue
-        if record is not None and record_problem(record) is None:
-            records.append(record)
-    return records
+    return [r for r in map(_record, (head, *lines)) if r is not None]
 
 
 def _best(epochs: list[dict]) -> tuple[float | None, int | None]:
@@ -129,12 +259,12 @@ def _best(epochs: list[dict]) -> tuple[float | None, int | None]:
 
 
 def _status(end: dict | None, last: dict | None, planned: int | None, updated: float,
-            now: float, epochs: list[dict]) -> str:
+            now: float, stall_s: float) -> str:
     if end is not None:
         return _ENDED.get(end.get("status"), "failed")
     if last is not None and planned and last["epoch"] >= planned:
         return "finished"
-    return "running" if now - updated <= _stall_after(epochs) else "stalled"
+    return "running" if now - updated <= stall_s else "stalled"
 
 
 def _stall_after(epochs: list[dict]) -> float:

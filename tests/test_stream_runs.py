@@ -78,3 +78,61 @@ def test_a_long_stream_is_read_at_its_ends_only(tmp_path):
     (run / "metrics.jsonl").write_bytes(bytes(data))
     assert scan_runs(tmp_path, now=NOW)[0].epoch == 300
     assert json.loads((run / "metrics.jsonl").read_text().split("\n", 1)[0])["epochs"] == 300
+
+
+def test_a_folder_is_a_folder_of_runs_when_only_its_sub_folders_hold_logs(tmp_path):
+    from runwatch.stream.runs import is_folder_of_runs
+
+    runs = tmp_path / "runs"
+    our_run(runs / "a", 2)
+    assert not is_folder_of_runs(runs)  # one run, its log a folder down: as before
+    our_run(runs / "b", 2)
+    assert is_folder_of_runs(runs)
+    assert not is_folder_of_runs(runs / "a")  # a run directory itself
+    (runs / "log.txt").write_text('{"epoch": 0, "test_acc1": 5.0}\n')
+    assert not is_folder_of_runs(runs)  # a log of its own: one run (several logs: --source)
+    assert not is_folder_of_runs(runs / "log.txt")
+
+
+def test_a_rescan_reads_again_only_the_runs_that_changed(tmp_path, monkeypatch):
+    from runwatch.stream import runs as runs_module
+    from runwatch.stream.runs import RunScanner
+
+    our_run(tmp_path / "quiet", 3, age_s=60)
+    live = our_run(tmp_path / "live", 3, age_s=60)
+    scanner = RunScanner(tmp_path)
+    assert [r.status for r in scanner.scan(NOW)] == ["running", "running"]
+    read = []
+    real = runs_module.summarise
+    monkeypatch.setattr(runs_module, "summarise", lambda name, *a: read.append(name)
+                        or real(name, *a))
+    with StreamWriter(live / "metrics.jsonl") as w:
+        w.write("epoch", time=NOW, epoch=4, test_acc1=60.0)
+    later = NOW + 3600  # quiet is stalled by now without being read again
+    summaries = {r.name: r for r in scanner.scan(later)}
+    assert read == ["live"]
+    assert (summaries["live"].epoch, summaries["quiet"].status) == (4, "stalled")
+    our_run(tmp_path / "new", 1)
+    assert [r.name for r in scanner.scan(later)] == ["live", "new", "quiet"]
+    assert read == ["live", "new"]
+
+
+def test_paths_given_are_the_runs_and_a_missing_one_is_unreadable(tmp_path):
+    from runwatch.stream.runs import RunScanner
+
+    a = our_run(tmp_path / "a", 2)
+    scanner = RunScanner(paths=[a / "metrics.jsonl", tmp_path / "gone"])
+    ours, gone = scanner.scan(NOW)
+    assert (ours.name, ours.epoch, ours.entry) == ("metrics.jsonl", 2, a / "metrics.jsonl")
+    assert gone.status == "unreadable" and "gone" in gone.note
+
+
+def test_run_records_skip_steps_and_a_line_still_being_written(tmp_path):
+    from runwatch.stream.runs import run_records
+
+    run = our_run(tmp_path / "r", 5, steps=3)
+    with open(run / "metrics.jsonl", "a") as f:
+        f.write('{"type":"epoch","epoch":6,"test_acc1":')
+    (summary,) = scan_runs(tmp_path, now=NOW)
+    records = run_records(summary)
+    assert [r["type"] for r in records] == ["run_start"] + ["epoch"] * 5
