@@ -10,7 +10,7 @@ def test_watch_and_demo_arguments():
     args = parser.parse_args(["watch", "runs/r50", "--target", "76", "--metric", "test_acc5",
                               "--replay"])
     assert (args.path, args.target, args.metric, args.replay) == (
-        Path("runs/r50"), "76", "test_acc5", 1.0)  # checked by run_watch: one-line errors
+        [Path("runs/r50")], "76", "test_acc5", 1.0)  # checked by run_watch: one-line errors
     assert parser.parse_args(["watch", "x", "--replay", "4"]).replay == 4.0
     assert parser.parse_args(["watch", "x"]).replay is None
     assert parser.parse_args(["demo", "--seed-run"]).seed_run

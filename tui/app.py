@@ -77,7 +77,8 @@ class ForecastInputs:
 
 
 class RunwatchApp(KeyActions, App[str | None]):
-    """Exits with None, or "stop"/"leave" when it was asked about a training it started."""
+    """Exits with None, or "stop"/"leave" when it was asked about a training it started, or
+    "back" (Esc) when opened from the run list (`back=True`)."""
 
     CSS_PATH = "app.tcss"
     TITLE = "runwatch"
@@ -107,7 +108,7 @@ class RunwatchApp(KeyActions, App[str | None]):
         ("e", "edit the selected checkpoint's schedule (asks first)"),
         ("c", "copy the newest command to the clipboard (OSC 52)"),
         ("/", "jump to an epoch, or show one tag: regression, restart..."),
-        ("Esc", "show every epoch again after /"),
+        ("Esc", "show every epoch again after /; else back to the run list, if any"),
         ("Home g", "first row of a table; End G: the last (followed)"),
         ("+ - [ ] 0", "steps tab: zoom in, out, earlier, later, all epochs"),
         ("a", "focus the alert list (arrows, PgUp, PgDn scroll it)"),
@@ -117,8 +118,9 @@ class RunwatchApp(KeyActions, App[str | None]):
     def __init__(self, source: MonitorSource, path: str | Path, *, target: float | None = None,
                  run_name: str | None = None, clock: Callable[[], float] = time.time,
                  poll_s: float = POLL_S, training=None, replay: bool = False,
-                 notify: NotifySettings | None = None) -> None:
+                 notify: NotifySettings | None = None, back: bool = False) -> None:
         super().__init__()
+        self.back = back  # opened from the run list: Esc returns to it
         self.feed = StreamFeed(source)
         self.path = Path(path)
         self.target_arg = target

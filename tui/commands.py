@@ -31,7 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Watch a run directory, a metrics.jsonl, or another trainer's log "
                     "(TensorBoard events, a Hugging Face output dir, an MLflow run, DeiT "
                     "log.txt, timm summary.csv, Lightning metrics.csv, any epoch/accuracy CSV).")
-    watch.add_argument("path", type=Path, help="run directory or log file (may not exist yet)")
+    watch.add_argument("path", type=Path, nargs="+",
+                       help="run directory or log file (may not exist yet); a folder of runs "
+                            "or several paths open the run list")
     watch.add_argument("--target", metavar="PERCENT", default=None,
                        help="target test accuracy in percent (default: the run's, else 75)")
     watch.add_argument("--metric", help="accuracy field to follow (default: detected, e.g. "
@@ -77,12 +79,31 @@ def notify_settings(args: argparse.Namespace, replay: bool):
 
 def run_watch(args: argparse.Namespace) -> int:
     from runwatch.forecast.cli import accuracy_metric, target_percent
-    from runwatch.tui.launch import watch
+    from runwatch.tui.launch import watch, watch_runs
 
-    return watch(args.path, target=target_percent(args.target),
-                 metric=accuracy_metric(args.metric), replay=args.replay,
-                 lr_tag=args.lr_tag, choice=args.source,
-                 notify=notify_settings(args, replay=args.replay is not None))
+    target, metric = target_percent(args.target), accuracy_metric(args.metric)
+    notify = notify_settings(args, replay=args.replay is not None)
+    scanner = runs_scanner(args.path, args.source, args.replay)
+    if scanner is not None:
+        return watch_runs(scanner, target=target, metric=metric, lr_tag=args.lr_tag,
+                          notify=notify)
+    return watch(args.path[0], target=target, metric=metric, replay=args.replay,
+                 lr_tag=args.lr_tag, choice=args.source, notify=notify)
+
+
+def runs_scanner(paths: list[Path], source: str | None, replay: float | None):
+    """The run list's scanner, or None for one run: several paths are the list's runs; one
+    folder is a list when it is a folder of runs (stream.runs.is_folder_of_runs: no log of
+    its own, two or more sub-folders holding one)."""
+    from runwatch.stream.runs import RunScanner, is_folder_of_runs
+
+    if len(paths) > 1:
+        if source is not None or replay is not None:
+            raise RunwatchError("--source and --replay watch one run: give one path")
+        return RunScanner(paths=paths)
+    if source is None and replay is None and is_folder_of_runs(paths[0]):
+        return RunScanner(paths[0])
+    return None
 
 
 def run_demo(args: argparse.Namespace) -> int:

@@ -62,12 +62,16 @@ class KeyActions:
             self.notify(missing, markup=False)
 
     def action_clear_filter(self) -> None:
+        """Esc: close the jump bar, else clear the tag filter, else back to the run list."""
         bar = self.query_one("#jump", Input)
+        table = self.query_one(EpochTable)
         if bar.display:
             bar.display = False
-            self.query_one(EpochTable).focus()
+            table.focus()
+        elif table.tag_filter or not self.back:
+            table.tag_filter = ""
         else:
-            self.query_one(EpochTable).tag_filter = ""
+            self.exit("back")
 
     def action_copy(self) -> None:
         if not self.commands:

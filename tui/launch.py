@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from runwatch.errors import RunwatchError
+from runwatch.terminal import printable
 from runwatch.trainer.cli import require_training_extra
 
 DEMO_CONFIG = "smoke_cpu"
@@ -37,6 +38,34 @@ def watch(path: Path, target: float | None = None, metric: str | None = None,
         source = open_source(path, metric, lr_tag=lr_tag, choice=choice)
     return _exit_status(_run_app(source, path, target, replay=replay is not None,
                                  notify=notify)[1])
+
+
+def watch_runs(scanner, target: float | None = None, metric: str | None = None,
+               lr_tag: str | None = None, notify=None,
+               run=lambda app: app.run()) -> int:
+    """The run list; Enter opens a run in the monitor, whose Esc comes back to the list as it
+    was. One app at a time (`run` runs each: tests drive them headless): the monitor stays the
+    app it is for one run, and the list's state (`ListState`) outlives both."""
+    from runwatch.stream.sources import open_source
+    from runwatch.tui.app import RunwatchApp
+    from runwatch.tui.runs_app import ListState, RunsApp
+
+    state = ListState(scanner)
+    while True:
+        listing = RunsApp(state, target=target)
+        run(listing)
+        chosen = listing.return_value
+        if listing.return_code or chosen is None:
+            return _exit_status(listing)
+        try:
+            source = open_source(chosen, metric, lr_tag=lr_tag)
+        except RunwatchError as exc:
+            state.problem = f"{printable(chosen)}: {printable(exc)}"
+            continue
+        monitor = RunwatchApp(source, chosen, target=target, notify=notify, back=True)
+        run(monitor)
+        if monitor.return_code or monitor.return_value != "back":
+            return _exit_status(monitor)
 
 
 def demo_seed_run(epochs_per_s: float | None, headless: bool = False, notify=None) -> int:

@@ -44,3 +44,20 @@ class NotifyFailed(Message):
     def __init__(self, text: str) -> None:
         super().__init__()
         self.text = text  # why --notify-cmd failed, in one line
+
+
+class RunsScanned(Message):
+    """The run list's re-scan: every run's summary (a changed one read again)."""
+
+    def __init__(self, summaries: list) -> None:
+        super().__init__()
+        self.summaries = summaries  # RunSummary of each run, in the entries' order
+
+
+class OutlookReady(Message):
+    """One run's forecast and alerts, with the summary they were made from."""
+
+    def __init__(self, summary, outlook) -> None:
+        super().__init__()
+        self.summary = summary
+        self.outlook = outlook
