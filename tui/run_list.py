@@ -145,7 +145,8 @@ def row_cells(row: RunRow, marked: bool) -> tuple[Text, ...]:
               else alert_words(o))
     return (Text(name), Text(s.status, style=_STATUS_STYLE.get(s.status, "")),
             Text(epochs, justify="right"), Text(best, justify="right"),
-            Text(forecast_words(o)), alerts, Text(printable(s.kind)))
+            Text("-" if s.status == "unreadable" else forecast_words(o)), alerts,
+            Text(printable(s.kind)))
 
 
 _STATUS_STYLE = {"running": "green", "stalled": "yellow", "failed": "red",

@@ -3,6 +3,8 @@ is unreadable), as the table's cells are cut to their widths."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
@@ -16,7 +18,7 @@ def detail_text(row: RunRow | None) -> Text:
         return Text("no runs yet: watching for run directories and logs", style="dim")
     s, o = row.summary, row.outlook
     text = Text(f"{printable(s.name)}  ", style="bold")
-    text.append(f"{printable(s.kind)}: {printable(s.path)}")
+    text.append(f"{printable(s.kind)}: {printable(_shown_path(s.path, s.entry))}")
     if s.status == "unreadable":
         text.append(f"\n!! unreadable: {printable(s.note)}", style="red")
         return text
@@ -27,6 +29,13 @@ def detail_text(row: RunRow | None) -> Text:
         text.append(f"\n{printable(alert.text())}",
                     style="bold red" if alert.level == "critical" else "yellow")
     return text
+
+
+def _shown_path(path: Path, entry: Path | None) -> Path:
+    """The log's path from the folder the run is listed in (the list's own folder is known)."""
+    if entry is not None and path.is_relative_to(entry.parent):
+        return path.relative_to(entry.parent)
+    return path
 
 
 class RunDetail(Static):
