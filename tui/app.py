@@ -108,7 +108,7 @@ class RunwatchApp(KeyActions, App[str | None]):
         ("e", "edit the selected checkpoint's schedule (asks first)"),
         ("c", "copy the newest command to the clipboard (OSC 52)"),
         ("/", "jump to an epoch, or show one tag: regression, restart..."),
-        ("Esc", "show every epoch again after /; else back to the run list, if any"),
+        ("Esc", "every epoch again after /; else back to the run list"),
         ("Home g", "first row of a table; End G: the last (followed)"),
         ("+ - [ ] 0", "steps tab: zoom in, out, earlier, later, all epochs"),
         ("a", "focus the alert list (arrows, PgUp, PgDn scroll it)"),
