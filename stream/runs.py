@@ -144,8 +144,10 @@ class RunScanner:
                     continue
                 out.append(self._summary(entry, log, now))
             except (RunwatchError, OSError, ValueError) as exc:
+                # The reason names the run by its place in the list, not the whole path.
+                reason = str(exc).replace(f"{entry.parent}{os.sep}", "")
                 out.append(RunSummary(_name(entry), entry, "?", "unreadable", None, None, None,
-                                      None, 0.0, str(exc), entry))
+                                      None, 0.0, reason, entry))
         return out
 
     def _log_of(self, entry: Path) -> Path | None:

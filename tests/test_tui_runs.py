@@ -102,8 +102,8 @@ async def test_list_shows_each_run_sorts_and_escapes_names(fixed, tmp_path):
         await pilot.press("s")  # epoch, larger first
         assert table.sort_by == "epoch"
         assert names(app)[-2:] == [HOSTILE, "broken"]
-        await pilot.press("s", "s")  # forecast, larger first
-        assert names(app)[:2] == ["beta", "alpha"]
+        await pilot.press("s", "s")  # forecast, larger first; a finished run has none
+        assert names(app)[:3] == ["beta", HOSTILE, "alpha"]
         cells = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
         hostile = next(c for c in cells if "evil" in c)
         assert "\x1b" not in hostile and "[bold red]evil" in hostile  # shown, not styled
@@ -246,3 +246,18 @@ def test_compare_snapshot(snap_compare, fixed, tmp_path, size, no_color):
 
     assert snap_compare(snapshot_app(tmp_path, fixed, no_color), terminal_size=size,
                         run_before=compare)
+
+
+def test_only_a_run_with_epochs_ahead_shows_a_forecast_and_a_restart_ahead(tmp_path, fixed):
+    from runwatch.stream.runs import run_records
+
+    summaries = {s.name: s for s in RunScanner(runs_folder(tmp_path)).scan(NOW)}
+    for name, ahead in (("alpha", False), ("beta", True)):  # completed at 12/30; live
+        summary = summaries[name]
+        outlook = run_list.outlook_of(run_records(summary), summary.status, 75.0)
+        restart = [a for a in outlook.alerts if a.kind == "LR RESTART AHEAD"]
+        cells = run_list.row_cells(run_list.RunRow(summary, outlook), marked=False)
+        assert bool(restart) == ahead and (cells[4].plain != "-") == ahead, name
+    broken = summaries["broken"]  # its reason names it by its place in the list
+    assert broken.status == "unreadable" and broken.note.startswith("broken")
+    assert str(tmp_path) not in broken.note

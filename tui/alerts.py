@@ -86,7 +86,7 @@ def restart_ahead(model: RunModel, forecast: dict | None) -> list[Alert]:
     """The next planned LR jump (a restart, or an edit that raises the LR); a rise inside the
     warmup is no restart."""
     latest = model.latest()
-    if latest is None or not model.plan or latest.epoch >= len(model.plan):
+    if latest is None or not model.plan or latest.epoch >= len(model.plan) or _done(model):
         return []
     prev_lr = latest.lr if math.isfinite(latest.lr) else model.planned_lr(latest.epoch)
     warmup = warmup_end(model)
@@ -110,6 +110,13 @@ def restart_ahead(model: RunModel, forecast: dict | None) -> list[Alert]:
                   f"{when} (epoch {jump.epoch}): LR {format_lr(jump.lr_before)} -> "
                   f"{format_lr(jump.lr_after)} ({jump.ratio:.0f}x), {drop_text}",
                   jump.epoch, max(drop or 0.0, 0.0))]
+
+
+def _done(model: RunModel) -> bool:
+    """The run ended for good (completed, stopped early): no epoch of its plan is ahead. An
+    interrupted or failed run is resumed, and a rewound one is about to be."""
+    return (model.end is not None and model.rewound_to is None
+            and model.end.get("status") in ("completed", "early_stopped"))
 
 
 def _predicted_drop(forecast: dict | None, epoch: int) -> float | None:

@@ -118,7 +118,7 @@ def sort_rows(rows: list[RunRow], by: str) -> list[RunRow]:
         v = {"name": None, "status": STATUS_ORDER.index(s.status)
              if s.status in STATUS_ORDER else len(STATUS_ORDER),
              "epoch": s.epoch, "best": s.best_acc1,
-             "forecast": o.final if o is not None else None,
+             "forecast": o.final if o is not None and _ahead(s) else None,
              "alerts": _alert_rank(o)}[by]
         if v is None or (isinstance(v, float) and math.isnan(v)):
             return (1, 0, s.name)
@@ -145,8 +145,14 @@ def row_cells(row: RunRow, marked: bool) -> tuple[Text, ...]:
               else alert_words(o))
     return (Text(name), Text(s.status, style=_STATUS_STYLE.get(s.status, "")),
             Text(epochs, justify="right"), Text(best, justify="right"),
-            Text("-" if s.status == "unreadable" else forecast_words(o)), alerts,
+            Text(forecast_words(o) if _ahead(s) else "-"), alerts,
             Text(printable(s.kind)))
+
+
+def _ahead(summary: RunSummary) -> bool:
+    """Whether the run has epochs ahead to forecast: not when it finished (a stopped or failed
+    run is resumed) or cannot be read."""
+    return summary.status not in ("finished", "unreadable")
 
 
 _STATUS_STYLE = {"running": "green", "stalled": "yellow", "failed": "red",

@@ -35,6 +35,7 @@ from runwatch.tui.widgets.run_detail import RunDetail
 from runwatch.tui.widgets.run_table import RunTable
 
 SCAN_S = 3.0
+LIST_ACTIONS = frozenset({"open_run", "mark", "compare", "sort", "help"})
 DEFAULT_TARGET = 75.0
 
 
@@ -188,6 +189,10 @@ class RunsApp(App[Path | None]):
             self.forecast_runs(due, self.target)
 
     # Keys -----------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The list's own keys only on the list (the footer of compare and help hides them)."""
+        return action not in LIST_ACTIONS or len(self.screen_stack) == 1
 
     def action_open_run(self) -> None:
         row = self.query_one(RunTable).selected()
