@@ -52,3 +52,22 @@ def test_a_loss_as_the_metric_is_one_line_and_status_2(tmp_path, capsys):
     assert main(["watch", str(tmp_path), "--metric", "test_loss"]) == 2
     err = capsys.readouterr().err
     assert "--metric test_loss is a loss" in err and err.count("\n") == 1
+
+
+def test_watch_opens_the_run_list_for_several_paths_or_a_folder_of_runs(tmp_path, capsys):
+    from runwatch.stream import StreamWriter
+    from runwatch.tui.commands import runs_scanner
+
+    for name in ("a", "b"):
+        (tmp_path / "runs" / name).mkdir(parents=True)
+        with StreamWriter(tmp_path / "runs" / name / "metrics.jsonl") as w:
+            w.write("epoch", epoch=1, test_acc1=5.0)
+    runs, one = tmp_path / "runs", tmp_path / "runs" / "a"
+    assert runs_scanner([runs], None, None) is not None  # a folder of runs: the list
+    assert runs_scanner([one], None, None) is None  # one run: the monitor
+    assert runs_scanner([runs], "csv", None) is None  # --source means one run
+    listed = runs_scanner([one, runs / "b"], None, None)
+    assert [s.name for s in listed.scan()] == ["a", "b"]
+    assert main(["watch", str(one), str(runs / "b"), "--replay", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "give one path" in err
