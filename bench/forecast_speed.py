@@ -7,7 +7,6 @@ events, the standard scenarios) costs on top of it.
 
     OMP_NUM_THREADS=1 python bench/forecast_speed.py [EPOCHS] [REPEATS]
 
-(`time_long_history` is the backtest's timing line, bench/forecast_backtest.py.)
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ epochs done); the last two in units of the room left to 100%:
 The coefficients make the finished runs' errors most likely under a Laplace law (heavy tails),
 and the 50/80/90/95/99% quantiles of |truth - forecast| / scale turn the scale into the 80% and
 95% half-widths and into the chance of reaching a target (BandModel.prob_at_least). Both are
-learned by `python bench/forecast_backtest.py` (BANDS: from all its curves; each curve is
+learned by `python -m forecast.backtest` (BANDS: from all its curves; each curve is
 scored with a model learned on the other curves only). On its 17 curves the learned weight of
 the LR-extrapolation term is nil: in a cut run it goes with the horizon, which predicts the
 errors better. Pure: numpy only.
@@ -200,7 +200,7 @@ class BandModel:
 
 
 BAND_TERMS = ("noise", "spread", "move", "extrapolation", "horizon")
-# Learned by `python bench/forecast_backtest.py` on all its curves (each curve is scored with a
+# Learned by `python -m forecast.backtest` on all its curves (each curve is scored with a
 # model learned on the others).
 BANDS = BandModel(coefs=(0.588, 0.535, 0.0001, 0.0001, 0.0658),
                   quantiles=((0.5, 0.591), (0.8, 1.344), (0.9, 2.175), (0.95, 2.843),

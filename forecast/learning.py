@@ -14,7 +14,7 @@ is scored with a piece tuned on itself:
 - each model's reliability by horizon (`forecast.reliability.RELIABILITY`): `loco_reliability`;
 - the band model (`forecast.combine.BANDS`): `learn_bands`, `loco_bands`.
 
-`python bench/forecast_backtest.py` runs it over tests/data/curves and the seed run, prints the
+`python -m forecast.backtest` runs it over tests/data/curves and the seed run, prints the
 tables and the values learned from all curves (the constants in the library).
 """
 

@@ -34,7 +34,7 @@ Annealing pays off by removing the iterate noise the LR sustains, and that noise
 jitter measures: a run that jitters by 0.2 logit at its peak LR (CIFAR-10 at LR 0.1) gains
 about 1.4 logit from annealing, one that jitters by 0.02 (distilled ImageNet ViTs) about 0.6.
 The law `mean = scale * jitter**exponent` is measured on finished curves by
-`python bench/forecast_backtest.py` (which scores every curve with a law learned on the other curves
+`python -m forecast.backtest` (which scores every curve with a law learned on the other curves
 only). Pure: numpy only.
 """
 
@@ -70,7 +70,7 @@ class BPrior:
         return float(np.clip(self.scale * jitter**self.exponent, 0.2, 3.0))
 
 
-# Measured by `python bench/forecast_backtest.py` on tests/data/curves and the seed run.
+# Measured by `python -m forecast.backtest` on tests/data/curves and the seed run.
 B_PRIOR = BPrior(scale=3.25, exponent=0.44)
 FLAT_B_PRIOR = BPrior(scale=1.0, exponent=0.0, sd=math.inf)  # b from the data alone
 ALPHA_GRID = np.geomspace(0.05, 3.0, 16)

@@ -54,7 +54,7 @@ class GainPrior:
         return table.get(family, table[ANY])
 
 
-# Learned by `python bench/forecast_backtest.py` on tests/data/curves and the seed run.
+# Learned by `python -m forecast.backtest` on tests/data/curves and the seed run.
 GAIN_PRIOR = GainPrior((("adaptive", (0.128, 0.176)), (ANY, (0.274, 0.343)),
                         ("sgd", (0.307, 0.644))))
 

@@ -8,7 +8,7 @@ takes each model's root mean square error over the future epochs of a horizon ba
 ahead / epochs known, bands split at HORIZON_EDGES) and divides the best model's RMSE on that
 same forecast by it. A model's multiplier in a band is the geometric mean of that ratio over
 the forecasts measured; forecast.combine multiplies each model's holdout weight by it at every
-future epoch. The multipliers are learned leave-one-curve-out by `python bench/forecast_backtest.py`
+future epoch. The multipliers are learned leave-one-curve-out by `python -m forecast.backtest`
 (a curve is scored with multipliers measured on the other curves only); RELIABILITY holds the
 values it prints as learned from all curves. A model the table does not name (one added since the
 table was learned) gets a neutral multiplier, the median of the table's multipliers in that band:
@@ -80,7 +80,7 @@ def learn_reliability(forecasts: Iterable[ForecastErrors]) -> Reliability:
                                        for b in range(len(neutral)))) for m in names))
 
 
-# Measured by `python bench/forecast_backtest.py` on tests/data/curves and the seed run:
+# Measured by `python -m forecast.backtest` on tests/data/curves and the seed run:
 # per model, its multiplier in the bands [0, 0.1), [0.1, 0.3), [0.3, 1), [1, inf) of epochs
 # ahead / epochs known.
 RELIABILITY = Reliability((
