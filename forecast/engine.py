@@ -36,7 +36,7 @@ from runwatch.forecast.result import (
     Prediction,
     Scenario,
 )
-from runwatch.forecast.scenarios import Candidate, run_scenarios
+from runwatch.forecast.scenarios import Anchor, Candidate, run_scenarios
 
 MIN_FIT_EPOCHS = 4
 UNLIKELY = 0.2
@@ -130,6 +130,7 @@ def forecast_run(history: EpochLog, plan: list[float] | None, target: float,
                    if s.spec.uses_plan}
     candidates: list[Candidate] = list(opts.scenarios)
     scenarios, scenario_notes = run_scenarios(h, fits, law_weights, candidates,
+                                              Anchor(future, pred, scale),
                                               opts.reliability, opts.bands)
     notes += scenario_notes
     return ForecastResult(

@@ -10,12 +10,23 @@ A candidate is (name, checkpoint epoch c, LRs of the epochs after c). The run's 
 what the laws need (summed LR and current LR up to c), so the laws fitted on the whole history
 predict any candidate without refitting; their weights are the ones their holdout errors
 earned, times their reliability at each epoch's horizon (forecast.reliability), as in the main
-forecast. Pure: numpy only.
+forecast.
+
+Anchored on the main forecast: the laws alone would say something else for the plan as it
+stands than the main forecast, which also weighs the LR-blind curves and the prior, so
+"continue as planned" would disagree with the number shown beside it. Only the laws can tell
+one schedule from another, so a scenario is the main forecast plus what the laws say the
+change of schedule changes: at each epoch, the scenario's law curve shifted by (main forecast
+- the laws' curve for the plan) at that epoch, the nearest forecast epoch outside the
+forecast's range (a rewind's retrained epochs, epochs past the plan's end). Its band is the
+main forecast's, widened by whatever the laws are less sure of under the candidate than under
+the plan. The plan itself thus gets exactly the main forecast and its band. Pure: numpy only.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import math
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -44,12 +55,29 @@ def acc_at_checkpoint(h: History, checkpoint_epoch: int) -> float:
     return float(h.acc[max(i, 0)])
 
 
-def run_scenario(h: History, fits: dict[str, LawFit], weights: dict[str, float],
-                 candidate: Candidate, reliability: Reliability = RELIABILITY,
-                 bands: BandModel = BANDS) -> Scenario:
-    """The weighted laws' curve for one candidate, with an 80% band on its final accuracy."""
-    name, checkpoint, after = candidate
-    lrs = np.concatenate([h.lrs[:checkpoint], np.asarray(after, float)])
+@dataclass(frozen=True)
+class Anchor:
+    """The main forecast the scenarios are anchored on: its epochs, prediction and band scale
+    (BandModel.scale) at each."""
+
+    epochs: np.ndarray
+    pred: np.ndarray
+    scale: np.ndarray
+
+
+@dataclass(frozen=True)
+class _LawCurve:
+    epochs: np.ndarray
+    lrs: np.ndarray  # LRs of `epochs`
+    pred: np.ndarray
+    scale: np.ndarray  # the band's scale at each epoch
+
+
+def _law_curve(h: History, fits: dict[str, LawFit], weights: dict[str, float],
+               checkpoint: int, after: np.ndarray, reliability: Reliability,
+               bands: BandModel) -> _LawCurve:
+    """The weighted laws' prediction and band scale for the epochs after `checkpoint`."""
+    lrs = np.concatenate([h.lrs[:checkpoint], after])
     epochs = np.arange(checkpoint + 1, len(lrs) + 1)
     names = list(fits)
     curves = [predict_lr_law(fits[m], lrs)[checkpoint:] for m in names]
@@ -58,33 +86,56 @@ def run_scenario(h: History, fits: dict[str, LawFit], weights: dict[str, float],
                               reliability.multipliers(names, epochs, h.last_epoch))
     level = acc_at_checkpoint(h, checkpoint)
     noise = max(noise_sd(h.acc), 0.1) if len(h.acc) >= 4 else 1.0
-    ratio_lrs = h.ratio_lrs()
     ahead = np.maximum(lrs[checkpoint:], LR_FLOOR * float(h.lrs.max()))
-    extrapolation = plan_extrapolation(ratio_lrs[:h.last_epoch], ahead)[-1:]
-    terms = band_terms(pred[-1:], spread[-1:], noise, level, extrapolation,
-                       (epochs[-1:] - h.last_epoch) / h.last_epoch)
-    half = bands.z(0.8) * bands.scale(terms)[0]
+    extrapolation = plan_extrapolation(h.ratio_lrs()[:h.last_epoch], ahead)
+    terms = band_terms(pred, spread, noise, level, extrapolation,
+                       (epochs - h.last_epoch) / h.last_epoch)
+    return _LawCurve(epochs, lrs[checkpoint:], pred, bands.scale(terms))
+
+
+def run_scenario(h: History, fits: dict[str, LawFit], weights: dict[str, float],
+                 candidate: Candidate, anchor: tuple[Anchor, _LawCurve] | None = None,
+                 reliability: Reliability = RELIABILITY, bands: BandModel = BANDS) -> Scenario:
+    """One candidate's curve, with an 80% band on its final accuracy: anchored on the main
+    forecast (`anchor`: it and the laws' curve for the plan; module docstring), or the laws'
+    own curve when there is no forecast to anchor on."""
+    name, checkpoint, after = candidate
+    own = _law_curve(h, fits, weights, checkpoint, np.asarray(after, float), reliability, bands)
+    pred, scale = own.pred, float(own.scale[-1])
+    if anchor is not None:
+        main, planned = anchor
+        at = np.clip(own.epochs - int(main.epochs[0]), 0, len(main.epochs) - 1)
+        pred = np.clip(pred + main.pred[at] - planned.pred[at], 0.0, 100.0)
+        extra = max(scale**2 - float(planned.scale[at[-1]]) ** 2, 0.0)
+        scale = math.sqrt(float(main.scale[at[-1]]) ** 2 + extra)
+    half = bands.z(0.8) * scale
     best = int(np.argmax(pred))
     return Scenario(
-        name=name, checkpoint_epoch=checkpoint, final_epoch=int(epochs[-1]),
+        name=name, checkpoint_epoch=checkpoint, final_epoch=int(own.epochs[-1]),
         final_acc1=float(pred[-1]), lo80=float(max(pred[-1] - half, 0.0)),
         hi80=float(min(pred[-1] + half, 100.0)), best_acc1=float(pred[best]),
-        best_epoch=int(epochs[best]),
+        best_epoch=int(own.epochs[best]),
         curve=tuple((int(e), float(lr), float(a))
-                    for e, lr, a in zip(epochs, lrs[checkpoint:], pred, strict=True)),
+                    for e, lr, a in zip(own.epochs, own.lrs, pred, strict=True)),
     )
 
 
 def run_scenarios(h: History, fits: dict[str, LawFit | None], weights: dict[str, float],
-                  candidates: list[Candidate], reliability: Reliability = RELIABILITY,
+                  candidates: list[Candidate], main: Anchor | None = None,
+                  reliability: Reliability = RELIABILITY,
                   bands: BandModel = BANDS) -> tuple[list[Scenario], list[str]]:
-    """Every candidate that can be evaluated, and notes on the ones that cannot."""
+    """Every candidate that can be evaluated, anchored on the `main` forecast when it has
+    epochs ahead, and notes on the ones that cannot."""
     usable = {m: f for m, f in fits.items() if f is not None}
     if not candidates:
         return [], []
     if not usable:
         return [], ["scenarios need the LR-aware laws, which could not be fitted "
                     "(no LR known or too few epochs)"]
+    anchor = None
+    if main is not None and len(main.epochs):
+        anchor = main, _law_curve(h, usable, weights, h.last_epoch, h.lrs[h.last_epoch:],
+                                  reliability, bands)
     out, notes = [], []
     for candidate in candidates:
         name, checkpoint, after = candidate
@@ -92,7 +143,7 @@ def run_scenarios(h: History, fits: dict[str, LawFit | None], weights: dict[str,
             notes.append(f"scenario {name!r} skipped: checkpoint epoch {checkpoint} is not a "
                          f"done epoch (1..{h.last_epoch}) or it has no epochs after it")
             continue
-        out.append(run_scenario(h, usable, weights, candidate, reliability, bands))
+        out.append(run_scenario(h, usable, weights, candidate, anchor, reliability, bands))
     return out, notes
 
 

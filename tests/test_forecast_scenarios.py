@@ -1,12 +1,15 @@
 """What-if: candidate schedules from a checkpoint, predicted by the LR-aware laws."""
 
+import numpy as np
 import pytest
 from forecast_curves import restart_run, seed_log
 
 from runwatch.errors import RunwatchError
 from runwatch.forecast import ForecastOptions, forecast_run, forecast_scenarios
+from runwatch.forecast.inputs import prepare_history
+from runwatch.forecast.models import build_models
 from runwatch.forecast.reliability import Reliability
-from runwatch.forecast.scenarios import parse_plan, standard_scenarios
+from runwatch.forecast.scenarios import Anchor, parse_plan, run_scenarios, standard_scenarios
 from runwatch.schedule import ScheduleSpec, lr_plan
 
 SEED = seed_log()
@@ -56,6 +59,34 @@ def test_scenarios_weigh_the_laws_by_their_reliability_as_the_forecast_does():
     own = next(m for m in result.models if m.name == law)
     curve = [acc for _, _, acc in result.scenarios[0].curve]
     assert curve == pytest.approx(own.predictions, abs=1e-6)
+
+
+def test_continue_as_planned_is_the_main_forecast_with_its_band():
+    history = SEED.head(30)
+    candidates, _ = standard_scenarios(SEED_LRS, 30, SEED_LRS[29], 29, parse_plan("seed"))
+    result = forecast_run(history, SEED_LRS, 75.0, ForecastOptions(scenarios=tuple(candidates)))
+    planned = next(s for s in result.scenarios if s.name == "continue as planned")
+    main = result.predictions
+    assert [acc for _, _, acc in planned.curve] == pytest.approx([p.acc1 for p in main])
+    assert (planned.final_acc1, planned.lo80, planned.hi80) == pytest.approx(
+        (main[-1].acc1, main[-1].lo80, main[-1].hi80))
+
+
+def test_every_scenario_moves_with_the_main_forecast_by_what_the_laws_say_it_changes():
+    df, plan = restart_run(30)
+    h = prepare_history(df, plan)
+    _, fits = build_models(h)
+    weights = {name: 1.0 for name in fits}
+    candidates, _ = standard_scenarios(plan, 30, plan[29], 25)
+    laws_only, _ = run_scenarios(h, fits, weights, candidates)
+    future = np.arange(31, 61)
+    planned = next(s for s in laws_only if s.name == "continue as planned")
+    law_planned = np.array([acc for _, _, acc in planned.curve])
+    main = Anchor(future, law_planned + 2.0, np.full(len(future), 1.0))
+    anchored, _ = run_scenarios(h, fits, weights, candidates, main)
+    for own, moved in zip(laws_only, anchored, strict=True):
+        shift = [b[2] - a[2] for a, b in zip(own.curve, moved.curve, strict=True)]
+        assert shift == pytest.approx([2.0] * len(shift), abs=1e-9), own.name
 
 
 def test_seed_plan_parses_to_the_seed_runs_schedule():
