@@ -1,6 +1,7 @@
 """What to do: the options the monitor can act on, forecast, ranked and said in words."""
 
-from tui_records import model_of
+from tui_pilot import fake_checkpoints, make_app, stream_in, wait_for
+from tui_records import SPEC, model_of, run_async, run_records
 
 from runwatch.stream.replay import seed_run_records
 from runwatch.tui.advice import KEEP, MIN_GAIN, advise, options, scenarios_of
@@ -81,3 +82,17 @@ def test_the_seed_run_at_epoch_23_is_told_a_fix_that_beats_the_plan():
 
 def test_no_advice_without_a_schedule_or_a_checkpoint():
     assert "needs the run's schedule" in advise([], None, 5).words()
+
+
+@run_async
+async def test_a_finished_run_is_told_it_finished_its_plan_and_how_to_train_longer(tmp_path):
+    run_dir = stream_in(tmp_path, run_records(SPEC.epochs))
+    fake_checkpoints(run_dir)
+    app = make_app(run_dir)
+    async with app.run_test() as pilot:
+        await wait_for(pilot, lambda: "waiting" not in app.advice.words())
+        words = app.advice.words()
+    assert f"finished its plan ({SPEC.epochs} epochs)" in words
+    assert "runwatch ckpt edit CHECKPOINT --epochs N --dry-run" in words
+    # Before the end of the plan, a run without options still says what it lacks.
+    assert "needs the run's schedule" in advise([], None, 5, planned_epochs=40).words()

@@ -121,8 +121,14 @@ def scenarios_of(opts: list[Option]) -> tuple[tuple[str, int, tuple[float, ...]]
     return tuple((o.key, o.checkpoint, o.lrs) for o in opts)
 
 
-def advise(opts: list[Option], forecast: dict | None, latest_epoch: int) -> Advice:
-    """Rank the options by the forecast of each; recommend one."""
+def advise(opts: list[Option], forecast: dict | None, latest_epoch: int,
+           planned_epochs: int | None = None) -> Advice:
+    """Rank the options by the forecast of each; recommend one. `planned_epochs`: the plan's
+    length, to tell a run that has finished it from one the monitor cannot act on."""
+    if not opts and planned_epochs and latest_epoch >= planned_epochs:
+        return Advice(note=f"what to do: the run has finished its plan ({planned_epochs} "
+                           "epochs); to train longer, `runwatch ckpt edit CHECKPOINT --epochs N "
+                           "--dry-run` previews a longer plan")
     if not opts:
         return Advice(note="what to do: needs the run's schedule and a checkpoint to act on")
     scenarios = {s.get("name"): s for s in (forecast or {}).get("scenarios") or []}

@@ -289,7 +289,7 @@ class RunwatchApp(KeyActions, App[str | None]):
         self.forecast = message.outcome
         latest = self.model.latest()
         self.advice = advice_of.advise(message.options, self.forecast.data,
-                                       latest.epoch if latest else 0)
+                                       latest.epoch if latest else 0, len(self.model.plan or ()))
         for panel in self.query(ForecastPanel):
             panel.outcome = self.forecast
         for panel in self.query(AdvicePanel):
