@@ -71,7 +71,8 @@ def plan_fields(view: CheckpointView, request):
         new_groups = _group_fields(tuned, position)
     edited = parse_scheduler(new_state, sched.path)
     moved = Stepping(stepping.per_epoch, stepping.taken, stepping.how)
-    after = make_preview(edited, new_groups, moved, view.epochs_done, total, last)
+    after = make_preview(edited, new_groups, moved, view.epochs_done, total, last,
+                         path=view.loaded.path)
     _check_closed_form(tuned, after, position)
     if position != sched.position:
         tuned.changes["position (steps)"] = [sched.position, position]

@@ -10,13 +10,16 @@ measured from the LR the last step trained with; the end of a warmup is not one.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from runwatch.ckpt_tools import sched_forms, specs
 from runwatch.ckpt_tools.schedulers import Scheduler, check_groups, simulate
 from runwatch.ckpt_tools.stepping import Stepping, edit_record
 from runwatch.errors import RunwatchError
 from runwatch.schedule import Jump, find_jumps
+from runwatch.terminal import printable
 
 TABLE_EPOCHS = 10
 TABLE_STEPS = 10
@@ -65,12 +68,25 @@ def stored_preview(view, epochs: int = TABLE_EPOCHS) -> Preview:
     view.optimizer.lrs()  # a tensor LR is refused here, in one line
     groups = [g.schedule_fields() for g in view.optimizer.groups]
     return make_preview(view.scheduler, groups, view.stepping, view.epochs_done,
-                        view.planned_steps, last_stored_lr(view), epochs)
+                        view.planned_steps, last_stored_lr(view), epochs, view.loaded.path)
+
+
+def all_trained(planned: int, per_epoch: int | None, path: Path | str) -> RunwatchError:
+    """Nothing left to resume: said in the run's unit, with the edit that trains it longer
+    (the real path, shown safely and quoted for the shell)."""
+    if per_epoch and planned % per_epoch == 0:
+        steps = f" ({planned} steps)" if per_epoch > 1 else ""
+        what, flag = f"{planned // per_epoch} planned epochs{steps}", "--epochs N"
+    else:
+        what, flag = f"{planned} planned steps", "--total-steps N"
+    return RunwatchError(f"all {what} are trained: nothing to resume; to train longer, preview "
+                         f"it with `runwatch ckpt edit {shlex.quote(printable(path))} {flag} "
+                         "--dry-run`")
 
 
 def make_preview(sched: Scheduler, groups: list[dict], stepping: Stepping,
                  epochs_done: int | None, planned: int | None, last_lr: float | None,
-                 epochs: int = TABLE_EPOCHS) -> Preview:
+                 epochs: int = TABLE_EPOCHS, path: Path | str = "PATH") -> Preview:
     """Step `sched` from its position: the next epochs' (or steps') LRs and the jumps."""
     check_groups(sched, len(groups))
     per_epoch = stepping.per_epoch
@@ -79,9 +95,7 @@ def make_preview(sched: Scheduler, groups: list[dict], stepping: Stepping,
     count, end = count_and_end(per_epoch, position, stepping.taken, planned,
                                sched_forms.natural_end(sched) if positioned else None, epochs)
     if count < 1:
-        raise RunwatchError(f"all {planned or stepping.taken} planned steps are trained: "
-                            "nothing to resume; to train longer, preview it with "
-                            "`runwatch ckpt edit PATH --epochs N --dry-run`")
+        raise all_trained(planned or stepping.taken, per_epoch, path)
     steps = [row[0] for row in simulate(sched, groups, count)]
     preview = Preview(per_epoch, stepping.taken, steps, end=end, last_lr=last_lr)
     if per_epoch and epochs_done is not None:

@@ -102,7 +102,7 @@ def test_a_finished_run_is_trained_longer_with_the_previewed_lrs(tmp_path):
     assert plan.lr_after[0] == pytest.approx(plan.last_lr) and len(plan.lr_after) == 5
     used, _ = torchvision_resume(write_edit(plan, tmp_path / "longer.pth"), seed_scheduler, 5)
     assert used == pytest.approx(plan.lr_after, rel=1e-12)
-    with pytest.raises(RunwatchError, match="all 10 planned steps are trained"):
+    with pytest.raises(RunwatchError, match="all 10 planned epochs are trained"):
         plan_edit(done, EditRequest(t0=20))  # no new epochs: still nothing to resume
 
 

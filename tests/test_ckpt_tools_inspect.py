@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from ckpt_builders import tiny_model, torchvision_checkpoint
+from ckpt_builders import tiny_model, torchvision_args, torchvision_checkpoint
 
 from runwatch.ckpt_tools import inspect_checkpoint
 from runwatch.ckpt_tools.report import format_info
@@ -18,6 +18,16 @@ def test_editing_only_t0_changes_nothing_the_scheduler_uses(tmp_path):
     before, after = inspect_checkpoint(src), inspect_checkpoint(tmp_path / "b.pth")
     assert after.next_lrs == before.next_lrs
     assert after.next_lrs[0] == 0.05 and after.jumps[0]["epoch"] == 31
+
+
+def test_a_finished_per_epoch_run_says_epochs_and_the_edit_of_its_own_path(tmp_path):
+    folder = tmp_path / "my runs\x1b[31m"
+    folder.mkdir()
+    done = torchvision_checkpoint(folder / "model_9.pth", 10, args=torchvision_args(epochs=10))
+    note = inspect_checkpoint(done).lr_note
+    assert note.startswith("all 10 planned epochs are trained")
+    shown = str(done).replace("\x1b", "\\x1b")  # escaped, then quoted for the shell
+    assert f"`runwatch ckpt edit '{shown}' --epochs N --dry-run`" in note
 
 
 def test_model_summary_reports_prefixes_dtypes_and_bytes(tmp_path):

@@ -17,9 +17,14 @@ from runwatch.ckpt_tools.layouts.base import (
     scheduler_at,
     whole,
 )
-from runwatch.ckpt_tools.preview import Preview, jumps_after, last_stored_lr, stored_preview
+from runwatch.ckpt_tools.preview import (
+    Preview,
+    all_trained,
+    jumps_after,
+    last_stored_lr,
+    stored_preview,
+)
 from runwatch.ckpt_tools.stepping import Stepping, taken_steps
-from runwatch.errors import RunwatchError
 from runwatch.schedule import lr_plan
 
 
@@ -62,9 +67,7 @@ class Runwatch(Layout):
         done = view.epochs_done or 0
         spec = plan_spec.spec_of(view)
         if spec.epochs - done < 1:
-            raise RunwatchError(f"all {spec.epochs} planned epochs are trained; to train "
-                                f"longer, preview it with `runwatch ckpt edit "
-                                f"{view.loaded.path} --epochs N --dry-run`")
+            raise all_trained(spec.epochs, 1, view.loaded.path)
         count = min(epochs, spec.epochs - done)
         if spec.steps_per_epoch > 1:  # each epoch's first step, from the spec
             out = stored_preview(view, count)

@@ -15,7 +15,7 @@ import shlex
 
 from runwatch.ckpt_tools import timm_sched
 from runwatch.ckpt_tools.layouts.base import CheckpointView, Layout, args_get, optimizer_at, whole
-from runwatch.ckpt_tools.preview import TABLE_EPOCHS, Preview, jumps_after
+from runwatch.ckpt_tools.preview import TABLE_EPOCHS, Preview, all_trained, jumps_after
 from runwatch.ckpt_tools.stepping import EDIT_RECORD, Stepping
 from runwatch.errors import RunwatchError
 
@@ -77,8 +77,7 @@ class Timm(Layout):
         done = view.epochs_done
         count = epochs if view.planned_steps is None else min(epochs, view.planned_steps - done)
         if count < 1:
-            raise RunwatchError(f"all {view.planned_steps} planned epochs are trained; to "
-                                "train longer, edit with --epochs N")
+            raise all_trained(view.planned_steps, 1, view.loaded.path)
         rows = timm_sched.timm_next_lrs(view.args, self._bases(view), done, count)
         lrs = [r[0] for r in rows]
         out = Preview(1, done, lrs, first_epoch=done + 1, epochs=lrs,
