@@ -11,6 +11,7 @@ import argparse
 import importlib
 import os
 import sys
+from typing import NoReturn
 
 from runwatch.errors import RunwatchError
 from runwatch.terminal import printable
@@ -35,9 +36,28 @@ def modules_for(argv: list[str]) -> tuple[str, ...]:
     return (SUBCOMMANDS[command],) if command in SUBCOMMANDS else ALL_MODULES
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser whose usage errors are one line, as a RunwatchError is: the problem
+    and where the fix is, exit status 2 (argparse prints the whole usage block). Subcommands'
+    parsers are of the class of the parser they hang from, so every parser here is one."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {printable(message)} "
+                     f"({self.prog} --help lists the options)\n")
+
+    def parse_args(self, args: list[str] | None = None,  # type: ignore[override]
+                   namespace: argparse.Namespace | None = None) -> argparse.Namespace:
+        """As argparse's, but an unknown argument is reported by the subcommand it was given
+        to, whose --help lists the ones it knows."""
+        parsed, extra = self.parse_known_args(args, namespace)
+        if extra:
+            _chosen(self, parsed).error(f"unrecognized arguments: {' '.join(extra)}")
+        return parsed
+
+
 def build_parser(modules: tuple[str, ...] = ALL_MODULES,
                  prog: str = "runwatch") -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=prog,
         description="Watch a training run, forecast it, and repair its checkpoints.",
     )
@@ -45,6 +65,30 @@ def build_parser(modules: tuple[str, ...] = ALL_MODULES,
     for name in modules:
         importlib.import_module(name).register(subparsers)
     return parser
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    return [sub for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+            for sub in dict.fromkeys(action.choices.values())]
+
+
+def _chosen(parser: argparse.ArgumentParser,
+            parsed: argparse.Namespace) -> argparse.ArgumentParser:
+    """The innermost subcommand's parser that `parsed` went through."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            name = getattr(parsed, action.dest, None)
+            if name in action.choices:
+                return _chosen(action.choices[name], parsed)
+    return parser
+
+
+def _rename(parser: argparse.ArgumentParser, old: str, new: str) -> None:
+    """Call `parser` and the parsers under it by `new` in place of the `old` start of their
+    names, in their usage lines and errors."""
+    parser.prog = new + parser.prog[len(old):]
+    for sub in _subparsers(parser):
+        _rename(sub, old, new)
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -73,7 +117,11 @@ def part_main(module: str, command: str, prog: str, argv: list[str] | None = Non
     """`python -m runwatch.PART ...`: one part's subcommand alone (no other part's modules
     imported, so it starts faster), e.g. `python -m runwatch.ckpt_tools inspect X`."""
     argv = sys.argv[1:] if argv is None else argv
-    return run_command(build_parser((module,), prog).parse_args([command, *argv]))
+    parser = build_parser((module,), prog)
+    # The command is implied: its usage lines and errors name the way it was run.
+    (part,) = _subparsers(parser)
+    _rename(part, part.prog, prog)
+    return run_command(parser.parse_args([command, *argv]))
 
 
 if __name__ == "__main__":
