@@ -230,6 +230,10 @@ class Hints:
     scheduler_key: str | None = None  # dotted key path of the scheduler state
     steps_per_epoch: int | None = None  # scheduler steps per epoch (1: stepped per epoch)
 
+    def given(self) -> dict[str, object]:
+        """The hints the user gave, by field name."""
+        return {name: value for name, value in vars(self).items() if value not in (None, "")}
+
     def path_of(self, text: str | None) -> KeyPath | None:
         if not text:
             return None

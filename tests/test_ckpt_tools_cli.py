@@ -284,3 +284,21 @@ def test_inspect_shows_a_per_step_schedule_by_each_epochs_first_step(per_step_ck
     assert "per-step" in info["lr_note"]
     assert main(["ckpt", "inspect", str(per_step_ckpt)]) == 0
     assert "per-step schedule" in capsys.readouterr().out
+
+
+def test_a_hint_the_layout_does_not_use_is_refused_not_ignored(per_step_ckpt, good, capsys):
+    assert main(["ckpt", "inspect", str(per_step_ckpt), "--epoch-key", "nope"]) == 2
+    line = _one_line_error(capsys)
+    assert "--epoch-key nope: a runwatch checkpoint does not use it" in line
+    assert main(["ckpt", "inspect", str(good), "--steps-per-epoch", "1"]) == 0  # torchvision's
+
+
+def test_each_layout_declares_the_hints_it_reads():
+    import inspect as source
+    import re
+
+    from runwatch.ckpt_tools.layouts import LAYOUTS
+
+    for layout in LAYOUTS:
+        read = set(re.findall(r"\bhints\.(\w+)\b", source.getsource(type(layout))))
+        assert read - {"path_of"} == set(layout.uses_hints), layout.name

@@ -17,6 +17,7 @@ from runwatch.ckpt_tools.layouts.timm import Timm
 from runwatch.ckpt_tools.layouts.torchvision import Torchvision
 from runwatch.ckpt_tools.load import LoadedCheckpoint
 from runwatch.ckpt_tools.tree import Hints
+from runwatch.errors import RunwatchError
 
 # Most specific first: a file is read by the first layout whose detect() accepts it.
 LAYOUTS: tuple[Layout, ...] = (Runwatch(), HfTrainer(), Accelerate(), Lightning(), Timm(),
@@ -24,10 +25,18 @@ LAYOUTS: tuple[Layout, ...] = (Runwatch(), HfTrainer(), Accelerate(), Lightning(
 
 
 def detect(loaded: LoadedCheckpoint, hints: Hints | None = None) -> CheckpointView:
-    """The view of `loaded` by the first layout that recognises it."""
+    """The view of `loaded` by the first layout that recognises it; a hint that layout does
+    not use is refused (silently ignored, it would look as if it had been followed)."""
+    hints = hints or Hints()
     for layout in LAYOUTS:
         if layout.detect(loaded):
-            return layout.read(loaded, hints or Hints())
+            for name, value in hints.given().items():
+                if name not in layout.uses_hints:
+                    flag = "--" + name.replace("_", "-")
+                    raise RunwatchError(f"{flag} {value}: a {layout.name} checkpoint does not "
+                                        f"use it (its layout finds this itself): leave "
+                                        f"{flag} out")
+            return layout.read(loaded, hints)
     raise AssertionError("StateDict accepts everything")
 
 

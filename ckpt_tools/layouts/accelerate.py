@@ -15,6 +15,7 @@ from runwatch.ckpt_tools.stepping import settle, taken_steps
 
 class Accelerate(Layout):
     name = "accelerate"
+    uses_hints = frozenset({"steps_per_epoch"})
 
     def detect(self, loaded) -> bool:
         return loaded.container == "folder" and "trainer_state" not in loaded.obj

@@ -56,6 +56,8 @@ class Layout:
     # Where the schedule comes from on resume, said by inspect.
     schedule_source = "the stored scheduler state (the training code builds the same class " \
                       "and load_state_dict overwrites its settings)"
+    # The Hints fields its read() takes from the user; any other given is refused.
+    uses_hints: frozenset[str] = frozenset()
 
     def detect(self, loaded: LoadedCheckpoint) -> bool:
         raise NotImplementedError

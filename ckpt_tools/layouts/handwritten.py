@@ -82,6 +82,7 @@ def _counters(obj: object, near: KeyPath) -> tuple[list[KeyPath], list[KeyPath]]
 
 class HandWritten(Layout):
     name = "hand-written"
+    uses_hints = frozenset({"epoch_key", "scheduler_key", "steps_per_epoch"})
 
     def detect(self, loaded) -> bool:
         optimizers, schedulers = find_parts(loaded.obj)

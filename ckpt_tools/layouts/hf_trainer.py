@@ -39,6 +39,7 @@ SCHEDULER = ("scheduler",)  # scheduler.pt, loaded as the folder's scheduler par
 
 class HfTrainer(Layout):
     name = "hf-trainer"
+    uses_hints = frozenset({"steps_per_epoch"})
     schedule_source = ("peak LR: scheduler.pt's base_lrs (a new learning_rate is ignored); "
                        "shape (lr_scheduler_type, warmup, max_steps): the TrainingArguments "
                        "passed on resume")

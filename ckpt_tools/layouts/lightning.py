@@ -26,6 +26,7 @@ from runwatch.ckpt_tools.tree import at
 
 class Lightning(Layout):
     name = "lightning"
+    uses_hints = frozenset({"steps_per_epoch"})
 
     def detect(self, loaded) -> bool:
         obj = loaded.obj

@@ -26,6 +26,7 @@ from runwatch.ckpt_tools.stepping import settle, taken_steps
 
 class Torchvision(Layout):
     name = "torchvision"
+    uses_hints = frozenset({"steps_per_epoch"})
 
     def detect(self, loaded) -> bool:
         obj = loaded.obj
