@@ -121,7 +121,7 @@ def plan_runwatch(view: CheckpointView, request):
         source=view.loaded.path, layout=view.layout.name, mode=mode, first_epoch=done + 1,
         last_lr=last, lr_before=before[:count], lr_after=after,
         jump_ratio=after[0] / last if last else None, warnings=warnings,
-        changes={k: [_old(spec, k), v] for k, v in changes.items()},
+        changes={k: [_shown(getattr(spec, k)), _shown(v)] for k, v in changes.items()},
         first_step=done, steps_after=after,
         from_schedule=spec_to_dict(spec), to_schedule=spec_to_dict(cont), new_epochs=request.epochs,
         new_scheduler=new_state,
@@ -130,8 +130,9 @@ def plan_runwatch(view: CheckpointView, request):
     )
 
 
-def _old(spec: ScheduleSpec, key: str) -> object:
-    value = getattr(spec, key)
+def _shown(value: object) -> object:
+    """A spec field as a change shows it, old and new alike (milestones as a list, as in the
+    JSON and the schedule's dict)."""
     return list(value) if isinstance(value, tuple) else value
 
 

@@ -283,3 +283,10 @@ def test_warmup_runs_resume_with_the_preview(warmup_run, tmp_path, request_):
     after = _live_lrs(run)
     epochs = range(4, 4 + len(plan.edit.lr_after))
     assert [after[e] for e in epochs] == pytest.approx(plan.edit.lr_after, rel=1e-9)
+
+
+def test_an_edit_shows_old_and_new_milestones_the_same_way(smoke_run, capsys):
+    source = smoke_run / "checkpoints" / "epoch-0003.pt"
+    assert main(["ckpt", "edit", str(source), "--schedule", "step", "--milestones", "6,7",
+                 "--epochs", "8", "--dry-run"]) == 0
+    assert "  milestones: [] -> [6, 7]\n" in capsys.readouterr().out
