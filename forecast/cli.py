@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from runwatch.atomic import write_text_atomic
 from runwatch.errors import RunwatchError
+from runwatch.terminal import printable
 
 if TYPE_CHECKING:  # the heavy modules load only when a command runs
     from runwatch.forecast.loading import RunInput
@@ -102,6 +103,8 @@ def _summary(run: RunInput, result: ForecastResult, metric: str | None = None) -
     lines = [f"{run.name} ({run.source_kind}): epoch {result.last_epoch}, "
              f"{metric or 'test acc1'} {result.last_acc1:.2f} (best {result.best_acc1:.2f} at "
              f"epoch {result.best_epoch})"]
+    if run.source_note:  # how the log was read: which column is the accuracy, ...
+        lines.append(f"read as: {printable(run.source_note)}")
     if result.predictions:
         end = result.predictions[-1]
         lines.append(f"forecast at epoch {end.epoch}: {end.acc1:.2f}  80% {end.lo80:.2f}-"
@@ -160,7 +163,7 @@ def run_report_command(args: argparse.Namespace) -> int:
     if args.metric:  # every "test acc1" of the report is this field
         plan_text += f". Accuracy: {args.metric} (the report's 'test acc1')"
     result = replace(result, notes=run.notes + result.notes)
-    text = render_report(run.name, run.source_kind, h, result, checks, plan_text)
+    text = render_report(run.name, run.source, h, result, checks, plan_text)
     if args.output is None:
         sys.stdout.write(text)
     else:

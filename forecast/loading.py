@@ -22,6 +22,7 @@ from runwatch.forecast.scenarios import parse_plan, standard_scenarios
 from runwatch.schedule import ScheduleSpec, lr_plan, spec_from_dict
 from runwatch.stream import latest_plan
 from runwatch.stream.sources import read_source
+from runwatch.terminal import printable
 
 DEFAULT_TARGET = 75.0
 
@@ -39,6 +40,13 @@ class RunInput:
     options: ForecastOptions
     notes: tuple[str, ...]
     plan_origin: str = "unknown"  # where `plan` comes from, in words
+    source_note: str = ""  # how a foreign log was read (which column is the accuracy ...)
+
+    @property
+    def source(self) -> str:
+        """The log's kind, and how it was read when that was a choice, as headers say it."""
+        note = f"; {printable(self.source_note)}" if self.source_note else ""
+        return f"{self.source_kind}{note}"
 
 
 def _start_record(records: list[dict]) -> dict:
@@ -194,4 +202,4 @@ def load_run(path: str, metric: str | None = None, upto: int | None = None,
         # folder name to show).
         name = "/".join(filter(None, (start.get("run_id"), source.path.name)))
     return RunInput(name, source.kind, history, plan, spec, float(target), options, tuple(notes),
-                    origin)
+                    origin, source.note if start.get("synthetic") else "")

@@ -134,3 +134,15 @@ def test_report_without_a_plan_warns_of_the_restarts_the_logged_lrs_imply(capsys
     assert "restarts the LR at epochs 61 and 91" in text
     assert "assumed from the logged LRs" in text and "T_0=30" in text
     assert "**lr_restart** at epoch 61" in text and "**lr_restart** at epoch 91" in text
+
+
+def test_a_log_with_several_accuracy_columns_says_which_it_follows(tmp_path, capsys):
+    cfvit = "tests/data/foreign/deit_style_log_txt/cfvit_deits_300ep_log.txt"
+    assert main(["forecast", cfvit]) == 0
+    read_as = capsys.readouterr().out.splitlines()[1]
+    assert read_as.startswith("read as: accuracy: test_384_acc1, the last, highest-resolution "
+                              "stage of test_96_acc1, test_192_acc1, test_384_acc1 "
+                              "(--metric test_96_acc1 follows another)")
+    assert main(["report", cfvit, "-o", str(tmp_path / "r.md")]) == 0
+    assert "Source: DeiT log.txt; accuracy: test_384_acc1, the last" in \
+        (tmp_path / "r.md").read_text()

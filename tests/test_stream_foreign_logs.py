@@ -18,6 +18,7 @@ TORCH7 = Path(__file__).parent / "data" / "foreign" / "json_stats_log_txt"
 def test_deit_accuracy_key_takes_the_highest_resolution_stage():
     key, note = deit.deit_accuracy_key(["test_96_acc1", "test_384_acc1", "test_192_acc1"])
     assert key == "test_384_acc1" and "test_96_acc1, test_192_acc1, test_384_acc1" in note
+    assert "(--metric test_96_acc1 follows another)" in note
     assert deit.deit_accuracy_key(["test_acc1", "test_384_acc1"])[0] == "test_acc1"
 
 

@@ -29,7 +29,7 @@ def epochs_of(records: list[dict]) -> list[dict]:
 @pytest.mark.parametrize(("name", "kind", "first", "last", "note_has"), [
     ("repvit_m0_9_distill_300e.txt", "DeiT log.txt", (1, 0.116), (300, 78.582), "test_acc1"),
     ("cfvit_deits_300ep_log.txt", "DeiT log.txt", (1, 0.548), (300, 65.036),
-     "test_384_acc1 (last, highest-resolution stage"),
+     "test_384_acc1, the last, highest-resolution stage"),
 ])
 def test_deit_logs_count_epochs_from_one_and_pick_the_last_stage(name, kind, first, last,
                                                                  note_has):

@@ -21,14 +21,18 @@ _STAGE_ACC1 = re.compile(r"^test_(\d+)_acc1$")
 
 def deit_accuracy_key(keys: list[str]) -> tuple[str | None, str]:
     """The top-1 key of a DeiT-style record and a note saying why."""
+    found = sorted((int(m.group(1)), k) for k in keys if (m := _STAGE_ACC1.match(k)))
+    stages = [k for _, k in found]
     if "test_acc1" in keys:
-        return "test_acc1", "accuracy: test_acc1"
-    stages = sorted((int(m.group(1)), k) for k in keys if (m := _STAGE_ACC1.match(k)))
-    if not stages:
+        key, why = "test_acc1", ""
+    elif stages:
+        key, why = stages[-1], f", the last, highest-resolution stage of {', '.join(stages)}"
+    else:
         return None, "no test_acc1 key"
-    names = ", ".join(k for _, k in stages)
-    key = stages[-1][1]
-    return key, f"accuracy: {key} (last, highest-resolution stage of {names})"
+    # With several accuracy columns, say how to follow another: the choice is ours, not the log's.
+    others = [k for k in stages if k != key]
+    pick = f" (--metric {others[0]} follows another)" if others else ""
+    return key, f"accuracy: {key}{why}{pick}"
 
 
 @dataclass
@@ -65,7 +69,7 @@ class DeitLines:
             self.acc1_key, self.note = self.metric, f"accuracy: {self.metric} (--metric)"
             return
         self.acc1_key, self.note = deit_accuracy_key(list(raw))
-        self.note += "; epoch = DeiT's 0-based epoch + 1; --metric overrides"
+        self.note += "; epoch = DeiT's 0-based epoch + 1"
 
 
 def sniff(head: Head) -> bool | None:
