@@ -104,7 +104,7 @@ def _summary(run: RunInput, result: ForecastResult, metric: str | None = None) -
              f"{metric or 'test acc1'} {result.last_acc1:.2f} (best {result.best_acc1:.2f} at "
              f"epoch {result.best_epoch})"]
     if run.source_note:  # how the log was read: which column is the accuracy, ...
-        lines.append(f"read as: {printable(run.source_note)}")
+        lines.append(f"read as: {run.source_note}")
     if result.predictions:
         end = result.predictions[-1]
         lines.append(f"forecast at epoch {end.epoch}: {end.acc1:.2f}  80% {end.lo80:.2f}-"
@@ -127,7 +127,13 @@ def _summary(run: RunInput, result: ForecastResult, metric: str | None = None) -
         lines.append(f"scenario {s.name!r} from epoch {s.checkpoint_epoch}: {s.final_acc1:.2f} "
                      f"at epoch {s.final_epoch} (80% {s.lo80:.2f}-{s.hi80:.2f})")
     lines += [f"note: {n}" for n in (*run.notes, *result.notes)]
-    return "\n".join(lines)
+    return escaped_lines(lines)
+
+
+def escaped_lines(lines: list[str]) -> str:
+    """The lines for a terminal: names and notes come from the log (a run folder, a run_id or a
+    message may hold escape sequences), so each line's control characters are escaped."""
+    return "\n".join(printable(line) for line in lines)
 
 
 def run_forecast_command(args: argparse.Namespace) -> int:
@@ -163,7 +169,8 @@ def run_report_command(args: argparse.Namespace) -> int:
     if args.metric:  # every "test acc1" of the report is this field
         plan_text += f". Accuracy: {args.metric} (the report's 'test acc1')"
     result = replace(result, notes=run.notes + result.notes)
-    text = render_report(run.name, run.source, h, result, checks, plan_text)
+    text = escaped_lines(render_report(run.name, run.source, h, result, checks,
+                                       plan_text).split("\n"))
     if args.output is None:
         sys.stdout.write(text)
     else:

@@ -146,3 +146,19 @@ def test_a_log_with_several_accuracy_columns_says_which_it_follows(tmp_path, cap
     assert main(["report", cfvit, "-o", str(tmp_path / "r.md")]) == 0
     assert "Source: DeiT log.txt; accuracy: test_384_acc1, the last" in \
         (tmp_path / "r.md").read_text()
+
+
+def test_names_and_notes_from_the_log_reach_the_terminal_escaped(tmp_path, capsys):
+    from runwatch.stream import StreamWriter
+
+    run = tmp_path / "evil\x1b]0;pwned\x07"
+    run.mkdir()
+    with StreamWriter(run / "metrics.jsonl") as w:
+        w.write("run_start", run_id="id\x1b[2J", epochs=20, lr_schedule=[0.1] * 20)
+        for e in range(1, 9):
+            w.write("epoch", epoch=e, test_acc1=10.0 + 5 * e, lr=0.1)
+    for command in (["forecast", str(run)], ["report", str(run)]):
+        assert main(command) == 0
+        out = capsys.readouterr().out
+        assert "\x1b" not in out and "\x07" not in out
+        assert "\\x1b" in out  # the name is still there, its escapes written out
