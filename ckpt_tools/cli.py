@@ -121,7 +121,7 @@ def _request(args: argparse.Namespace):
 
 def _say(text: str) -> None:
     """Print text holding paths or names from files, control characters escaped."""
-    from runwatch.ckpt_tools.report import printable_lines
+    from runwatch.terminal import printable_lines
 
     print(printable_lines(text.split("\n")))
 

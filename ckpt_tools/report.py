@@ -7,17 +7,10 @@ the terminal; a newline in a value cannot fake a line).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from runwatch.ckpt_tools.diff import CheckpointDiff
 from runwatch.ckpt_tools.inspect import CheckpointInfo
 from runwatch.ckpt_tools.plan import EditPlan
-from runwatch.terminal import printable
-
-
-def printable_lines(lines: Iterable[str]) -> str:
-    """The lines joined, each with its control characters (a newline too) escaped."""
-    return "\n".join(printable(line) for line in lines)
+from runwatch.terminal import printable_lines
 
 
 def _mb(n: int) -> str:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from runwatch.atomic import write_text_atomic
 from runwatch.errors import RunwatchError
-from runwatch.terminal import printable
+from runwatch.terminal import printable_lines
 
 if TYPE_CHECKING:  # the heavy modules load only when a command runs
     from runwatch.forecast.loading import RunInput
@@ -127,13 +127,7 @@ def _summary(run: RunInput, result: ForecastResult, metric: str | None = None) -
         lines.append(f"scenario {s.name!r} from epoch {s.checkpoint_epoch}: {s.final_acc1:.2f} "
                      f"at epoch {s.final_epoch} (80% {s.lo80:.2f}-{s.hi80:.2f})")
     lines += [f"note: {n}" for n in (*run.notes, *result.notes)]
-    return escaped_lines(lines)
-
-
-def escaped_lines(lines: list[str]) -> str:
-    """The lines for a terminal: names and notes come from the log (a run folder, a run_id or a
-    message may hold escape sequences), so each line's control characters are escaped."""
-    return "\n".join(printable(line) for line in lines)
+    return printable_lines(lines)  # names and notes come from the log
 
 
 def run_forecast_command(args: argparse.Namespace) -> int:
@@ -169,7 +163,7 @@ def run_report_command(args: argparse.Namespace) -> int:
     if args.metric:  # every "test acc1" of the report is this field
         plan_text += f". Accuracy: {args.metric} (the report's 'test acc1')"
     result = replace(result, notes=run.notes + result.notes)
-    text = escaped_lines(render_report(run.name, run.source, h, result, checks,
+    text = printable_lines(render_report(run.name, run.source, h, result, checks,
                                        plan_text).split("\n"))
     if args.output is None:
         sys.stdout.write(text)
