@@ -11,15 +11,19 @@ It never raises into the training loop: a record that breaks the schema (docs, "
 accept") is not written, a full disk or any other write error is reported once as a
 RuntimeWarning, and training goes on; later records are tried again (a line a failed write
 left half written is ended first, so readers skip it alone). Only `open_run` raises, a
-RunwatchError before training starts, when another live writer holds the run directory.
+RunwatchError before training starts, when another live writer holds the run directory. A
+process that dies of an uncaught exception with the stream open writes `run_end` failed as it
+exits (interrupted for Ctrl-C).
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
 import socket
+import sys
 import time
 import uuid
 import warnings
@@ -29,6 +33,8 @@ from runwatch.errors import RunwatchError
 from runwatch.runlock import hold_run
 from runwatch.stream.reader import MAX_LINE_BYTES, not_a_file
 from runwatch.stream.schema import END_STATUSES, SCHEMA_VERSION, STREAM_NAME, record_problem
+
+MESSAGE_CHARS = 500  # of an uncaught exception's words in run_end
 
 
 def rank_from_env() -> int:
@@ -81,6 +87,9 @@ class RunStream:
             self._report("open", f"cannot write {self.path} ({exc.strerror}): no stream for "
                                  "this run; training goes on")
             self.enabled = False
+            return
+        self._earlier_exception = getattr(sys, "last_value", None)
+        atexit.register(self._end_at_exit)
 
     # --- the records (docs/metric-stream.md) ----------------------------------------------
 
@@ -129,6 +138,18 @@ class RunStream:
             status = "failed"
         self.ended = True
         return self.write("run_end", status=status, epoch=epoch, message=message)
+
+    def _end_at_exit(self) -> None:
+        """At interpreter exit with the run not ended: an exception nobody caught stopped it (the
+        HF Trainer and a plain loop have no hook for that), so it is written as failed, or
+        interrupted for Ctrl-C. A normal exit without run_end does not say how the run ended:
+        nothing is written."""
+        exc = getattr(sys, "last_value", None)
+        if self.ended or not self.enabled or exc is None or exc is self._earlier_exception:
+            return
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        self.run_end(status, message=f"{type(exc).__name__}: {exc}"[:MESSAGE_CHARS])
+        self.close()
 
     # --- writing ----------------------------------------------------------------------------
 
@@ -179,6 +200,7 @@ class RunStream:
             self._fd = None
         self._hold.close()
         self.enabled = False
+        atexit.unregister(self._end_at_exit)
 
     def __enter__(self) -> RunStream:
         return self

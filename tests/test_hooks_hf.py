@@ -38,3 +38,33 @@ def test_a_trainer_fit_writes_its_plan_epochs_checkpoints_and_the_restart_is_for
                           ForecastOptions())
     assert [(e.kind, e.epoch) for e in result.events if e.kind == "lr_restart"] == [
         ("lr_restart", 3)]
+
+
+def test_a_trainer_that_crashes_ends_its_stream_as_failed(tmp_path):
+    # transformers calls no callback when train() raises: the stream ends at interpreter exit.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = f"""
+import sys
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from transformers import TrainerCallback
+from tiny_fits import hf_fit
+from runwatch.hooks.hf import RunwatchTrainerCallback
+
+class Crash(TrainerCallback):
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == 10:
+            raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+hf_fit({str(tmp_path / "out")!r}, epochs=4, callbacks=[RunwatchTrainerCallback(), Crash()])
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=240)
+    assert done.returncode == 1 and "illegal memory access" in done.stderr
+    records, _ = read_stream(tmp_path / "out")
+    assert [r["epoch"] for r in records if r["type"] == "epoch"] == [1]  # 8 steps an epoch
+    end = records[-1]
+    assert (end["type"], end["status"]) == ("run_end", "failed")
+    assert end["message"].startswith("RuntimeError: CUDA error")

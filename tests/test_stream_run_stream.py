@@ -4,7 +4,10 @@ raising into the loop (a full disk said once, training goes on)."""
 from __future__ import annotations
 
 import errno
+import json
 import os
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -106,3 +109,22 @@ def test_the_with_block_ends_the_run_by_how_it_ended(tmp_path):
 def test_a_run_another_writer_holds_is_refused_before_training(tmp_path):
     with open_run(tmp_path, rank=0), pytest.raises(RunwatchError, match="still running"):
         open_run(tmp_path, rank=0)
+
+
+@pytest.mark.parametrize("ending,status", [
+    ("raise ValueError('loss went NaN')", "failed"),
+    ("raise KeyboardInterrupt", "interrupted"),
+    ("pass", None),  # a normal exit without run_end says nothing of how the run ended
+])
+def test_a_loop_that_dies_of_an_uncaught_exception_ends_its_stream(tmp_path, ending, status):
+    script = (f"from runwatch.stream import open_run\n"
+              f"stream = open_run({str(tmp_path)!r})\n"
+              "stream.run_start(epochs=3)\n"
+              "stream.epoch(1, test_acc1=10.0)\n"
+              f"{ending}\n")
+    subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    ends = [r for r in records if r["type"] == "run_end"]
+    assert [r["status"] for r in ends] == ([status] if status else [])
+    if status == "failed":
+        assert ends[0]["message"] == "ValueError: loss went NaN"
