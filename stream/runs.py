@@ -111,10 +111,12 @@ def _is_log(path: Path) -> bool:
 
 
 def _holds_log(folder: Path) -> bool:
+    """Whether `folder` holds a run's log of its own: a Hugging Face `checkpoint-N/` holds its
+    output dir's trainer_state.json (the run is the folder above it)."""
     if (folder / STREAM_NAME).is_file():
         return True
     found, pending = find_logs(folder)
-    return bool(found or pending)
+    return bool(pending) or any(f.unit.resolve().is_relative_to(folder.resolve()) for f in found)
 
 
 class RunScanner:

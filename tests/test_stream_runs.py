@@ -136,3 +136,20 @@ def test_run_records_skip_steps_and_a_line_still_being_written(tmp_path):
     (summary,) = scan_runs(tmp_path, now=NOW)
     records = run_records(summary)
     assert [r["type"] for r in records] == ["run_start"] + ["epoch"] * 5
+
+
+def test_a_training_hf_output_dir_is_one_run_not_a_list_of_its_checkpoints(tmp_path):
+    # While the Trainer trains, its output dir holds only checkpoint-N/trainer_state.json.
+    from tiny_fits import hf_fit
+
+    from runwatch.stream.runs import is_folder_of_runs
+    from runwatch.stream.sources import read_source
+
+    out = tmp_path / "runs" / "hf"
+    hf_fit(out, epochs=3)
+    (out / "trainer_state.json").unlink(missing_ok=True)
+    assert len(list(out.glob("checkpoint-*/trainer_state.json"))) >= 2
+    assert not is_folder_of_runs(out)
+    assert read_source(out)[1].kind.startswith("Hugging Face")
+    hf_fit(tmp_path / "runs" / "hf2", epochs=2)  # a folder of two such runs is a list
+    assert is_folder_of_runs(tmp_path / "runs")
