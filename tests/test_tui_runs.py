@@ -17,7 +17,7 @@ from runwatch.tui.compare import ABANDONED, FORECAST, LIVE, run_lines
 from runwatch.tui.forecasting import ForecastOutcome
 from runwatch.tui.runs_app import ListState, RunsApp
 from runwatch.tui.screens.compare_screen import CompareScreen
-from runwatch.tui.widgets.compare_chart import CompareChart
+from runwatch.tui.widgets.compare_chart import MARKERS, CompareChart
 from runwatch.tui.widgets.run_detail import RunDetail
 from runwatch.tui.widgets.run_table import RunTable
 
@@ -167,6 +167,25 @@ async def test_mark_and_compare_overlays_runs_with_the_abandoned_branch(fixed, t
         await pilot.press("escape")
         assert isinstance(app.query_one(RunTable), RunTable) and not isinstance(
             app.screen, CompareScreen)
+
+
+@run_async
+async def test_compare_draws_every_colour_of_its_palette(fixed, tmp_path):
+    # The fifth run on took a plotext-only colour name ("blue+") into the Rich legend: a crash.
+    root, count = tmp_path / "runs", len(MARKERS) + 1
+    for i in range(count):
+        write_run(root / f"run{i}", 3, 10.0 * i)
+    app = list_app(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await forecasts_in(pilot)
+        for _ in names(app):
+            await pilot.press("space")  # marks and moves down
+        assert len(app.query_one(RunTable).marked) == count
+        await pilot.press("c")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, CompareScreen)
+        legend = str(app.screen.query_one("#compare-legend").render())
+        assert all(f"run{i}" in legend for i in range(count))
 
 
 def test_compare_lines_split_branches_and_fill_the_lr_from_the_plan():

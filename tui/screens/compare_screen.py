@@ -19,7 +19,7 @@ from runwatch.errors import RunwatchError
 from runwatch.stream.runs import RunSummary, run_records
 from runwatch.terminal import printable
 from runwatch.tui.compare import Comparison, combine, run_lines
-from runwatch.tui.widgets.compare_chart import CompareChart, run_style
+from runwatch.tui.widgets.compare_chart import CompareChart, legend_colour, run_style
 
 ACC_TITLE = "test acc %  (x abandoned branch, · forecast)"
 LR_TITLE = "LR (log)  (x abandoned branch, · plan ahead)"
@@ -50,9 +50,9 @@ class CompareScreen(Screen[None]):
     def _legend(self) -> Text:
         text = Text("compare: ")
         for i, (summary, _) in enumerate(self.runs):
-            colour, marker = run_style(i)
+            marker = run_style(i)[1]
             text.append(f"{'⠤' if marker == 'braille' else marker} {printable(summary.name)}",
-                        style=colour)
+                        style=legend_colour(i))
             text.append("  ")
         return text
 

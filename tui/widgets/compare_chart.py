@@ -16,13 +16,21 @@ from runwatch.tui.compare import ABANDONED, FORECAST, Line
 from runwatch.tui.downsample import minmax_buckets
 from runwatch.tui.widgets.accuracy_chart import epoch_ticks
 
-COLOURS = ("green", "cyan", "magenta", "yellow", "blue+", "red+", "orange", "white")
+# Each colour by its plotext name (the chart) and its Rich name (the legend): they differ.
+COLOURS = (("green", "green"), ("cyan", "cyan"), ("magenta", "magenta"), ("yellow", "yellow"),
+           ("blue+", "bright_blue"), ("red+", "bright_red"), ("orange", "dark_orange"),
+           ("white", "white"))
 MARKERS = ("braille", "+", "o", "*", "#", "@", "%", "&")
 
 
 def run_style(run: int) -> tuple[str, str]:
-    """The (colour, marker) of the `run`-th run."""
-    return COLOURS[run % len(COLOURS)], MARKERS[run % len(MARKERS)]
+    """The (plotext colour, marker) of the `run`-th run."""
+    return COLOURS[run % len(COLOURS)][0], MARKERS[run % len(MARKERS)]
+
+
+def legend_colour(run: int) -> str:
+    """The `run`-th run's colour as a Rich style, for the legend beside the chart."""
+    return COLOURS[run % len(COLOURS)][1]
 
 
 class CompareChart(PlotextPlot):
