@@ -111,7 +111,9 @@ class RunwatchTrainerCallback(TrainerCallback):
 
     def on_save(self, args, state, control, **kwargs) -> None:
         if self.stream is not None:
-            path = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
+            # Absolute: output_dir is often relative to the script's folder, not the reader's.
+            path = os.path.abspath(os.path.join(args.output_dir,
+                                                f"checkpoint-{state.global_step}"))
             self.stream.checkpoint(math.floor(state.epoch + 1e-6), path)
 
     def on_train_end(self, args, state, control, **kwargs) -> None:

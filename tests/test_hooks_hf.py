@@ -3,6 +3,8 @@ planned LRs (the Trainer's own scheduler, copied and stepped ahead) and the fore
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from tiny_fits import hf_fit
 
@@ -12,8 +14,9 @@ from runwatch.stream import latest_plan, read_stream
 
 
 def test_a_trainer_fit_writes_its_plan_epochs_checkpoints_and_the_restart_is_forecast(
-        tmp_path):
-    out = tmp_path / "out"
+        tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # output_dir="out", as scripts say it: relative
+    out = Path("out")
     hf_fit(out, epochs=4, callbacks=[RunwatchTrainerCallback()],
            lr_scheduler_kwargs={"num_cycles": 2})  # 32 steps: a hard restart at step 16
     records, state = read_stream(out)
@@ -30,7 +33,8 @@ def test_a_trainer_fit_writes_its_plan_epochs_checkpoints_and_the_restart_is_for
     steps = [r for r in records if r["type"] == "step"]
     assert len(steps) == 16 and {r["epoch"] for r in steps} == {1, 2, 3, 4}
     checkpoints = [r["path"] for r in records if r["type"] == "checkpoint"]
-    assert checkpoints == [str(out / f"checkpoint-{n}") for n in (8, 16, 24, 32)]
+    # Absolute: the monitor reads them from wherever it runs.
+    assert checkpoints == [str(tmp_path / out / f"checkpoint-{n}") for n in (8, 16, 24, 32)]
     assert (records[-1]["type"], records[-1]["status"]) == ("run_end", "completed")
 
     history = history_from_records(records)
