@@ -58,6 +58,12 @@ async def test_home_g_end_capital_g_in_the_tables(tmp_path):
         assert table.cursor_row == 0
         await pilot.press("G")
         assert table.cursor_row == 29
+        ckpts = app.query_one("#ckpt-table", DataTable)  # the checkpoints table too
+        await wait_for(pilot, lambda: ckpts.row_count == 4)
+        await pilot.press("3", "end")
+        assert ckpts.cursor_row == 3
+        await pilot.press("home")
+        assert ckpts.cursor_row == 0
 
 
 @run_async

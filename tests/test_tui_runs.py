@@ -130,6 +130,22 @@ async def test_enter_opens_a_run_and_an_unreadable_one_says_why(fixed, tmp_path)
 
 
 @run_async
+async def test_home_and_end_go_to_the_first_and_last_run(fixed, tmp_path):
+    app = list_app(runs_folder(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await forecasts_in(pilot)
+        table = app.query_one(RunTable)
+        await pilot.press("end")
+        assert table.cursor_row == table.row_count - 1
+        await pilot.press("home")
+        assert table.cursor_row == 0
+        await pilot.press("G")
+        assert table.cursor_row == table.row_count - 1
+        await pilot.press("g")
+        assert table.cursor_row == 0
+
+
+@run_async
 async def test_a_new_run_appears_and_a_live_one_advances(fixed, tmp_path):
     root = runs_folder(tmp_path)
     app = list_app(root)

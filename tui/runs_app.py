@@ -66,7 +66,7 @@ class RunsApp(App[Path | None]):
     ]
     KEY_HELP = [
         ("q Ctrl+Q", "quit"),
-        ("Up Down", "move between runs"),
+        ("Up Down", "move between runs; Home g: the first, End G: the last"),
         ("Enter", "open the run in the monitor (Esc there comes back)"),
         ("Space", "mark or unmark the run for compare"),
         ("c", "compare the marked runs (or the one selected): accuracy, LR"),

@@ -11,6 +11,7 @@ from textual.widgets import DataTable, Static
 
 from runwatch.terminal import printable
 from runwatch.tui.checkpoints import CheckpointRow
+from runwatch.tui.widgets.row_table import RowTable
 
 HINT = "b: rewind to best   e: edit the selected checkpoint's schedule"
 
@@ -20,7 +21,7 @@ class CheckpointPanel(Vertical):
     status: reactive[str] = reactive(HINT, init=False)
 
     def compose(self) -> ComposeResult:
-        table = DataTable(id="ckpt-table", cursor_type="row", zebra_stripes=True)
+        table = RowTable(id="ckpt-table", cursor_type="row", zebra_stripes=True)
         table.add_columns("file", "epoch", "test acc", "MB", "best")
         yield table
         yield Static(HINT, id="ckpt-status", markup=False)

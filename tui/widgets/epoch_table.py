@@ -13,14 +13,13 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual.binding import Binding
 from textual.reactive import reactive
-from textual.widgets import DataTable
 
 from runwatch.terminal import printable
 from runwatch.tui.run_model import EpochPoint, RunModel
 from runwatch.tui.status import format_cell, format_lr
 from runwatch.tui.tags import epoch_tag, gain, warmup_end
+from runwatch.tui.widgets.row_table import RowTable
 
 # Fixed widths: auto-width would stay as narrow as the first rows' cells (update_cell does
 # not widen), and the table must fit 80 columns.
@@ -71,10 +70,7 @@ def matches(row: EpochRow, tag_filter: str) -> bool:
     return not wanted or tag.startswith(wanted) or wanted in tag.split()
 
 
-class EpochTable(DataTable):
-    BINDINGS = [Binding("home,g", "first_row", "First", show=False),
-                Binding("end,G", "last_row", "Last", show=False)]
-
+class EpochTable(RowTable):
     epoch_rows: reactive[tuple[EpochRow, ...]] = reactive((), init=False)
     tag_filter: reactive[str] = reactive("", init=False)
 
@@ -134,10 +130,3 @@ class EpochTable(DataTable):
         self.move_cursor(row=self.get_row_index(str(epoch)))
         return True
 
-    def action_first_row(self) -> None:
-        if self.row_count:
-            self.move_cursor(row=0)
-
-    def action_last_row(self) -> None:
-        if self.row_count:
-            self.move_cursor(row=self.row_count - 1)

@@ -1,5 +1,5 @@
 """The run list: one row per run (name, status, epoch of total, best, forecast with its band,
-active alerts, format), sorted by `sort_by`, marked runs starred.
+active alerts, format), sorted by `sort_by`, marked runs starred; Home/g, End/G: first, last.
 
 The app sets `run_rows` (in any order), `marked` and `sort_by`; the table sorts and redraws, keeping
 the cursor on the run it was on. Cells are Text made by `runwatch.tui.run_list.row_cells`,
@@ -12,15 +12,15 @@ from pathlib import Path
 
 from rich.text import Text
 from textual.reactive import reactive
-from textual.widgets import DataTable
 
 from runwatch.tui.run_list import COLUMNS, SORTS, RunRow, row_cells, sort_rows
+from runwatch.tui.widgets.row_table import RowTable
 
 # Fixed widths: the first six fit 80 columns; the format comes last.
 WIDTHS = dict(zip(COLUMNS, (14, 10, 7, 6, 17, 14, 24), strict=True))
 
 
-class RunTable(DataTable):
+class RunTable(RowTable):
     run_rows: reactive[tuple[RunRow, ...]] = reactive(tuple, always_update=True)
     marked: reactive[frozenset[Path]] = reactive(frozenset)
     sort_by: reactive[str] = reactive("status")
