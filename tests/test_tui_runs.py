@@ -296,3 +296,12 @@ def test_only_a_run_with_epochs_ahead_shows_a_forecast_and_a_restart_ahead(tmp_p
     broken = summaries["broken"]  # its reason names it by its place in the list
     assert broken.status == "unreadable" and broken.note.startswith("broken")
     assert str(tmp_path) not in broken.note
+
+
+def test_the_widest_forecast_fits_its_column_with_its_band_closed(tmp_path, fixed):
+    from runwatch.tui.widgets.run_table import WIDTHS
+
+    summary = next(s for s in RunScanner(runs_folder(tmp_path)).scan(NOW) if s.name == "beta")
+    outlook = run_list.Outlook(final=100.0, lo80=99.9, hi80=100.0)
+    cell = run_list.row_cells(run_list.RunRow(summary, outlook), marked=False)[4].plain
+    assert cell.endswith("]") and len(cell) <= WIDTHS["forecast [80%]"]

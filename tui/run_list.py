@@ -160,14 +160,15 @@ _STATUS_STYLE = {"running": "green", "stalled": "yellow", "failed": "red",
 
 
 def forecast_words(outlook: Outlook | None) -> str:
-    """'74.1 [72.0, 76.3]' (at the planned last epoch), '...' while it is computed, or '-'."""
+    """'74.1 [72.0,76.3]' (at the planned last epoch), '...' while it is computed, or '-';
+    no space in the band, so '100.0 [99.9,100.0]' fits the run list's column."""
     if outlook is None:
         return "..."
     if outlook.final is None:
         return "-"
     band = ""
     if outlook.lo80 is not None and outlook.hi80 is not None:
-        band = f" [{outlook.lo80:.1f}, {outlook.hi80:.1f}]"
+        band = f" [{outlook.lo80:.1f},{outlook.hi80:.1f}]"
     return f"{outlook.final:.1f}{band}"
 
 

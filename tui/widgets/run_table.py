@@ -17,7 +17,7 @@ from runwatch.tui.run_list import COLUMNS, SORTS, RunRow, row_cells, sort_rows
 from runwatch.tui.widgets.row_table import RowTable
 
 # Fixed widths: the first six fit 80 columns; the format comes last.
-WIDTHS = dict(zip(COLUMNS, (14, 10, 7, 6, 17, 14, 24), strict=True))
+WIDTHS = dict(zip(COLUMNS, (14, 10, 7, 6, 18, 13, 24), strict=True))
 
 
 class RunTable(RowTable):
