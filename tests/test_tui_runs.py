@@ -146,6 +146,21 @@ async def test_home_and_end_go_to_the_first_and_last_run(fixed, tmp_path):
 
 
 @run_async
+async def test_the_keys_help_has_each_key_on_one_line_at_80_columns(fixed, tmp_path):
+    from textual.widgets import Static
+
+    from runwatch.tui.screens.help_screen import HelpScreen
+
+    app = list_app(runs_folder(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, HelpScreen)
+        help_text = app.screen.query_one(Static)
+        assert help_text.size.height == len(str(help_text.render()).splitlines())
+
+
+@run_async
 async def test_a_new_run_appears_and_a_live_one_advances(fixed, tmp_path):
     root = runs_folder(tmp_path)
     app = list_app(root)

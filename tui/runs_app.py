@@ -64,13 +64,13 @@ class RunsApp(App[Path | None]):
         Binding("s", "sort", "Sort"),
         Binding("question_mark", "help", "Keys"),
     ]
-    KEY_HELP = [
+    KEY_HELP = [  # each fits one line of the help at 80 columns
         ("q Ctrl+Q", "quit"),
         ("Up Down", "move between runs; Home g: the first, End G: the last"),
         ("Enter", "open the run in the monitor (Esc there comes back)"),
-        ("Space", "mark or unmark the run for compare"),
+        ("Space", "mark or unmark the run for compare, and go to the next"),
         ("c", "compare the marked runs (or the one selected): accuracy, LR"),
-        ("s", "sort by the next column: " + ", ".join(key for key, _, _ in SORTS)),
+        ("s", "sort by " + ", ".join(key for key, _, _ in SORTS) + " in turn"),
         ("?", "this list of keys"),
     ]
 
