@@ -75,20 +75,33 @@ def scan_runs(folder: str | os.PathLike, now: float | None = None) -> list[RunSu
 
 def is_folder_of_runs(folder: str | os.PathLike) -> bool:
     """The rule `runwatch watch DIR` opens the run list by: DIR holds no log of its own (no
-    file directly in it that runwatch reads) and at least two of its sub-folders hold one.
+    file directly in it that runwatch reads) and at least two runs sit below it (`run_entries`).
     Anything else is one run, as before: a run directory with its logs nested one sub-folder
     down (lightning_logs/version_0) stays one run, and several logs of one run still ask
     which (--source)."""
     root = Path(folder)
-    if not root.is_dir() or (root / STREAM_NAME).is_file():
-        return False
-    holders = 0
+    return root.is_dir() and len(run_entries(root) or ()) >= 2
+
+
+def run_entries(root: Path, nested: bool = True) -> list[Path] | None:
+    """The runs below `root`, or None when it holds a log of its own (it is one run): each
+    sub-folder holding a run's log, and a sub-folder that itself holds several runs (an MLflow
+    experiment of mlruns/, a project's lightning_logs/) stands for those runs (`nested`: one
+    level of that)."""
+    if (root / STREAM_NAME).is_file():
+        return None
+    runs: list[Path] = []
     for entry in _entries(root):
-        if entry.is_file() and _is_log(entry):
-            return False
-        if holders < 2 and entry.is_dir() and _holds_log(entry):
-            holders += 1
-    return holders >= 2
+        if entry.is_file():
+            if _is_log(entry):
+                return None
+            continue
+        inner = run_entries(entry, nested=False) if nested and entry.is_dir() else None
+        if inner is not None and len(inner) >= 2:
+            runs += inner
+        elif entry.is_dir() and _holds_log(entry):
+            runs.append(entry)
+    return runs
 
 
 def _entries(root: Path) -> list[Path]:
@@ -96,18 +109,18 @@ def _entries(root: Path) -> list[Path]:
 
 
 def _is_log(path: Path) -> bool:
-    """A file of a known log name, or a .jsonl/.csv/.txt whose content is a log (as
-    `find_logs` looks beside a run's files)."""
-    if any(fnmatch(path.name, name) for name in LOG_NAMES):
-        return True
-    if path.suffix not in (".jsonl", ".csv", ".txt"):
+    """A file of a known log name that is not another file of that name (an MLflow
+    experiment's meta.yaml is no run's; one too short to tell counts), or a .jsonl/.csv/.txt
+    whose content is a log (as `find_logs` looks beside a run's files)."""
+    known = any(fnmatch(path.name, name) for name in LOG_NAMES)
+    if not known and path.suffix not in (".jsonl", ".csv", ".txt"):
         return False
     try:
         with open(path, "rb") as f:
             found = sniff(f.read(SNIFF_BYTES))
     except OSError:
-        return False
-    return found not in (None, PENDING)
+        return known
+    return found is not None if known else found not in (None, PENDING)
 
 
 def _holds_log(folder: Path) -> bool:
@@ -131,9 +144,28 @@ class RunScanner:
         # entry -> (the entry's mtime, its log), and log -> ((mtime, size), summary)
         self._logs: dict[Path, tuple[float, Path | None]] = {}
         self._summaries: dict[Path, tuple[tuple[float, int], RunSummary]] = {}
+        # a sub-folder of the folder -> (its mtime, the runs it stands for)
+        self._runs_in: dict[Path, tuple[float, list[Path]]] = {}
 
     def entries(self) -> list[Path]:
-        return _entries(self.folder) if self.folder is not None else list(self.paths)
+        """The runs: the paths given, or what each sub-folder of the folder stands for (itself,
+        or the runs of an MLflow experiment or a lightning_logs/), looked for again only when
+        the sub-folder changed."""
+        if self.folder is None:
+            return list(self.paths)
+        out = []
+        for entry in _entries(self.folder):
+            try:
+                mtime = entry.stat().st_mtime
+            except OSError:
+                continue
+            known = self._runs_in.get(entry)
+            if known is None or known[0] != mtime:
+                inner = run_entries(entry, nested=False) if entry.is_dir() else None
+                known = (mtime, inner if inner is not None and len(inner) >= 2 else [entry])
+                self._runs_in[entry] = known
+            out += known[1]
+        return out
 
     def scan(self, now: float | None = None) -> list[RunSummary]:
         """A summary of every run, in the entries' order; the unchanged ones re-dated."""
@@ -147,9 +179,9 @@ class RunScanner:
                 out.append(self._summary(entry, log, now))
             except (RunwatchError, OSError, ValueError) as exc:
                 # The reason names the run by its place in the list, not the whole path.
-                reason = str(exc).replace(f"{entry.parent}{os.sep}", "")
-                out.append(RunSummary(_name(entry), entry, "?", "unreadable", None, None, None,
-                                      None, 0.0, reason, entry))
+                reason = str(exc).replace(f"{self._base(entry)}{os.sep}", "")
+                out.append(RunSummary(self._name(entry), entry, "?", "unreadable", None, None,
+                                      None, None, 0.0, reason, entry))
         return out
 
     def _log_of(self, entry: Path) -> Path | None:
@@ -170,13 +202,18 @@ class RunScanner:
         known = self._summaries.get(log)
         if known is not None and known[0] == key:
             return redate(known[1], now)
-        summary = summarise(_name(entry), log, now, entry)
+        summary = summarise(self._name(entry), log, now, entry)
         self._summaries[log] = (key, summary)
         return summary
 
+    def _base(self, entry: Path) -> Path:
+        return self.folder if self.folder is not None else entry.parent
 
-def _name(entry: Path) -> str:
-    return entry.name or str(entry)
+    def _name(self, entry: Path) -> str:
+        """The run's name in the list: its path below the folder (0/1a2b of mlruns/)."""
+        if self.folder is not None and entry.is_relative_to(self.folder):
+            return str(entry.relative_to(self.folder))
+        return entry.name or str(entry)
 
 
 def redate(summary: RunSummary, now: float) -> RunSummary:

@@ -79,3 +79,20 @@ def test_reading_needs_no_mlflow():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).parent.parent)
     assert out.stdout.strip() == "False"
+
+
+def test_an_mlruns_folder_of_several_runs_opens_the_run_list(mlflow_client, tmp_path):
+    from runwatch.stream.runs import RunScanner, is_folder_of_runs
+
+    mlflow = mlflow_client
+    ids = []
+    for epochs in (6, 10):
+        with mlflow.start_run() as run:
+            for e in range(epochs):
+                log_epoch(mlflow, e)
+            ids.append(f"{run.info.experiment_id}/{run.info.run_id}")
+    assert is_folder_of_runs(tmp_path / "mlruns")  # its experiment folder stands for its runs
+    summaries = {s.name: s for s in RunScanner(tmp_path / "mlruns").scan()}
+    assert sorted(summaries) == sorted(ids)  # named EXPERIMENT/RUN
+    assert sorted(s.epoch for s in summaries.values()) == [6, 10]
+    assert all(s.status == "finished" for s in summaries.values())

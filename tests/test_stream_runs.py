@@ -153,3 +153,21 @@ def test_a_training_hf_output_dir_is_one_run_not_a_list_of_its_checkpoints(tmp_p
     assert read_source(out)[1].kind.startswith("Hugging Face")
     hf_fit(tmp_path / "runs" / "hf2", epochs=2)  # a folder of two such runs is a list
     assert is_folder_of_runs(tmp_path / "runs")
+
+
+def test_a_project_whose_lightning_logs_hold_two_versions_opens_the_run_list(tmp_path):
+    # One version logged to CSV, the next to TensorBoard: two runs, not "several logs: pick".
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+    from tiny_fits import lightning_fit
+
+    from runwatch.stream.runs import RunScanner, is_folder_of_runs
+
+    project = tmp_path / "project"
+    lightning_fit(project, epochs=2, loggers=[CSVLogger(project, name="lightning_logs")])
+    lightning_fit(project, epochs=3,
+                  loggers=[TensorBoardLogger(project, name="lightning_logs")])
+    assert is_folder_of_runs(project) and is_folder_of_runs(project / "lightning_logs")
+    summaries = {s.name: s for s in RunScanner(project).scan()}
+    assert sorted(summaries) == ["lightning_logs/version_0", "lightning_logs/version_1"]
+    assert [summaries[n].epoch for n in sorted(summaries)] == [2, 3]
+    assert not is_folder_of_runs(project / "lightning_logs" / "version_0")
