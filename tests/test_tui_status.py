@@ -47,6 +47,17 @@ def test_a_foreign_log_gone_quiet_is_not_called_stalled():
     assert (state, words) == ("quiet", "no new epoch for 12 min")
 
 
+def test_a_foreign_log_at_its_last_planned_epoch_is_finished():
+    # The run list calls it finished (stream.runs); the monitor said "running epoch 6 of 6".
+    start = {**run_records(0)[0], "synthetic": True, "epochs": 3}
+    model = model_of([start] + run_records(3)[1:])
+    state, words = run_state(model, FollowState(), T0 + 60, T0 + 30)
+    assert (state, words) == ("finished", "finished: reached its last planned epoch (3)")
+    start["epochs"] = 4
+    assert run_state(model_of([start] + run_records(3)[1:]), FollowState(), T0 + 60,
+                     T0 + 30)[0] == "running"
+
+
 def test_stall_threshold_with_step_records_covers_evaluation():
     assert stall_after_s(model_of(run_records(3, steps=5))) == 300.0
 

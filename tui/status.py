@@ -68,10 +68,15 @@ def run_state(model: RunModel, follow: FollowState, now: float,
         return "finished", f"rewound to epoch {model.rewound_to}: resume to continue"
     if model.end is not None:
         return "finished", f"finished: {model.end.get('status', 'unknown')}"
+    latest = model.latest()
     if ended:
-        latest = model.latest()
         at = f" at epoch {latest.epoch}" if latest else ""
         return "finished", f"replay ended{at}"
+    if (not model.marks_end and latest is not None and model.planned_epochs
+            and latest.epoch >= model.planned_epochs):
+        # A foreign log never says it ended; one at its last planned epoch has (the run
+        # list's rule, stream.runs).
+        return "finished", f"finished: reached its last planned epoch ({latest.epoch})"
     if last_activity is None or model.records_seen == 0:
         return "waiting", "waiting for records"
     idle = now - last_activity
