@@ -320,3 +320,18 @@ def test_the_widest_forecast_fits_its_column_with_its_band_closed(tmp_path, fixe
     outlook = run_list.Outlook(final=100.0, lo80=99.9, hi80=100.0)
     cell = run_list.row_cells(run_list.RunRow(summary, outlook), marked=False)[4].plain
     assert cell.endswith("]") and len(cell) <= WIDTHS["forecast [80%]"]
+
+
+def test_a_restart_the_run_has_passed_since_its_forecast_is_no_longer_shown(tmp_path, fixed):
+    from dataclasses import replace
+
+    from runwatch.stream.runs import run_records
+
+    summary = {s.name: s for s in RunScanner(runs_folder(tmp_path)).scan(NOW)}["beta"]
+    outlook = run_list.outlook_of(run_records(summary), summary.status, 75.0)
+    assert [a.epoch for a in run_list.RunRow(summary, outlook).alerts
+            if a.kind == "LR RESTART AHEAD"] == [21]
+    later = replace(summary, epoch=22)  # the run went on; the outlook is from epoch 12
+    row = run_list.RunRow(later, outlook)
+    assert not [a for a in row.alerts if a.kind == "LR RESTART AHEAD"]
+    assert "RESTART" not in run_list.row_cells(row, marked=False)[5].plain

@@ -28,6 +28,7 @@ BIG_DROP = 5.0
 SMALL_DROP = 1.0
 RESTART_HORIZON = 15
 MISSING_GRACE_S = 30.0  # a path still missing after this is probably mistyped
+RESTART_AHEAD = "LR RESTART AHEAD"  # the kind the run list and notifications look for
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ def restart_ahead(model: RunModel, forecast: dict | None) -> list[Alert]:
                      else f"predicted gain {-drop:.1f} pts" if drop <= -0.05
                      else "no predicted drop")
     when = "next epoch" if ahead == 1 else f"in {ahead} epochs"
-    return [Alert(level, "LR RESTART AHEAD",
+    return [Alert(level, RESTART_AHEAD,
                   f"{when} (epoch {jump.epoch}): LR {format_lr(jump.lr_before)} -> "
                   f"{format_lr(jump.lr_after)} ({jump.ratio:.0f}x), {drop_text}",
                   jump.epoch, max(drop or 0.0, 0.0))]

@@ -19,10 +19,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from runwatch.terminal import printable
-from runwatch.tui.alerts import Alert
+from runwatch.tui.alerts import RESTART_AHEAD, Alert
 
 NOTIFY_KINDS = ("REGRESSION", "DIVERGING", "NON-FINITE", "STALLED", "TARGET REACHED",
-                "RUN ENDED", "LR RESTART AHEAD")
+                "RUN ENDED", RESTART_AHEAD)
 COMMAND_TIMEOUT_S = 30.0
 
 
@@ -42,7 +42,7 @@ def wants(alert: Alert, latest_epoch: int | None, restart_within: int) -> bool:
     """An alert that calls someone back to the run."""
     if alert.kind not in NOTIFY_KINDS:
         return False
-    if alert.kind == "LR RESTART AHEAD":
+    if alert.kind == RESTART_AHEAD:
         return (alert.epoch is not None and latest_epoch is not None
                 and alert.epoch - latest_epoch <= restart_within)
     return True

@@ -19,7 +19,7 @@ from rich.text import Text
 from runwatch.stream import FollowState
 from runwatch.stream.runs import RunSummary
 from runwatch.terminal import printable
-from runwatch.tui.alerts import Alert, AlertContext, compute_alerts
+from runwatch.tui.alerts import RESTART_AHEAD, Alert, AlertContext, compute_alerts
 from runwatch.tui.forecasting import run_forecast
 from runwatch.tui.run_model import RunModel
 
@@ -108,6 +108,16 @@ class RunRow:
         """What a row is known by across re-scans: the entry listed."""
         return self.summary.entry or self.summary.path
 
+    @property
+    def alerts(self) -> tuple[Alert, ...]:
+        """The outlook's active alerts still ahead: a live run outruns its last forecast (made
+        at most every REFORECAST_S), and a restart it has passed is no longer ahead."""
+        if self.outlook is None:
+            return ()
+        now = self.summary.epoch or 0
+        return tuple(a for a in self.outlook.alerts
+                     if not (a.kind == RESTART_AHEAD and a.epoch is not None and a.epoch <= now))
+
 
 def sort_rows(rows: list[RunRow], by: str) -> list[RunRow]:
     """Rows sorted by a column of SORTS; runs without the value last, then by name."""
@@ -119,7 +129,7 @@ def sort_rows(rows: list[RunRow], by: str) -> list[RunRow]:
              if s.status in STATUS_ORDER else len(STATUS_ORDER),
              "epoch": s.epoch, "best": s.best_acc1,
              "forecast": o.final if o is not None and _ahead(s) else None,
-             "alerts": _alert_rank(o)}[by]
+             "alerts": _alert_rank(row.alerts)}[by]
         if v is None or (isinstance(v, float) and math.isnan(v)):
             return (1, 0, s.name)
         return (0, -v if larger_first else v, s.name)
@@ -127,11 +137,10 @@ def sort_rows(rows: list[RunRow], by: str) -> list[RunRow]:
     return sorted(rows, key=value)
 
 
-def _alert_rank(outlook: Outlook | None) -> float | None:
-    if outlook is None or not outlook.alerts:
+def _alert_rank(alerts: tuple[Alert, ...]) -> float | None:
+    if not alerts:
         return None
-    critical = sum(a.level == "critical" for a in outlook.alerts)
-    return critical * 100 + len(outlook.alerts)
+    return sum(a.level == "critical" for a in alerts) * 100 + len(alerts)
 
 
 def row_cells(row: RunRow, marked: bool) -> tuple[Text, ...]:
@@ -142,7 +151,7 @@ def row_cells(row: RunRow, marked: bool) -> tuple[Text, ...]:
     epochs = ("-" if s.epoch is None else str(s.epoch)) + (f"/{s.epochs}" if s.epochs else "")
     best = "-" if s.best_acc1 is None else f"{s.best_acc1:.2f}"
     alerts = (Text(f"!! {printable(s.note)}", style="red") if s.status == "unreadable"
-              else alert_words(o))
+              else alert_words(row.alerts))
     return (Text(name), Text(s.status, style=_STATUS_STYLE.get(s.status, "")),
             Text(epochs, justify="right"), Text(best, justify="right"),
             Text(forecast_words(o) if _ahead(s) else "-"), alerts,
@@ -172,12 +181,12 @@ def forecast_words(outlook: Outlook | None) -> str:
     return f"{outlook.final:.1f}{band}"
 
 
-def alert_words(outlook: Outlook | None) -> Text:
+def alert_words(alerts: tuple[Alert, ...]) -> Text:
     """The most urgent active alert by its marker and kind, and how many more ('!! LR RESTART
     AHEAD +1'); readable without colour."""
-    if outlook is None or not outlook.alerts:
+    if not alerts:
         return Text("")
-    first = outlook.alerts[0]
-    more = f" +{len(outlook.alerts) - 1}" if len(outlook.alerts) > 1 else ""
+    first = alerts[0]
+    more = f" +{len(alerts) - 1}" if len(alerts) > 1 else ""
     style = "bold red" if first.level == "critical" else "yellow"
     return Text(f"{first.marker} {printable(first.kind)}{more}", style=style)

@@ -25,7 +25,7 @@ def detail_text(row: RunRow | None) -> Text:
     text.append(f"\nforecast of the final accuracy: {forecast_words(o)}")
     if o is not None and o.note and o.final is None:
         text.append(f" ({printable(o.note)})", style="dim")
-    for alert in (o.alerts if o is not None else ())[:3]:
+    for alert in row.alerts[:3]:
         text.append(f"\n{printable(alert.text())}",
                     style="bold red" if alert.level == "critical" else "yellow")
     return text
