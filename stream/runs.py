@@ -31,7 +31,7 @@ from pathlib import Path
 from runwatch.errors import RunwatchError
 from runwatch.stream.logs import PENDING
 from runwatch.stream.logs.mlflow import run_status
-from runwatch.stream.reader import MAX_LINE_BYTES, parse_line
+from runwatch.stream.reader import MAX_LINE_BYTES, not_a_file, parse_line
 from runwatch.stream.schema import STREAM_NAME, record_problem
 from runwatch.stream.sources import (
     LOG_NAMES,
@@ -157,7 +157,8 @@ class RunScanner:
         for entry in _entries(self.folder):
             try:
                 mtime = entry.stat().st_mtime
-            except OSError:
+            except OSError:  # a broken link: listed, and scan says why it cannot be read
+                out.append(entry)
                 continue
             known = self._runs_in.get(entry)
             if known is None or known[0] != mtime:
@@ -179,7 +180,9 @@ class RunScanner:
                 out.append(self._summary(entry, log, now))
             except (RunwatchError, OSError, ValueError) as exc:
                 # The reason names the run by its place in the list, not the whole path.
-                reason = str(exc).replace(f"{self._base(entry)}{os.sep}", "")
+                words = f"{entry.name}: {exc.strerror}" if isinstance(exc, OSError) and \
+                    exc.strerror else str(exc)
+                reason = words.replace(f"{self._base(entry)}{os.sep}", "")
                 out.append(RunSummary(self._name(entry), entry, "?", "unreadable", None, None,
                                       None, None, 0.0, reason, entry))
         return out
@@ -189,6 +192,10 @@ class RunScanner:
             entry.stat()  # a path given that is gone: unreadable, with the reason
             return entry
         mtime = entry.stat().st_mtime
+        stream = entry / STREAM_NAME
+        problem = not_a_file(stream, stream.stat()) if stream.exists() else None
+        if problem:  # a FIFO would block a reader: say so, do not leave the run out
+            raise RunwatchError(problem)
         known = self._logs.get(entry)
         if known is not None and known[0] == mtime and (known[1] is None or known[1].exists()):
             return known[1]

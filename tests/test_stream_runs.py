@@ -171,3 +171,18 @@ def test_a_project_whose_lightning_logs_hold_two_versions_opens_the_run_list(tmp
     assert sorted(summaries) == ["lightning_logs/version_0", "lightning_logs/version_1"]
     assert [summaries[n].epoch for n in sorted(summaries)] == [2, 3]
     assert not is_folder_of_runs(project / "lightning_logs" / "version_0")
+
+
+def test_a_fifo_stream_and_a_broken_link_are_listed_unreadable_with_words(tmp_path):
+    from runwatch.stream.runs import RunScanner
+
+    runs = tmp_path / "runs"
+    our_run(runs / "a", 2)
+    (runs / "fifo").mkdir()
+    os.mkfifo(runs / "fifo" / "metrics.jsonl")
+    (runs / "gone").symlink_to(tmp_path / "nowhere")
+    summaries = {s.name: s for s in RunScanner(runs).scan(NOW)}
+    assert summaries["fifo"].status == "unreadable" and "a FIFO" in summaries["fifo"].note
+    assert summaries["gone"].status == "unreadable"
+    assert summaries["gone"].note == "gone: No such file or directory"
+    assert summaries["a"].status != "unreadable"
