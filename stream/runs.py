@@ -35,9 +35,11 @@ from runwatch.stream.reader import MAX_LINE_BYTES, not_a_file, parse_line
 from runwatch.stream.schema import STREAM_NAME, record_problem
 from runwatch.stream.sources import (
     LOG_NAMES,
+    LOOSE_SUFFIXES,
     SNIFF_BYTES,
     find_log,
     find_logs,
+    fits_its_name,
     read_source,
     sniff,
 )
@@ -110,17 +112,19 @@ def _entries(root: Path) -> list[Path]:
 
 def _is_log(path: Path) -> bool:
     """A file of a known log name that is not another file of that name (an MLflow
-    experiment's meta.yaml is no run's; one too short to tell counts), or a .jsonl/.csv/.txt
+    experiment's meta.yaml is no run's; one too short to tell counts), or a file of any name
     whose content is a log (as `find_logs` looks beside a run's files)."""
     known = any(fnmatch(path.name, name) for name in LOG_NAMES)
-    if not known and path.suffix not in (".jsonl", ".csv", ".txt"):
+    if not known and path.suffix not in LOOSE_SUFFIXES:
         return False
     try:
         with open(path, "rb") as f:
             found = sniff(f.read(SNIFF_BYTES))
     except OSError:
         return known
-    return found is not None if known else found not in (None, PENDING)
+    if known:
+        return found is not None
+    return found not in (None, PENDING) and fits_its_name(path, found)
 
 
 def _holds_log(folder: Path) -> bool:

@@ -70,6 +70,15 @@ class Found:
     unit: Path
 
 
+LOOSE_SUFFIXES = (".jsonl", ".csv", ".txt", ".log")  # a log of any name, told by its content
+
+
+def fits_its_name(path: Path, format_name: str) -> bool:
+    """Whether a file read as `format_name` is that log: a *.log only as a CSV (Keras's
+    CSVLogger writes training.log; a trainer's stdout with JSON-looking lines is no log)."""
+    return path.suffix != ".log" or format_name == "csv"
+
+
 def find_logs(run_dir: Path) -> tuple[list[Found], list[Path]]:
     """The recognised logs in a folder (by a known name, up to three folders down; else any
     recognised .jsonl/.csv/.txt beside it, or a CSV .log), and the known-named files too
@@ -77,17 +86,14 @@ def find_logs(run_dir: Path) -> tuple[list[Found], list[Path]]:
     paths = {p for name in LOG_NAMES for depth in ("", "*/", "*/*/", "*/*/*/")
              for p in run_dir.glob(depth + name) if p.is_file()}
     if not paths:
-        paths = {p for p in run_dir.iterdir() if p.is_file()
-                 and p.suffix in (".jsonl", ".csv", ".txt", ".log")}
+        paths = {p for p in run_dir.iterdir() if p.is_file() and p.suffix in LOOSE_SUFFIXES}
     found, pending = [], []
     for path in sorted(paths):
         try:
             fmt = detect(_read_head(path))
         except (OSError, RunwatchError):
             continue
-        if isinstance(fmt, LogFormat) and (path.suffix != ".log" or fmt.name == "csv"):
-            # A *.log is a CSV (Keras's CSVLogger writes training.log) or a trainer's stdout,
-            # whose JSON-looking lines are not a log of its epochs.
+        if isinstance(fmt, LogFormat) and fits_its_name(path, fmt.name):
             found.append(Found(fmt, path, fmt.unit(path)))
         elif fmt == PENDING and path.name in LOG_NAMES:
             pending.append(path)

@@ -89,6 +89,11 @@ def test_a_folder_is_a_folder_of_runs_when_only_its_sub_folders_hold_logs(tmp_pa
     our_run(runs / "b", 2)
     assert is_folder_of_runs(runs)
     assert not is_folder_of_runs(runs / "a")  # a run directory itself
+    (runs / "train.log").write_text('{"epoch": 0, "test_acc1": 5.0}\n')  # a stdout, no log
+    assert is_folder_of_runs(runs)
+    (runs / "training.log").write_text("epoch,accuracy,val_accuracy\n0,0.5,0.4\n")  # Keras
+    assert not is_folder_of_runs(runs)
+    (runs / "training.log").unlink()
     (runs / "log.txt").write_text('{"epoch": 0, "test_acc1": 5.0}\n')
     assert not is_folder_of_runs(runs)  # a log of its own: one run (several logs: --source)
     assert not is_folder_of_runs(runs / "log.txt")
