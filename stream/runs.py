@@ -30,7 +30,7 @@ from pathlib import Path
 
 from runwatch.errors import RunwatchError
 from runwatch.stream.logs import PENDING
-from runwatch.stream.logs.mlflow import run_status
+from runwatch.stream.logs.mlflow import mlflow_run_name, run_status
 from runwatch.stream.reader import MAX_LINE_BYTES, not_a_file, parse_line
 from runwatch.stream.schema import STREAM_NAME, record_problem
 from runwatch.stream.sources import (
@@ -221,10 +221,14 @@ class RunScanner:
         return self.folder if self.folder is not None else entry.parent
 
     def _name(self, entry: Path) -> str:
-        """The run's name in the list: its path below the folder (0/1a2b of mlruns/)."""
-        if self.folder is not None and entry.is_relative_to(self.folder):
-            return str(entry.relative_to(self.folder))
-        return entry.name or str(entry)
+        """The run's name in the list, what tells it apart first (a narrow column cuts the
+        end): its folder's name, or an MLflow run's run_name, then where it sits below the
+        folder listed ('version_1 (lightning_logs)', 'run-two (5068...)')."""
+        name = mlflow_run_name(entry) or entry.name or str(entry)
+        if self.folder is None or not entry.is_relative_to(self.folder):
+            return name
+        below = entry.relative_to(self.folder).parent
+        return name if below == Path(".") else f"{name} ({below})"
 
 
 def redate(summary: RunSummary, now: float) -> RunSummary:

@@ -87,12 +87,12 @@ def test_an_mlruns_folder_of_several_runs_opens_the_run_list(mlflow_client, tmp_
     mlflow = mlflow_client
     ids = []
     for epochs in (6, 10):
-        with mlflow.start_run() as run:
+        with mlflow.start_run(run_name=f"run-{epochs}") as run:
             for e in range(epochs):
                 log_epoch(mlflow, e)
-            ids.append(f"{run.info.experiment_id}/{run.info.run_id}")
+            ids.append(f"run-{epochs} ({run.info.experiment_id})")  # its name, then where
     assert is_folder_of_runs(tmp_path / "mlruns")  # its experiment folder stands for its runs
     summaries = {s.name: s for s in RunScanner(tmp_path / "mlruns").scan()}
-    assert sorted(summaries) == sorted(ids)  # named EXPERIMENT/RUN
+    assert sorted(summaries) == sorted(ids)
     assert sorted(s.epoch for s in summaries.values()) == [6, 10]
     assert all(s.status == "finished" for s in summaries.values())

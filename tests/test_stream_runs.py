@@ -173,7 +173,7 @@ def test_a_project_whose_lightning_logs_hold_two_versions_opens_the_run_list(tmp
                   loggers=[TensorBoardLogger(project, name="lightning_logs")])
     assert is_folder_of_runs(project) and is_folder_of_runs(project / "lightning_logs")
     summaries = {s.name: s for s in RunScanner(project).scan()}
-    assert sorted(summaries) == ["lightning_logs/version_0", "lightning_logs/version_1"]
+    assert sorted(summaries) == ["version_0 (lightning_logs)", "version_1 (lightning_logs)"]
     assert [summaries[n].epoch for n in sorted(summaries)] == [2, 3]
     assert not is_folder_of_runs(project / "lightning_logs" / "version_0")
 

@@ -31,6 +31,14 @@ def read_meta(path: Path) -> dict[str, str]:
             for line in text.splitlines() if (m := _META_LINE.match(line))}
 
 
+def mlflow_run_name(run: Path) -> str | None:
+    """The run_name an MLflow run folder's meta.yaml gives it, if it is one."""
+    try:
+        return read_meta(run / "meta.yaml").get("run_name") or None
+    except OSError:
+        return None
+
+
 def run_status(run: Path) -> str | None:
     """running / finished / failed / killed, from the run's meta.yaml."""
     try:
