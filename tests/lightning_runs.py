@@ -53,11 +53,11 @@ def data() -> DataLoader:
 
 def fit(folder: Path, make_scheduler: Callable, max_epochs: int, interval: str = "epoch",
         ckpt_path: Path | None = None, save_after: Path | None = None,
-        every_n_steps: int | None = None) -> list[float]:
+        every_n_steps: int | None = None, accumulate: int = 1) -> list[float]:
     """Fit to `max_epochs` (resuming from `ckpt_path`), ModelCheckpoint files `folder/ck/
     epoch=N.ckpt` for every epoch (with `every_n_steps`: `folder/ck/step=N.ckpt` every N
     optimizer steps, mid-epoch too), `trainer.save_checkpoint(save_after)` after fit; returns
-    the LR of every optimizer step this fit ran."""
+    the LR of every optimizer step this fit ran (of every batch, with `accumulate` > 1)."""
     logging.getLogger("lightning").setLevel(logging.ERROR)
     record = RecordLR()
     when = {"every_n_train_steps": every_n_steps, "filename": "{step}"} if every_n_steps \
@@ -65,7 +65,8 @@ def fit(folder: Path, make_scheduler: Callable, max_epochs: int, interval: str =
     saver = L.pytorch.callbacks.ModelCheckpoint(dirpath=folder / "ck", save_top_k=-1, **when)
     trainer = L.Trainer(max_epochs=max_epochs, accelerator="cpu", logger=False,
                         enable_progress_bar=False, enable_model_summary=False,
-                        callbacks=[record, saver], default_root_dir=folder)
+                        callbacks=[record, saver], default_root_dir=folder,
+                        accumulate_grad_batches=accumulate)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         trainer.fit(TinyModule(make_scheduler, interval), data(), ckpt_path=ckpt_path)

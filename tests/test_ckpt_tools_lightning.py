@@ -161,3 +161,16 @@ def test_files_saved_every_n_steps_mid_epoch_resume_with_the_preview(tmp_path, i
     else:  # the rest of epoch 2, then whole epochs
         per_epoch = [resumed[0], *resumed[2::STEPS_PER_EPOCH]]
         assert per_epoch == pytest.approx(plan.lr_after[:len(per_epoch)], rel=1e-12)
+
+
+def test_files_saved_every_n_steps_under_gradient_accumulation_count_optimizer_steps(tmp_path):
+    # 2 batches a step: 2 optimizer steps an epoch, whatever the batches say.
+    per_batch = fit(tmp_path / "run", cosine_24, 6, interval="step", every_n_steps=3,
+                    accumulate=2)
+    steps = per_batch[::2]
+    for step in (3, 6, 9):
+        info = inspect_checkpoint(tmp_path / "run" / "ck" / f"step={step}.ckpt")
+        assert info.stepping.endswith("2 per epoch"), info.stepping
+        assert info.epochs_done == step // 2
+        ahead = steps[step:]  # the fit stops at 6 epochs; the preview goes on to T_max
+        assert len(ahead) >= 3 and info.next_steps[:len(ahead)] == pytest.approx(ahead)
