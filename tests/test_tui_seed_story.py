@@ -23,8 +23,7 @@ async def step_to(pilot, clock: hl.StepClock, epoch: int) -> None:
         await hl._until(pilot, lambda: hl.settled(app))
         if app.model.latest() is not None and app.model.latest().epoch >= epoch:
             return
-        clock.now += 1.0
-        await hl._until(pilot, hl.released_more(app, app.feed.state.records))
+        await hl.step_replay(pilot, clock, 1.0)
 
 
 def visible(app, widget_id: str) -> bool:

@@ -175,8 +175,7 @@ def to_epoch(clock: hl.StepClock, epoch: int):
             latest = app.model.latest()
             if latest is not None and latest.epoch >= epoch:
                 break
-            clock.now += 1.0
-            await hl._until(pilot, hl.released_more(app, app.feed.state.records))
+            await hl.step_replay(pilot, clock, 1.0)
         await quiet(pilot)
 
     return run

@@ -47,8 +47,14 @@ async def _until(pilot, condition, timeout: float = SETTLE_TIMEOUT_S) -> None:
         await pilot.pause(0.02)
 
 
-def released_more(app: RunwatchApp, released: int):
-    return lambda: app.feed.state.records > released
+async def step_replay(pilot, clock: StepClock, seconds: float) -> None:
+    """Move the replay's clock on and wait until the follower has taken what it released. The
+    count is read before the clock moves: the follower is a thread and may take the new
+    records at once, which a count read after would already include (a wait for more that
+    never came)."""
+    app, released = pilot.app, pilot.app.feed.state.records
+    clock.now += seconds
+    await _until(pilot, lambda: app.feed.state.records > released)
 
 
 def stepper(clock: StepClock | None, epochs_per_s: float):
@@ -63,9 +69,8 @@ def stepper(clock: StepClock | None, epochs_per_s: float):
             if clock is None:
                 await pilot.pause(0.05)
                 continue
-            clock.now += 1.0 / epochs_per_s
             # One epoch at a time: the next step waits until the follower has taken this one.
-            await _until(pilot, released_more(app, app.feed.state.records))
+            await step_replay(pilot, clock, 1.0 / epochs_per_s)
         app.exit(None)
 
     return drive
