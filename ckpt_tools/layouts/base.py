@@ -133,31 +133,35 @@ def plateau_note(s: Scheduler) -> str:
 def optimizer_at(obj: object, path: KeyPath, view: CheckpointView, how: str = "") -> None:
     """Parse the optimizer state at `path` into the view (absent: left None; unreadable: a
     problem the view reports, and nothing to edit)."""
-    from runwatch.ckpt_tools.tree import at
-
-    value = at(obj, path)
-    if value is None:
-        return
-    try:
-        view.optimizer = parse_optimizer(value, path)
-    except RunwatchError as exc:
-        view.problems.append(str(exc))
-        return
-    view.found.append(f"optimizer state at {show(path)} ({how}{view.optimizer.kind})")
+    parsed = _parsed_at(obj, path, view, parse_optimizer,
+                        lambda o: f"optimizer state at {show(path)} ({how}{o.kind})")
+    if parsed is not None:
+        view.optimizer = parsed
 
 
 def scheduler_at(obj: object, path: KeyPath, view: CheckpointView, how: str = "") -> None:
+    """Parse the scheduler state at `path` into the view, as `optimizer_at` does."""
+    parsed = _parsed_at(obj, path, view, parse_scheduler,
+                        lambda s: f"scheduler state at {show(path)} ({how}{s.describe()})")
+    if parsed is not None:
+        view.scheduler = parsed
+
+
+def _parsed_at(obj: object, path: KeyPath, view: CheckpointView, parse, found_words):
+    """`parse(value, path)` of the value at `path`, said in the view's findings; None when
+    absent, or unreadable (then a problem the view reports)."""
     from runwatch.ckpt_tools.tree import at
 
     value = at(obj, path)
     if value is None:
-        return
+        return None
     try:
-        view.scheduler = parse_scheduler(value, path)
+        parsed = parse(value, path)
     except RunwatchError as exc:
         view.problems.append(str(exc))
-        return
-    view.found.append(f"scheduler state at {show(path)} ({how}{view.scheduler.describe()})")
+        return None
+    view.found.append(found_words(parsed))
+    return parsed
 
 
 def args_get(args: object, name: str) -> object:
