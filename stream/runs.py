@@ -98,12 +98,19 @@ def run_entries(root: Path, nested: bool = True) -> list[Path] | None:
             if _is_log(entry):
                 return None
             continue
-        inner = run_entries(entry, nested=False) if nested and entry.is_dir() else None
-        if inner is not None and len(inner) >= 2:
+        inner = _runs_inside(entry) if nested else None
+        if inner is not None:
             runs += inner
         elif entry.is_dir() and _holds_log(entry):
             runs.append(entry)
     return runs
+
+
+def _runs_inside(entry: Path) -> list[Path] | None:
+    """The runs a sub-folder stands for when it holds several (an MLflow experiment, a
+    lightning_logs/), else None."""
+    inner = run_entries(entry, nested=False) if entry.is_dir() else None
+    return inner if inner is not None and len(inner) >= 2 else None
 
 
 def _entries(root: Path) -> list[Path]:
@@ -166,8 +173,7 @@ class RunScanner:
                 continue
             known = self._runs_in.get(entry)
             if known is None or known[0] != mtime:
-                inner = run_entries(entry, nested=False) if entry.is_dir() else None
-                known = (mtime, inner if inner is not None and len(inner) >= 2 else [entry])
+                known = (mtime, _runs_inside(entry) or [entry])
                 self._runs_in[entry] = known
             out += known[1]
         return out
